@@ -1,0 +1,261 @@
+//! What an AWS error means, decided from its typed metadata.
+//!
+//! The SDK's `Display` for a service error is just "service error", which tells
+//! the user nothing. [`AwsResultExt::aws_context`] turns any SDK error into an
+//! [`AwsError`] that names the operation, the AWS error code and message, and
+//! carries an [`ErrorClass`] that callers test instead of matching text.
+//!
+//! Two AWS conditions have no error code of their own (CloudFormation says
+//! `ValidationError` for both "does not exist" and "No updates are to be
+//! performed"): they are recognised by their documented wording in
+//! [`classify`], the one place where text is matched, and tested below.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// The meaning of an AWS error, for decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The resource (stack, parameter, service, log group) does not exist.
+    NotFound,
+    /// The caller was throttled (after the SDK's own retries).
+    Throttled,
+    /// CloudFormation: the update would change nothing.
+    NoUpdates,
+    /// Credentials are missing, expired or not allowed to do this.
+    AccessDenied,
+    /// The request never got an answer: connection refused, timeout, DNS.
+    Unreachable,
+    Other,
+}
+
+/// Error codes AWS uses for throttling, across the JSON and query protocols.
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "ProvisionedThroughputExceededException",
+    "SlowDown",
+    "PriorRequestNotComplete",
+];
+
+const NOT_FOUND_CODES: &[&str] = &[
+    "ParameterNotFound",
+    "ResourceNotFoundException",
+    "ClusterNotFoundException",
+    "ServiceNotFoundException",
+    "StackNotFoundException",
+    "ChangeSetNotFound",
+    "InvalidInstanceID.NotFound",
+    "NoSuchEntity",
+];
+
+const ACCESS_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+];
+
+/// Classify an AWS error from its code and message.
+pub fn classify(code: Option<&str>, message: Option<&str>) -> ErrorClass {
+    let Some(code) = code else {
+        return ErrorClass::Other;
+    };
+    let message = message.unwrap_or_default();
+    if THROTTLING_CODES.contains(&code) {
+        ErrorClass::Throttled
+    } else if NOT_FOUND_CODES.contains(&code) {
+        ErrorClass::NotFound
+    } else if ACCESS_CODES.contains(&code) {
+        ErrorClass::AccessDenied
+    } else if code == "ValidationError" && message.contains("No updates are to be performed") {
+        ErrorClass::NoUpdates
+    } else if code == "ValidationError" && message.contains("does not exist") {
+        // "Stack with id X does not exist", "ChangeSet [X] does not exist".
+        ErrorClass::NotFound
+    } else {
+        ErrorClass::Other
+    }
+}
+
+/// An AWS call that failed, with what was being done.
+#[derive(Debug)]
+pub struct AwsError {
+    pub operation: String,
+    pub class: ErrorClass,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+    /// For errors without a service response (network, timeout).
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.operation)?;
+        match (&self.code, &self.message) {
+            (Some(code), Some(message)) => write!(f, "{code}: {message}")?,
+            (Some(code), None) => write!(f, "{code}")?,
+            (None, Some(message)) => write!(f, "{message}")?,
+            (None, None) => write!(f, "{}", self.detail.as_deref().unwrap_or("unknown error"))?,
+        }
+        match self.class {
+            ErrorClass::AccessDenied => write!(
+                f,
+                "\n  hint: check the credentials (AWS_PROFILE, --profile, `aws sts get-caller-identity`) and their permissions"
+            )?,
+            ErrorClass::Unreachable => write!(
+                f,
+                "\n  hint: check the network and the endpoint (--endpoint-url, AWS_ENDPOINT_URL, [local] endpoint_url)"
+            )?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+impl AwsError {
+    pub fn from_sdk<E, R>(operation: String, error: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug,
+    {
+        let (code, message, request_id) = match error {
+            SdkError::ServiceError(context) => {
+                let meta = context.err().meta();
+                (
+                    meta.code().map(str::to_string),
+                    meta.message().map(str::to_string),
+                    meta.extra("aws_request_id").map(str::to_string),
+                )
+            }
+            _ => (None, None, None),
+        };
+        let class = match error {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ErrorClass::Unreachable,
+            _ => classify(code.as_deref(), message.as_deref()),
+        };
+        let detail = match error {
+            SdkError::ServiceError(_) => None,
+            other => Some(aws_smithy_types::error::display::DisplayErrorContext(other).to_string()),
+        };
+        AwsError {
+            operation,
+            class,
+            code,
+            message,
+            request_id,
+            detail,
+        }
+    }
+}
+
+/// Add what was being done to an SDK result, as an [`AwsError`] inside an
+/// `anyhow::Error` (test its meaning with [`class_of`]).
+pub trait AwsResultExt<T> {
+    fn aws_context<C: fmt::Display>(self, operation: impl FnOnce() -> C) -> anyhow::Result<T>;
+}
+
+impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    fn aws_context<C: fmt::Display>(self, operation: impl FnOnce() -> C) -> anyhow::Result<T> {
+        self.map_err(|error| {
+            anyhow::Error::new(AwsError::from_sdk(operation().to_string(), &error))
+        })
+    }
+}
+
+/// The class of an `anyhow` error that holds an [`AwsError`] anywhere in its chain.
+pub fn class_of(error: &anyhow::Error) -> Option<ErrorClass> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<AwsError>())
+        .map(|aws| aws.class)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_codes_of_every_protocol() {
+        for code in ["Throttling", "ThrottlingException", "RequestLimitExceeded"] {
+            assert_eq!(
+                classify(Some(code), Some("Rate exceeded")),
+                ErrorClass::Throttled
+            );
+        }
+    }
+
+    #[test]
+    fn cloudformation_validation_errors_by_their_documented_wording() {
+        assert_eq!(
+            classify(
+                Some("ValidationError"),
+                Some("Stack with id demo-v1-network does not exist")
+            ),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify(
+                Some("ValidationError"),
+                Some("No updates are to be performed.")
+            ),
+            ErrorClass::NoUpdates
+        );
+        assert_eq!(
+            classify(Some("ValidationError"), Some("Template format error")),
+            ErrorClass::Other
+        );
+    }
+
+    #[test]
+    fn typed_not_found_and_access_codes() {
+        assert_eq!(
+            classify(Some("ParameterNotFound"), None),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify(Some("ServiceNotFoundException"), None),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            classify(Some("ExpiredToken"), None),
+            ErrorClass::AccessDenied
+        );
+        assert_eq!(classify(None, Some("x")), ErrorClass::Other);
+    }
+
+    #[test]
+    fn display_names_the_operation_code_and_message() {
+        let error = AwsError {
+            operation: "describing stack demo-v1-network".into(),
+            class: ErrorClass::Throttled,
+            code: Some("Throttling".into()),
+            message: Some("Rate exceeded".into()),
+            request_id: None,
+            detail: None,
+        };
+        assert_eq!(
+            error.to_string(),
+            "describing stack demo-v1-network: Throttling: Rate exceeded"
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! The command line (DESIGN.md §1). Doc comments here are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::ui::OutputFormat;
+
+/// The whole life of a containerised Elixir/Erlang service on AWS.
+///
+/// Each STACK names a file `stacks/<STACK>.toml` under --config-dir. stdout carries
+/// results only; progress and diagnostics go to stderr.
+///
+/// Exit codes: 0 success, 1 failure (AWS, database, rollout), 2 bad usage or bad input.
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackup",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags that every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Directory holding `stacks/`, `task-defs/` and `scripts/db/`.
+    #[arg(long, global = true, value_name = "DIR", default_value = ".")]
+    pub config_dir: PathBuf,
+
+    /// AWS named profile (otherwise AWS_PROFILE, then the default chain).
+    #[arg(long, global = true, value_name = "PROFILE")]
+    pub profile: Option<String>,
+
+    /// AWS region (otherwise the stack file's `region`, then AWS_REGION and the profile).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint (otherwise AWS_ENDPOINT_URL, then the
+    /// stack file's `[local] endpoint_url`).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// How results are written on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More diagnostics on stderr: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Answer yes to every confirmation (needed to change anything without a terminal).
+    #[arg(long, global = true)]
+    pub yes: bool,
+
+    /// No colours (also when NO_COLOR is set or stderr is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// No spinners: progress as plain lines.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a stack file and every template it names, offline (no AWS call).
+    ///
+    /// Reports every problem found, each with its file, key, line and fix.
+    Validate(StackArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = Cli::try_parse_from([
+            "stackup",
+            "validate",
+            "local",
+            "--output",
+            "json",
+            "-vv",
+            "--config-dir",
+            "/tmp",
+        ])
+        .expect("parses");
+        assert_eq!(cli.global.output, OutputFormat::Json);
+        assert_eq!(cli.global.verbose, 2);
+        assert_eq!(cli.global.config_dir, PathBuf::from("/tmp"));
+    }
+}

@@ -1,0 +1,42 @@
+//! One file per command: each orchestrates the library and prints through `ui`.
+
+mod completions;
+mod validate;
+
+use crate::aws::AwsOptions;
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::ui::Printer;
+
+/// What every command gets: settings resolved once from flags and environment.
+pub struct Context {
+    pub global: GlobalArgs,
+    pub printer: Printer,
+    pub aws: AwsOptions,
+}
+
+impl Context {
+    pub fn new(global: &GlobalArgs) -> Self {
+        Context {
+            printer: Printer::new(
+                global.output,
+                global.no_color,
+                global.no_progress,
+                global.verbose,
+            ),
+            aws: AwsOptions {
+                profile: global.profile.clone(),
+                region: global.region.clone(),
+                endpoint_url: global.endpoint_url.clone(),
+            },
+            global: global.clone(),
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let context = Context::new(&cli.global);
+    match cli.command {
+        Command::Validate(args) => validate::run(&context, &args),
+        Command::Completions(args) => completions::run(&context, &args),
+    }
+}

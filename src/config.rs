@@ -1,0 +1,1683 @@
+//! Stack files: `stacks/<STACK>.toml` (DESIGN.md §2). Load, validate, resolve.
+//!
+//! Loading reads the whole file and reports every problem it finds, each with
+//! the file, key, line and fix, as one [`InputError`] (exit 2) before any AWS
+//! call. Paths in a stack file are relative to `--config-dir`.
+
+mod reader;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+use crate::error::{InputError, Problem};
+use crate::network;
+use reader::{Diagnostics, Found, Source, TableReader};
+
+pub use reader::Span;
+
+/// What a stack file says, checked and resolved.
+#[derive(Clone, Debug, Serialize)]
+pub struct StackConfig {
+    /// The `<STACK>` argument: the file's name without `.toml`.
+    pub name: String,
+    /// The stack file, as given (for messages).
+    pub file: PathBuf,
+    /// `--config-dir`, against which relative paths are resolved.
+    pub config_dir: PathBuf,
+    pub app: String,
+    pub environment: String,
+    pub version: u32,
+    pub region: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub network: NetworkConfig,
+    pub upstream: BTreeMap<String, String>,
+    pub database: DatabaseConfig,
+    pub cluster: ClusterConfig,
+    pub bastion: BastionConfig,
+    pub load_balancer: LoadBalancerConfig,
+    pub logs: LogsConfig,
+    pub deploy: DeployConfig,
+    pub services: BTreeMap<String, ServiceConfig>,
+    pub ssh: SshConfig,
+    pub templates: TemplateFiles,
+    pub local: Option<LocalConfig>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkConfig {
+    pub cidr: Ipv4Net,
+    pub availability_zones: AvailabilityZones,
+    pub nat: NatMode,
+    pub bastion_ingress: Vec<Ipv4Net>,
+    pub s3_endpoint: bool,
+}
+
+/// How many AZs to use, or exactly which.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum AvailabilityZones {
+    /// The first N available AZs of the region, in order.
+    Count(usize),
+    Named(Vec<String>),
+}
+
+impl AvailabilityZones {
+    pub fn count(&self) -> usize {
+        match self {
+            AvailabilityZones::Count(count) => *count,
+            AvailabilityZones::Named(names) => names.len(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    None,
+    Single,
+    PerAz,
+}
+
+impl NatMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatMode::None => "none",
+            NatMode::Single => "single",
+            NatMode::PerAz => "per-az",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DatabaseConfig {
+    pub name: String,
+    pub master_user: String,
+    /// The application role; owns the database and nothing more.
+    pub app_user: String,
+    pub encoding: String,
+    pub collation: String,
+    pub engine_version: String,
+    pub instance_class: String,
+    pub allocated_storage: u32,
+    pub multi_az: bool,
+    pub deletion_protection: bool,
+    pub migrations: Option<PathBuf>,
+    pub seeds: Option<PathBuf>,
+    pub sslmode: SslMode,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl DatabaseConfig {
+    /// The RDS parameter group family, for example `postgres16`.
+    pub fn parameter_family(&self) -> String {
+        let major = self.engine_version.split('.').next().unwrap_or_default();
+        format!("postgres{major}")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    /// TLS required, certificate not checked.
+    Require,
+    /// TLS required, certificate checked against `ca_file` and the host name.
+    VerifyFull,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClusterConfig {
+    pub instance_type: String,
+    pub hosts: u32,
+    pub max_hosts: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BastionConfig {
+    pub instance_type: String,
+    /// An EC2 key pair for the bastion; empty when keys come another way.
+    pub key_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadBalancerConfig {
+    /// The container port the load balancer forwards to.
+    pub port: u16,
+    pub health_check_path: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LogsConfig {
+    pub retention_days: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DeployConfig {
+    #[serde(with = "humantime_serde_compat")]
+    pub timeout: Duration,
+}
+
+mod humantime_serde_compat {
+    pub fn serialize<S: serde::Serializer>(
+        duration: &std::time::Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(*duration).to_string())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CookieMode {
+    /// One cookie for every release of the stack.
+    Stack,
+    /// A new cookie per release: two revisions never join each other's cluster.
+    Release,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub task_definition: PathBuf,
+    pub service_definition: PathBuf,
+    pub desired_count: u32,
+    pub node_basename: String,
+    pub cookie: CookieMode,
+    pub console_command: String,
+}
+
+/// The default console: a remote shell into the release running in the container.
+pub const DEFAULT_CONSOLE_COMMAND: &str = "docker exec -it {container} bin/{app} remote";
+/// Placeholders a console command may use.
+pub const CONSOLE_PLACEHOLDERS: &[&str] = &["container", "node", "app"];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SshConfig {
+    pub user: String,
+    /// A private key file; `None` means the SSH agent.
+    pub identity: Option<PathBuf>,
+    pub known_hosts: PathBuf,
+}
+
+/// CloudFormation templates: the built-in ones unless the stack file names its own.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TemplateFiles {
+    pub network: Option<PathBuf>,
+    pub platform: Option<PathBuf>,
+}
+
+/// `host:port`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// `[local]`: addresses of the local cloud that replace what AWS would report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LocalConfig {
+    pub endpoint_url: Option<String>,
+    pub bastion: Option<HostPort>,
+    pub database: Option<HostPort>,
+    pub hosts: Option<HostPort>,
+    pub ssh_user: Option<String>,
+}
+
+impl StackConfig {
+    /// `<app>-<environment>-v<version>`: the prefix of every name of this stack.
+    pub fn stack_id(&self) -> String {
+        format!("{}-{}-v{}", self.app, self.environment, self.version)
+    }
+
+    pub fn network_stack_name(&self) -> String {
+        format!("{}-network", self.stack_id())
+    }
+
+    pub fn platform_stack_name(&self) -> String {
+        format!("{}-platform", self.stack_id())
+    }
+
+    /// The SSM prefix that holds this stack's parameters, ending in `/`.
+    pub fn parameter_prefix(&self) -> String {
+        format!("/stackup/{}/", self.stack_id())
+    }
+
+    /// A path from the stack file, resolved against `--config-dir`.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        resolve_path(&self.config_dir, path)
+    }
+}
+
+fn resolve_path(config_dir: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        config_dir.join(path)
+    }
+}
+
+/// The stack file for `<STACK>` under `config_dir`.
+pub fn stack_file_path(config_dir: &Path, stack: &str) -> Result<PathBuf, InputError> {
+    let valid = stack
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii_alphanumeric())
+        && stack
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !stack.contains("..");
+    if !valid {
+        return Err(InputError::one(
+            Problem::new(format!("`{stack}` is not a stack name"))
+                .fix("give the name of a file in stacks/ without `.toml`, for example `stackup validate local`"),
+        ));
+    }
+    Ok(config_dir.join("stacks").join(format!("{stack}.toml")))
+}
+
+/// Load and check `stacks/<STACK>.toml`, reporting every problem at once.
+pub fn load(config_dir: &Path, stack: &str) -> Result<StackConfig, InputError> {
+    let path = stack_file_path(config_dir, stack)?;
+    let display_path = display_path(config_dir, &path);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let available = list_stacks(config_dir);
+            let fix = if available.is_empty() {
+                format!(
+                    "create {} (see stacks/example.toml in the stackup repository), or pass --config-dir",
+                    display_path.display()
+                )
+            } else {
+                format!("stacks here: {}", available.join(", "))
+            };
+            return Err(InputError::one(
+                Problem::new(format!(
+                    "stack file {} does not exist",
+                    display_path.display()
+                ))
+                .fix(fix),
+            ));
+        }
+        Err(error) => {
+            return Err(InputError::one(Problem::new(format!(
+                "cannot read stack file {}: {error}",
+                display_path.display()
+            ))))
+        }
+    };
+    let source = Source { display_path, text };
+    parse(&source, stack, config_dir)
+}
+
+/// Stack names found in `config_dir/stacks`.
+pub fn list_stacks(config_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(config_dir.join("stacks"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".toml").map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A path as the user would type it from where they run stackup.
+pub fn display_path(config_dir: &Path, path: &Path) -> PathBuf {
+    if config_dir == Path::new(".") {
+        path.strip_prefix(".").unwrap_or(path).to_path_buf()
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn parse(source: &Source, stack: &str, config_dir: &Path) -> Result<StackConfig, InputError> {
+    let document = match toml::de::DeTable::parse(&source.text) {
+        Ok(document) => document,
+        Err(error) => {
+            let line = error.span().map(|span| source.line_of(span.start));
+            return Err(InputError::one(
+                Problem::new(format!("is not valid TOML: {}", error.message().trim()))
+                    .in_file(&source.display_path)
+                    .at_line(line)
+                    .fix("correct the syntax at that line (https://toml.io)"),
+            ));
+        }
+    };
+    let diagnostics = Diagnostics::new(source);
+    let root = TableReader::root(&diagnostics, &document);
+    let config = read_stack(&root, stack, config_dir);
+    root.finish();
+    if diagnostics.has_problems() {
+        return Err(InputError::new(diagnostics.into_problems()));
+    }
+    config.ok_or_else(|| {
+        InputError::one(Problem::new("could not be read").in_file(&source.display_path))
+    })
+}
+
+/// `[a-z][a-z0-9-]*`, the shape of names that become parts of AWS names.
+pub fn is_resource_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|first| first.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+fn read_name(
+    table: &TableReader,
+    key: &'static str,
+    example: &str,
+    max_len: usize,
+    required: bool,
+) -> Option<String> {
+    let found = if required {
+        table.required_string(key, example)?
+    } else {
+        table.string(key, example)?
+    };
+    if !is_resource_name(&found.value) || found.value.len() > max_len {
+        table.diagnostics().report(
+            Some(&found.span),
+            &table.key_path(key),
+            format!(
+                "\"{}\" is not a valid name: use lowercase letters, digits and single hyphens, \
+                 starting with a letter, at most {max_len} characters",
+                found.value
+            ),
+            Some(format!("for example {key} = {example}")),
+        );
+        return None;
+    }
+    Some(found.value)
+}
+
+/// A PostgreSQL identifier stackup creates: lowercase, so it never needs quoting.
+fn is_sql_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 63
+}
+
+fn read_sql_identifier(
+    table: &TableReader,
+    key: &'static str,
+    example: &str,
+    reserved: &[&str],
+) -> Option<Found<String>> {
+    let found = table.string(key, example)?;
+    if !is_sql_identifier(&found.value) {
+        table.diagnostics().report(
+            Some(&found.span),
+            &table.key_path(key),
+            format!(
+                "\"{}\" is not a PostgreSQL name stackup can use: lowercase letters, digits and \
+                 underscores, starting with a letter or underscore, at most 63 characters",
+                found.value
+            ),
+            Some(format!("for example {key} = {example}")),
+        );
+        return None;
+    }
+    if reserved.contains(&found.value.as_str()) {
+        table.diagnostics().report(
+            Some(&found.span),
+            &table.key_path(key),
+            format!("\"{}\" is reserved by PostgreSQL or RDS", found.value),
+            Some(format!(
+                "choose another name, for example {key} = {example}"
+            )),
+        );
+        return None;
+    }
+    Some(found)
+}
+
+fn read_cidr(table: &TableReader, key: String, found: &Found<String>) -> Option<Ipv4Net> {
+    match found.value.parse::<Ipv4Net>() {
+        Ok(cidr) if cidr.trunc() == cidr => Some(cidr),
+        Ok(cidr) => {
+            table.diagnostics().report(
+                Some(&found.span),
+                &key,
+                format!("\"{cidr}\" is not a network address (host bits are set)"),
+                Some(format!("write \"{}\"", cidr.trunc())),
+            );
+            None
+        }
+        Err(_) => {
+            let fix = if found.value.parse::<std::net::Ipv4Addr>().is_ok() {
+                format!(
+                    "add a prefix length: \"{}/32\" for this one address",
+                    found.value
+                )
+            } else {
+                "write an IPv4 CIDR such as \"10.20.0.0/16\"".to_string()
+            };
+            table.diagnostics().report(
+                Some(&found.span),
+                &key,
+                format!("\"{}\" is not an IPv4 CIDR", found.value),
+                Some(fix),
+            );
+            None
+        }
+    }
+}
+
+/// A file the stack file names: must exist (as a file, or as a directory).
+fn read_existing_path(
+    table: &TableReader,
+    key: &'static str,
+    default: Option<&str>,
+    config_dir: &Path,
+    directory: bool,
+) -> Option<PathBuf> {
+    let example = default.unwrap_or(if directory {
+        "\"scripts/db/migrations\""
+    } else {
+        "\"task-defs/web.json\""
+    });
+    let (relative, span) = match table.string(key, &format!("\"{}\"", example.trim_matches('"'))) {
+        Some(found) => (PathBuf::from(found.value), Some(found.span)),
+        None if table.has(key) => return None,
+        None => (PathBuf::from(default?), None),
+    };
+    let resolved = resolve_path(config_dir, &relative);
+    let ok = if directory {
+        resolved.is_dir()
+    } else {
+        resolved.is_file()
+    };
+    if !ok {
+        let what = if directory { "directory" } else { "file" };
+        let message = if span.is_some() {
+            format!("{what} {} does not exist", resolved.display())
+        } else {
+            format!("{what} {} (the default) does not exist", resolved.display())
+        };
+        table.diagnostics().report(
+            span.as_ref().or(Some(table.span())),
+            &table.key_path(key),
+            message,
+            Some(format!(
+                "create it, or set {key} to its path relative to the config dir ({})",
+                config_dir.display()
+            )),
+        );
+        return None;
+    }
+    Some(relative)
+}
+
+fn read_host_port(table: &TableReader, key: &'static str) -> Option<HostPort> {
+    let found = table.string(key, "\"127.0.0.1:2222\"")?;
+    let parsed = found
+        .value
+        .rsplit_once(':')
+        .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+        .filter(|(host, port)| !host.is_empty() && *port > 0);
+    match parsed {
+        Some((host, port)) => Some(HostPort {
+            host: host.trim_matches(['[', ']']).to_string(),
+            port,
+        }),
+        None => {
+            table.diagnostics().report(
+                Some(&found.span),
+                &table.key_path(key),
+                format!("\"{}\" is not host:port", found.value),
+                Some(format!("write it as {key} = \"127.0.0.1:2222\"")),
+            );
+            None
+        }
+    }
+}
+
+fn read_choice<T: Copy>(
+    table: &TableReader,
+    key: &'static str,
+    choices: &[(&str, T)],
+    default: T,
+) -> Option<T> {
+    let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+    let example = format!("\"{}\"", names[0]);
+    let Some(found) = table.string(key, &example) else {
+        return if table.has(key) { None } else { Some(default) };
+    };
+    match choices.iter().find(|(name, _)| *name == found.value) {
+        Some((_, value)) => Some(*value),
+        None => {
+            table.diagnostics().report(
+                Some(&found.span),
+                &table.key_path(key),
+                format!("\"{}\" is not one of {}", found.value, names.join(", ")),
+                Some(format!("write {key} = {example} (or another of those)")),
+            );
+            None
+        }
+    }
+}
+
+/// CloudWatch Logs accepts only these retention periods.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// Server encodings PostgreSQL accepts for a database (client-only ones excluded).
+const POSTGRES_ENCODINGS: &[&str] = &[
+    "UTF8",
+    "SQL_ASCII",
+    "EUC_JP",
+    "EUC_CN",
+    "EUC_KR",
+    "EUC_TW",
+    "EUC_JIS_2004",
+    "LATIN1",
+    "LATIN2",
+    "LATIN3",
+    "LATIN4",
+    "LATIN5",
+    "LATIN6",
+    "LATIN7",
+    "LATIN8",
+    "LATIN9",
+    "LATIN10",
+    "ISO_8859_5",
+    "ISO_8859_6",
+    "ISO_8859_7",
+    "ISO_8859_8",
+    "KOI8R",
+    "KOI8U",
+    "WIN866",
+    "WIN874",
+    "WIN1250",
+    "WIN1251",
+    "WIN1252",
+    "WIN1253",
+    "WIN1254",
+    "WIN1255",
+    "WIN1256",
+    "WIN1257",
+    "WIN1258",
+    "MULE_INTERNAL",
+];
+
+fn read_stack(root: &TableReader, stack: &str, config_dir: &Path) -> Option<StackConfig> {
+    let diagnostics = root.diagnostics();
+    let app = read_name(root, "app", "\"demo\"", 24, true);
+    let environment = read_name(root, "environment", "\"staging\"", 16, true);
+    let version = match root.integer("version", 1..1000, "1") {
+        Some(found) => Some(found.value as u32),
+        None if root.has("version") => None,
+        None => {
+            root.missing("version", "1");
+            None
+        }
+    };
+    let region = root.string("region", "\"us-east-1\"").and_then(|found| {
+        let valid = found.value.split('-').count() >= 3
+            && found
+                .value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && found.value.ends_with(|c: char| c.is_ascii_digit());
+        if valid {
+            Some(found.value)
+        } else {
+            diagnostics.report(
+                Some(&found.span),
+                "region",
+                format!("\"{}\" is not an AWS region name", found.value),
+                Some("write it like region = \"eu-west-1\"".to_string()),
+            );
+            None
+        }
+    });
+
+    let tags = read_tags(root);
+    let network = read_network(root, region.as_deref());
+    let upstream = read_upstream(root);
+    let database = read_database(root, config_dir);
+    let cluster = read_cluster(root);
+    let bastion = read_bastion(root);
+    let load_balancer = read_load_balancer(root);
+    let logs = read_logs(root);
+    let deploy = read_deploy(root);
+    let services = read_services(root, config_dir);
+    let ssh = read_ssh(root, config_dir);
+    let templates = read_templates(root, config_dir);
+    let local = read_local(root);
+
+    Some(StackConfig {
+        name: stack.to_string(),
+        file: diagnostics.source().display_path.clone(),
+        config_dir: config_dir.to_path_buf(),
+        app: app?,
+        environment: environment?,
+        version: version?,
+        region,
+        tags: tags?,
+        network: network?,
+        upstream: upstream?,
+        database: database?,
+        cluster: cluster?,
+        bastion: bastion?,
+        load_balancer: load_balancer?,
+        logs: logs?,
+        deploy: deploy?,
+        services: services?,
+        ssh: ssh?,
+        templates: templates?,
+        local,
+    })
+}
+
+fn read_tags(root: &TableReader) -> Option<BTreeMap<String, String>> {
+    let Some(table) = root.table("tags") else {
+        return if root.has("tags") {
+            None
+        } else {
+            Some(BTreeMap::new())
+        };
+    };
+    let mut tags = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in table.named_strings("\"value\"") {
+        let lowered = key.value.to_ascii_lowercase();
+        if lowered.starts_with("aws:") || lowered.starts_with("stackup:") {
+            table.diagnostics().report(
+                Some(&key.span),
+                &table.key_path(&key.value),
+                "tag keys starting with aws: or stackup: are reserved",
+                Some("rename the tag".to_string()),
+            );
+            ok = false;
+        } else if key.value.len() > 128 || value.value.len() > 256 {
+            table.diagnostics().report(
+                Some(&key.span),
+                &table.key_path(&key.value),
+                "AWS tags are limited to 128 characters of key and 256 of value",
+                Some("shorten it".to_string()),
+            );
+            ok = false;
+        } else {
+            tags.insert(key.value, value.value);
+        }
+    }
+    ok.then_some(tags)
+}
+
+fn read_network(root: &TableReader, region: Option<&str>) -> Option<NetworkConfig> {
+    let Some(table) = root.table("network") else {
+        if !root.has("network") {
+            root.missing_table(
+                "network",
+                "cidr = \"10.20.0.0/16\"\n    bastion_ingress = [\"203.0.113.7/32\"]",
+            );
+        }
+        return None;
+    };
+    let diagnostics = table.diagnostics();
+    let cidr = match table.required_string("cidr", "\"10.20.0.0/16\"") {
+        Some(found) => read_cidr(&table, table.key_path("cidr"), &found).and_then(|cidr| {
+            match network::check_vpc_cidr(cidr) {
+                Ok(()) => Some(cidr),
+                Err(error) => {
+                    diagnostics.report(
+                        Some(&found.span),
+                        "network.cidr",
+                        error.to_string(),
+                        Some(format!(
+                            "use a prefix from /{} to /{}, for example \"10.20.0.0/16\"",
+                            network::LARGEST_VPC_PREFIX,
+                            network::SMALLEST_VPC_PREFIX
+                        )),
+                    );
+                    None
+                }
+            }
+        }),
+        None => None,
+    };
+
+    let availability_zones = match table.value("availability_zones") {
+        None => Some(AvailabilityZones::Count(2)),
+        Some(value) if value.get_ref().is_integer() => table
+            .integer("availability_zones", 2..4, "2")
+            .map(|found| AvailabilityZones::Count(found.value as usize)),
+        Some(value) if value.get_ref().is_array() => {
+            let names =
+                table.string_array("availability_zones", "[\"us-east-1a\", \"us-east-1b\"]")?;
+            let mut zones = Vec::new();
+            let mut ok = true;
+            for name in &names.value {
+                let in_region = region.is_none_or(|region| {
+                    name.value.starts_with(region) && name.value.len() > region.len()
+                });
+                if !in_region {
+                    diagnostics.report(
+                        Some(&name.span),
+                        "network.availability_zones",
+                        format!(
+                            "\"{}\" is not an availability zone of region {}",
+                            name.value,
+                            region.unwrap_or("?")
+                        ),
+                        Some("list zones of the stack's region, such as \"us-east-1a\", or give a count: availability_zones = 2".to_string()),
+                    );
+                    ok = false;
+                } else if zones.contains(&name.value) {
+                    diagnostics.report(
+                        Some(&name.span),
+                        "network.availability_zones",
+                        format!("\"{}\" is listed twice", name.value),
+                        Some("list each zone once".to_string()),
+                    );
+                    ok = false;
+                } else {
+                    zones.push(name.value.clone());
+                }
+            }
+            if ok && !(2..=3).contains(&zones.len()) {
+                diagnostics.report(
+                    Some(&names.span),
+                    "network.availability_zones",
+                    format!(
+                        "{} listed: a stack uses 2 or 3 zones",
+                        if zones.len() == 1 {
+                            "only 1 zone".to_string()
+                        } else {
+                            format!("{} zones", zones.len())
+                        }
+                    ),
+                    Some("list 2 or 3 zones, or give a count: availability_zones = 2".to_string()),
+                );
+                ok = false;
+            }
+            ok.then_some(AvailabilityZones::Named(zones))
+        }
+        Some(value) => {
+            diagnostics.report(
+                Some(&value.span()),
+                "network.availability_zones",
+                "expected a count (2 or 3) or a list of zone names",
+                Some("write availability_zones = 2, or availability_zones = [\"us-east-1a\", \"us-east-1b\"]".to_string()),
+            );
+            None
+        }
+    };
+
+    let nat = read_choice(
+        &table,
+        "nat",
+        &[
+            ("none", NatMode::None),
+            ("single", NatMode::Single),
+            ("per-az", NatMode::PerAz),
+        ],
+        NatMode::Single,
+    );
+    let allow_anywhere = table
+        .boolean("allow_bastion_from_anywhere")
+        .map(|found| found.value)
+        .unwrap_or(false);
+    let bastion_ingress = match table.string_array("bastion_ingress", "[\"203.0.113.7/32\"]") {
+        None => {
+            if !table.has("bastion_ingress") {
+                table.missing("bastion_ingress", "[\"203.0.113.7/32\"]");
+            }
+            None
+        }
+        Some(list) => {
+            let mut cidrs = Vec::new();
+            let mut ok = true;
+            for (index, entry) in list.value.iter().enumerate() {
+                let key = format!("network.bastion_ingress[{index}]");
+                match read_cidr(&table, key.clone(), entry) {
+                    Some(cidr) if cidr.prefix_len() == 0 && !allow_anywhere => {
+                        diagnostics.report(
+                            Some(&entry.span),
+                            &key,
+                            "opens SSH on the bastion to the whole internet",
+                            Some("list the addresses that need SSH, such as your office's \"203.0.113.7/32\", or set allow_bastion_from_anywhere = true in [network] if you really mean it".to_string()),
+                        );
+                        ok = false;
+                    }
+                    Some(cidr) => cidrs.push(cidr),
+                    None => ok = false,
+                }
+            }
+            if ok && cidrs.is_empty() {
+                diagnostics.report(
+                    Some(&list.span),
+                    "network.bastion_ingress",
+                    "is empty: nobody could reach the bastion",
+                    Some(
+                        "list the addresses that need SSH, such as [\"203.0.113.7/32\"]"
+                            .to_string(),
+                    ),
+                );
+                ok = false;
+            }
+            if ok && cidrs.len() > MAX_BASTION_INGRESS {
+                diagnostics.report(
+                    Some(&list.span),
+                    "network.bastion_ingress",
+                    format!(
+                        "{} entries: at most {MAX_BASTION_INGRESS} are supported",
+                        cidrs.len()
+                    ),
+                    Some("merge neighbouring addresses into wider CIDRs".to_string()),
+                );
+                ok = false;
+            }
+            ok.then_some(cidrs)
+        }
+    };
+    let s3_endpoint = table
+        .boolean("s3_endpoint")
+        .map(|found| found.value)
+        .unwrap_or(true);
+    table.finish();
+    Some(NetworkConfig {
+        cidr: cidr?,
+        availability_zones: availability_zones?,
+        nat: nat?,
+        bastion_ingress: bastion_ingress?,
+        s3_endpoint,
+    })
+}
+
+/// The network template has one parameter per bastion ingress CIDR.
+pub const MAX_BASTION_INGRESS: usize = 6;
+
+fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, String>> {
+    let Some(table) = root.table("upstream") else {
+        return if root.has("upstream") {
+            None
+        } else {
+            Some(BTreeMap::new())
+        };
+    };
+    let mut upstream = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in table.named_strings("\"org-shared-v1\"") {
+        let valid_stack_name = value
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && value
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && value.value.len() <= 128;
+        if !valid_stack_name {
+            table.diagnostics().report(
+                Some(&value.span),
+                &table.key_path(&key.value),
+                format!("\"{}\" is not a CloudFormation stack name", value.value),
+                Some("give the upstream stack's name: letters, digits and hyphens, starting with a letter".to_string()),
+            );
+            ok = false;
+        } else {
+            upstream.insert(key.value, value.value);
+        }
+    }
+    ok.then_some(upstream)
+}
+
+const RESERVED_DATABASE_NAMES: &[&str] = &["postgres", "template0", "template1", "rdsadmin"];
+const RESERVED_ROLE_NAMES: &[&str] = &[
+    "rdsadmin",
+    "rdsrepladmin",
+    "rds_superuser",
+    "public",
+    "pg_monitor",
+];
+
+fn read_database(root: &TableReader, config_dir: &Path) -> Option<DatabaseConfig> {
+    let Some(table) = root.table("database") else {
+        if !root.has("database") {
+            root.missing_table("database", "name = \"demo\"");
+        }
+        return None;
+    };
+    let diagnostics = table.diagnostics();
+    let name = if table.has("name") {
+        read_sql_identifier(&table, "name", "\"demo\"", RESERVED_DATABASE_NAMES)
+    } else {
+        table.missing("name", "\"demo\"");
+        None
+    };
+    let master_user = if table.has("master_user") {
+        read_sql_identifier(&table, "master_user", "\"postgres\"", RESERVED_ROLE_NAMES)
+            .map(|found| found.value)
+    } else {
+        Some("postgres".to_string())
+    };
+    let app_user =
+        match read_sql_identifier(&table, "app_user", "\"demo_app\"", RESERVED_ROLE_NAMES) {
+            Some(found) => Some(found.value),
+            None if table.has("app_user") => None,
+            None => name.as_ref().map(|name| format!("{}_app", name.value)),
+        };
+    if let (Some(master), Some(app)) = (&master_user, &app_user) {
+        if master == app {
+            diagnostics.report(
+                Some(table.span()),
+                "database.app_user",
+                "the application role must differ from the master user",
+                Some("set app_user to another name, such as \"demo_app\"".to_string()),
+            );
+        }
+    }
+    let encoding = match table.string("encoding", "\"UTF8\"") {
+        None if table.has("encoding") => None,
+        None => Some("UTF8".to_string()),
+        Some(found) => {
+            let normalised = found.value.to_ascii_uppercase().replace(['-', '_'], "");
+            let known = POSTGRES_ENCODINGS
+                .iter()
+                .find(|known| known.replace('_', "") == normalised);
+            match known {
+                Some(known) if **known == found.value => Some(found.value),
+                Some(known) => {
+                    diagnostics.report(
+                        Some(&found.span),
+                        "database.encoding",
+                        format!("\"{}\" is spelt differently by PostgreSQL", found.value),
+                        Some(format!("write encoding = \"{known}\"")),
+                    );
+                    None
+                }
+                None => {
+                    diagnostics.report(
+                        Some(&found.span),
+                        "database.encoding",
+                        format!("\"{}\" is not a PostgreSQL server encoding", found.value),
+                        Some("write encoding = \"UTF8\" (or another server encoding PostgreSQL lists)".to_string()),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let collation = match table.string("collation", "\"en_US.UTF-8\"") {
+        None if table.has("collation") => None,
+        None => Some("en_US.UTF-8".to_string()),
+        Some(found) => {
+            let valid = !found.value.is_empty()
+                && found.value.len() <= 63
+                && found
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+            if valid {
+                Some(found.value)
+            } else {
+                diagnostics.report(
+                    Some(&found.span),
+                    "database.collation",
+                    format!("\"{}\" is not a locale name", found.value),
+                    Some(
+                        "write a locale such as \"en_US.UTF-8\", \"C.UTF-8\" or \"C\"".to_string(),
+                    ),
+                );
+                None
+            }
+        }
+    };
+    let engine_version = match table.string("engine_version", "\"16\"") {
+        None if table.has("engine_version") => None,
+        None => Some("16".to_string()),
+        Some(found) => {
+            let mut parts = found.value.split('.');
+            let major = parts.next().and_then(|major| major.parse::<u32>().ok());
+            let rest_ok = parts.all(|part| part.parse::<u32>().is_ok());
+            match major {
+                Some(major) if rest_ok && (13..=30).contains(&major) => Some(found.value),
+                _ => {
+                    diagnostics.report(
+                        Some(&found.span),
+                        "database.engine_version",
+                        format!("\"{}\" is not a supported PostgreSQL version (13 or later)", found.value),
+                        Some("write a major version such as engine_version = \"16\", or a full one such as \"16.4\"".to_string()),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let instance_class = match table.string("instance_class", "\"db.t4g.micro\"") {
+        None if table.has("instance_class") => None,
+        None => Some("db.t4g.micro".to_string()),
+        Some(found) if found.value.starts_with("db.") && found.value.split('.').count() == 3 => {
+            Some(found.value)
+        }
+        Some(found) => {
+            diagnostics.report(
+                Some(&found.span),
+                "database.instance_class",
+                format!("\"{}\" is not an RDS instance class", found.value),
+                Some("write it like instance_class = \"db.t4g.micro\"".to_string()),
+            );
+            None
+        }
+    };
+    let allocated_storage = match table.integer("allocated_storage", 20..65537, "20") {
+        Some(found) => Some(found.value as u32),
+        None if table.has("allocated_storage") => None,
+        None => Some(20),
+    };
+    let multi_az = table
+        .boolean("multi_az")
+        .map(|found| found.value)
+        .unwrap_or(false);
+    let deletion_protection = table
+        .boolean("deletion_protection")
+        .map(|found| found.value)
+        .unwrap_or(true);
+    let migrations = if table.has("migrations") {
+        read_existing_path(&table, "migrations", None, config_dir, true).map(Some)
+    } else {
+        Some(None)
+    };
+    let seeds = if table.has("seeds") {
+        read_existing_path(&table, "seeds", None, config_dir, false).map(Some)
+    } else {
+        Some(None)
+    };
+    let sslmode = read_choice(
+        &table,
+        "sslmode",
+        &[
+            ("require", SslMode::Require),
+            ("verify-full", SslMode::VerifyFull),
+        ],
+        SslMode::Require,
+    );
+    let ca_file = if table.has("ca_file") {
+        read_existing_path(&table, "ca_file", None, config_dir, false).map(Some)
+    } else {
+        Some(None)
+    };
+    if sslmode == Some(SslMode::VerifyFull) && !table.has("ca_file") {
+        diagnostics.report(
+            Some(table.span()),
+            "database.sslmode",
+            "verify-full needs a CA bundle to verify the server against",
+            Some("set ca_file to the RDS bundle (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem), or use sslmode = \"require\"".to_string()),
+        );
+    }
+    table.finish();
+    Some(DatabaseConfig {
+        name: name?.value,
+        master_user: master_user?,
+        app_user: app_user?,
+        encoding: encoding?,
+        collation: collation?,
+        engine_version: engine_version?,
+        instance_class: instance_class?,
+        allocated_storage: allocated_storage?,
+        multi_az,
+        deletion_protection,
+        migrations: migrations?,
+        seeds: seeds?,
+        sslmode: sslmode?,
+        ca_file: ca_file?,
+    })
+}
+
+fn read_instance_type(table: &TableReader, key: &'static str, default: &str) -> Option<String> {
+    match table.string(key, &format!("\"{default}\"")) {
+        None if table.has(key) => None,
+        None => Some(default.to_string()),
+        Some(found) => {
+            let valid = found.value.split('.').count() == 2
+                && !found.value.starts_with("db.")
+                && found
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-');
+            if valid {
+                Some(found.value)
+            } else {
+                table.diagnostics().report(
+                    Some(&found.span),
+                    &table.key_path(key),
+                    format!("\"{}\" is not an EC2 instance type", found.value),
+                    Some(format!("write it like {key} = \"{default}\"")),
+                );
+                None
+            }
+        }
+    }
+}
+
+fn read_cluster(root: &TableReader) -> Option<ClusterConfig> {
+    let Some(table) = root.table("cluster") else {
+        return if root.has("cluster") {
+            None
+        } else {
+            Some(ClusterConfig {
+                instance_type: "t3.small".into(),
+                hosts: 2,
+                max_hosts: 3,
+            })
+        };
+    };
+    let instance_type = read_instance_type(&table, "instance_type", "t3.small");
+    let hosts = match table.integer("hosts", 1..101, "2") {
+        Some(found) => Some(found.value as u32),
+        None if table.has("hosts") => None,
+        None => Some(2),
+    };
+    let max_hosts = match table.integer("max_hosts", 1..201, "3") {
+        Some(found) => {
+            if hosts.is_some_and(|hosts| (found.value as u32) < hosts) {
+                table.diagnostics().report(
+                    Some(&found.span),
+                    "cluster.max_hosts",
+                    "is smaller than hosts",
+                    Some("set max_hosts to at least hosts".to_string()),
+                );
+                None
+            } else {
+                Some(found.value as u32)
+            }
+        }
+        None if table.has("max_hosts") => None,
+        None => hosts.map(|hosts| hosts + 1),
+    };
+    table.finish();
+    Some(ClusterConfig {
+        instance_type: instance_type?,
+        hosts: hosts?,
+        max_hosts: max_hosts?,
+    })
+}
+
+fn read_bastion(root: &TableReader) -> Option<BastionConfig> {
+    let Some(table) = root.table("bastion") else {
+        return if root.has("bastion") {
+            None
+        } else {
+            Some(BastionConfig {
+                instance_type: "t3.micro".into(),
+                key_name: None,
+            })
+        };
+    };
+    let instance_type = read_instance_type(&table, "instance_type", "t3.micro");
+    let key_name = table
+        .string("key_name", "\"ops\"")
+        .map(|found| found.value)
+        .filter(|name| !name.is_empty());
+    table.finish();
+    Some(BastionConfig {
+        instance_type: instance_type?,
+        key_name,
+    })
+}
+
+fn read_load_balancer(root: &TableReader) -> Option<LoadBalancerConfig> {
+    let Some(table) = root.table("load_balancer") else {
+        return if root.has("load_balancer") {
+            None
+        } else {
+            Some(LoadBalancerConfig {
+                port: 4000,
+                health_check_path: "/".into(),
+            })
+        };
+    };
+    let port = match table.integer("port", 1..65536, "4000") {
+        Some(found)
+            if (4369..=4369).contains(&found.value) || (9100..=9155).contains(&found.value) =>
+        {
+            table.diagnostics().report(
+                Some(&found.span),
+                "load_balancer.port",
+                format!(
+                    "{} is an Erlang distribution port, which must never face the load balancer",
+                    found.value
+                ),
+                Some("serve HTTP on another port, such as 4000".to_string()),
+            );
+            None
+        }
+        Some(found) => Some(found.value as u16),
+        None if table.has("port") => None,
+        None => Some(4000),
+    };
+    let health_check_path = match table.string("health_check_path", "\"/health\"") {
+        Some(found) if found.value.starts_with('/') && found.value.len() <= 1024 => {
+            Some(found.value)
+        }
+        Some(found) => {
+            table.diagnostics().report(
+                Some(&found.span),
+                "load_balancer.health_check_path",
+                format!("\"{}\" is not a path", found.value),
+                Some("start it with /, such as \"/health\"".to_string()),
+            );
+            None
+        }
+        None if table.has("health_check_path") => None,
+        None => Some("/".to_string()),
+    };
+    table.finish();
+    Some(LoadBalancerConfig {
+        port: port?,
+        health_check_path: health_check_path?,
+    })
+}
+
+fn read_logs(root: &TableReader) -> Option<LogsConfig> {
+    let Some(table) = root.table("logs") else {
+        return if root.has("logs") {
+            None
+        } else {
+            Some(LogsConfig { retention_days: 30 })
+        };
+    };
+    let retention_days = match table.integer("retention_days", 1..3654, "30") {
+        Some(found) if LOG_RETENTION_DAYS.contains(&(found.value as u32)) => {
+            Some(found.value as u32)
+        }
+        Some(found) => {
+            let nearest = LOG_RETENTION_DAYS
+                .iter()
+                .min_by_key(|days| (i64::from(**days) - found.value).abs())
+                .copied()
+                .unwrap_or(30);
+            table.diagnostics().report(
+                Some(&found.span),
+                "logs.retention_days",
+                format!(
+                    "CloudWatch Logs does not offer a retention of {} days",
+                    found.value
+                ),
+                Some(format!("use one of its periods, such as {nearest}")),
+            );
+            None
+        }
+        None if table.has("retention_days") => None,
+        None => Some(30),
+    };
+    table.finish();
+    Some(LogsConfig {
+        retention_days: retention_days?,
+    })
+}
+
+fn read_duration(table: &TableReader, key: &'static str, default: Duration) -> Option<Duration> {
+    match table.string(key, "\"15m\"") {
+        None if table.has(key) => None,
+        None => Some(default),
+        Some(found) => match humantime::parse_duration(&found.value) {
+            Ok(duration) if duration >= Duration::from_secs(1) => Some(duration),
+            _ => {
+                table.diagnostics().report(
+                    Some(&found.span),
+                    &table.key_path(key),
+                    format!(
+                        "\"{}\" is not a duration of at least one second",
+                        found.value
+                    ),
+                    Some(format!("write it like {key} = \"15m\" or \"90s\"")),
+                );
+                None
+            }
+        },
+    }
+}
+
+fn read_deploy(root: &TableReader) -> Option<DeployConfig> {
+    let default = Duration::from_secs(15 * 60);
+    let Some(table) = root.table("deploy") else {
+        return if root.has("deploy") {
+            None
+        } else {
+            Some(DeployConfig { timeout: default })
+        };
+    };
+    let timeout = read_duration(&table, "timeout", default);
+    table.finish();
+    Some(DeployConfig { timeout: timeout? })
+}
+
+fn read_services(root: &TableReader, config_dir: &Path) -> Option<BTreeMap<String, ServiceConfig>> {
+    let Some(table) = root.table("services") else {
+        return if root.has("services") {
+            None
+        } else {
+            Some(BTreeMap::new())
+        };
+    };
+    let mut services = BTreeMap::new();
+    let mut ok = true;
+    for (name, service) in table.named_tables() {
+        if !is_resource_name(&name.value) || name.value.len() > 32 {
+            table.diagnostics().report(
+                Some(&name.span),
+                &table.key_path(&name.value),
+                format!("\"{}\" is not a valid service name: lowercase letters, digits and single hyphens, starting with a letter, at most 32 characters", name.value),
+                Some("rename the section, for example [services.web]".to_string()),
+            );
+            ok = false;
+            continue;
+        }
+        match read_service(&service, &name.value, config_dir) {
+            Some(config) => {
+                services.insert(name.value, config);
+            }
+            None => ok = false,
+        }
+        service.finish();
+    }
+    ok.then_some(services)
+}
+
+fn read_service(table: &TableReader, name: &str, config_dir: &Path) -> Option<ServiceConfig> {
+    let default_task = format!("task-defs/{name}.json");
+    let default_service = format!("task-defs/{name}-service.json");
+    let task_definition = read_existing_path(
+        table,
+        "task_definition",
+        Some(&default_task),
+        config_dir,
+        false,
+    );
+    let service_definition = read_existing_path(
+        table,
+        "service_definition",
+        Some(&default_service),
+        config_dir,
+        false,
+    );
+    let desired_count = match table.integer("desired_count", 0..1001, "2") {
+        Some(found) => Some(found.value as u32),
+        None if table.has("desired_count") => None,
+        None => Some(2),
+    };
+    let node_basename = if table.has("node_basename") {
+        read_name(table, "node_basename", "\"web\"", 32, false)
+    } else {
+        Some(name.to_string())
+    };
+    let cookie = read_choice(
+        table,
+        "cookie",
+        &[
+            ("stack", CookieMode::Stack),
+            ("release", CookieMode::Release),
+        ],
+        CookieMode::Stack,
+    );
+    let console_command = match table.string(
+        "console_command",
+        "\"docker exec -it {container} bin/demo remote\"",
+    ) {
+        None if table.has("console_command") => None,
+        None => Some(DEFAULT_CONSOLE_COMMAND.to_string()),
+        Some(found) => check_console_command(table, &found),
+    };
+    Some(ServiceConfig {
+        name: name.to_string(),
+        task_definition: task_definition?,
+        service_definition: service_definition?,
+        desired_count: desired_count?,
+        node_basename: node_basename?,
+        cookie: cookie?,
+        console_command: console_command?,
+    })
+}
+
+fn check_console_command(table: &TableReader, found: &Found<String>) -> Option<String> {
+    let mut rest = found.value.as_str();
+    let mut ok = !rest.trim().is_empty();
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else {
+            ok = false;
+            break;
+        };
+        if !CONSOLE_PLACEHOLDERS.contains(&&after[..end]) {
+            table.diagnostics().report(
+                Some(&found.span),
+                &table.key_path("console_command"),
+                format!("unknown placeholder {{{}}}", &after[..end]),
+                Some(format!(
+                    "use only {}",
+                    CONSOLE_PLACEHOLDERS
+                        .iter()
+                        .map(|p| format!("{{{p}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
+            return None;
+        }
+        rest = &after[end + 1..];
+    }
+    if !ok {
+        table.diagnostics().report(
+            Some(&found.span),
+            &table.key_path("console_command"),
+            "is empty or has an unclosed {",
+            Some(
+                "write it like console_command = \"docker exec -it {container} bin/demo remote\""
+                    .to_string(),
+            ),
+        );
+        return None;
+    }
+    Some(found.value.clone())
+}
+
+fn read_ssh(root: &TableReader, config_dir: &Path) -> Option<SshConfig> {
+    let default = || SshConfig {
+        user: "ec2-user".into(),
+        identity: None,
+        known_hosts: PathBuf::from("~/.ssh/known_hosts"),
+    };
+    let Some(table) = root.table("ssh") else {
+        return if root.has("ssh") {
+            None
+        } else {
+            Some(default())
+        };
+    };
+    let user = match table.string("user", "\"ec2-user\"") {
+        Some(found)
+            if !found.value.is_empty()
+                && found
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
+        {
+            Some(found.value)
+        }
+        Some(found) => {
+            table.diagnostics().report(
+                Some(&found.span),
+                "ssh.user",
+                format!("\"{}\" is not a user name", found.value),
+                Some("write it like user = \"ec2-user\"".to_string()),
+            );
+            None
+        }
+        None if table.has("user") => None,
+        None => Some("ec2-user".to_string()),
+    };
+    let identity = if table.has("identity") {
+        read_existing_path(&table, "identity", None, config_dir, false).map(Some)
+    } else {
+        Some(None)
+    };
+    let known_hosts = match table.string("known_hosts", "\"~/.ssh/known_hosts\"") {
+        Some(found) => Some(PathBuf::from(found.value)),
+        None if table.has("known_hosts") => None,
+        None => Some(default().known_hosts),
+    };
+    table.finish();
+    Some(SshConfig {
+        user: user?,
+        identity: identity?,
+        known_hosts: known_hosts?,
+    })
+}
+
+fn read_templates(root: &TableReader, config_dir: &Path) -> Option<TemplateFiles> {
+    let Some(table) = root.table("templates") else {
+        return if root.has("templates") {
+            None
+        } else {
+            Some(TemplateFiles::default())
+        };
+    };
+    let network = if table.has("network") {
+        read_existing_path(&table, "network", None, config_dir, false).map(Some)
+    } else {
+        Some(None)
+    };
+    let platform = if table.has("platform") {
+        read_existing_path(&table, "platform", None, config_dir, false).map(Some)
+    } else {
+        Some(None)
+    };
+    table.finish();
+    Some(TemplateFiles {
+        network: network?,
+        platform: platform?,
+    })
+}
+
+fn read_local(root: &TableReader) -> Option<LocalConfig> {
+    let table = root.table("local")?;
+    let endpoint_url = table
+        .string("endpoint_url", "\"http://127.0.0.1:4566\"")
+        .and_then(|found| {
+            if found.value.starts_with("http://") || found.value.starts_with("https://") {
+                Some(found.value)
+            } else {
+                table.diagnostics().report(
+                    Some(&found.span),
+                    "local.endpoint_url",
+                    format!("\"{}\" is not an http:// or https:// URL", found.value),
+                    Some("write it like endpoint_url = \"http://127.0.0.1:4566\"".to_string()),
+                );
+                None
+            }
+        });
+    let local = LocalConfig {
+        endpoint_url,
+        bastion: read_host_port(&table, "bastion"),
+        database: read_host_port(&table, "database"),
+        hosts: read_host_port(&table, "hosts"),
+        ssh_user: table
+            .string("ssh_user", "\"stackup\"")
+            .map(|found| found.value),
+    };
+    table.finish();
+    Some(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<StackConfig, InputError> {
+        let source = Source {
+            display_path: "stacks/t.toml".into(),
+            text: text.into(),
+        };
+        parse(&source, "t", Path::new("/nonexistent-config-dir"))
+    }
+
+    const MINIMAL: &str = r#"
+app = "demo"
+environment = "staging"
+version = 1
+[network]
+cidr = "10.20.0.0/16"
+bastion_ingress = ["203.0.113.7/32"]
+[database]
+name = "demo"
+"#;
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let config = parse_text(MINIMAL).expect("valid");
+        assert_eq!(config.stack_id(), "demo-staging-v1");
+        assert_eq!(config.network_stack_name(), "demo-staging-v1-network");
+        assert_eq!(config.parameter_prefix(), "/stackup/demo-staging-v1/");
+        assert_eq!(config.network.nat, NatMode::Single);
+        assert_eq!(
+            config.network.availability_zones,
+            AvailabilityZones::Count(2)
+        );
+        assert_eq!(config.database.master_user, "postgres");
+        assert_eq!(config.database.app_user, "demo_app");
+        assert_eq!(config.database.parameter_family(), "postgres16");
+        assert!(config.services.is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let error = parse_text(
+            "app = \"Demo\"\nenvironment = \"staging\"\nversion = 0\ncolour = 1\n[network]\ncidr = \"10.20.0.1/16\"\nbastion_ingress = []\n[database]\nname = \"demo\"\n",
+        )
+        .expect_err("invalid");
+        let lines: Vec<Option<usize>> = error.problems.iter().map(|problem| problem.line).collect();
+        assert_eq!(
+            lines,
+            vec![Some(1), Some(3), Some(4), Some(6), Some(7)],
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn names_follow_the_resource_name_rule() {
+        assert!(is_resource_name("web-2"));
+        assert!(!is_resource_name("2web"));
+        assert!(!is_resource_name("web-"));
+        assert!(!is_resource_name("we--b"));
+        assert!(!is_resource_name("Web"));
+        assert!(!is_resource_name(""));
+    }
+
+    #[test]
+    fn stack_names_cannot_escape_the_stacks_folder() {
+        assert!(stack_file_path(Path::new("."), "../etc/passwd").is_err());
+        assert!(stack_file_path(Path::new("."), "").is_err());
+        assert!(stack_file_path(Path::new("."), "local").is_ok());
+    }
+}

@@ -1,0 +1,17 @@
+//! stackup: the whole life of a containerised Elixir/Erlang service on AWS.
+//!
+//! The binary (`src/main.rs`) is a thin shell over this library: `cli` parses,
+//! `commands` orchestrates, and the work is done in `config`, `network`,
+//! `templates`, `aws`, `release` and `db`. Nothing prints except through `ui`.
+
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod network;
+pub mod release;
+pub mod secret;
+pub mod suggest;
+pub mod templates;
+pub mod ui;

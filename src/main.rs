@@ -1,0 +1,75 @@
+//! Parse the command line, set up tracing, run the command, map the outcome to
+//! an exit code (0 success, 1 failure, 2 bad usage or input).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use stackup::cli::Cli;
+use stackup::error::{exit_status_of, ExitStatus, InputError};
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,stackup=debug",
+        _ => "info,stackup=trace,aws_config=debug,aws_smithy_runtime=debug,russh=debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version go to stdout and succeed; usage errors exit 2.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_tracing(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let outcome = runtime.block_on(stackup::commands::run(cli));
+    // Background tasks (progress ticks, idle connections) must not delay the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let status = exit_status_of(&error);
+            if status == ExitStatus::Success {
+                return ExitCode::SUCCESS;
+            }
+            report(&error);
+            ExitCode::from(status as u8)
+        }
+    }
+}
+
+fn report(error: &anyhow::Error) {
+    if let Some(input) = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<InputError>())
+    {
+        for problem in &input.problems {
+            eprintln!("error: {problem}");
+        }
+        if input.problems.len() > 1 {
+            eprintln!("{} problems found", input.problems.len());
+        }
+        return;
+    }
+    eprintln!("error: {error:#}");
+}
