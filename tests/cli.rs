@@ -1,0 +1,80 @@
+//! Command-line behaviour: help, usage errors, completions, closed pipes.
+
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+fn binary() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("stackup")
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_cmd::Command::cargo_bin("stackup")
+        .expect("binary")
+        .args(["validate"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("<STACK>"));
+    assert_cmd::Command::cargo_bin("stackup")
+        .expect("binary")
+        .args(["no-such-command"])
+        .assert()
+        .code(2);
+    assert_cmd::Command::cargo_bin("stackup")
+        .expect("binary")
+        .args(["--output", "yaml", "validate", "local"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn help_documents_exit_codes_and_goes_to_stdout() {
+    assert_cmd::Command::cargo_bin("stackup")
+        .expect("binary")
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "Exit codes: 0 success, 1 failure",
+        ));
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = assert_cmd::Command::cargo_bin("stackup")
+            .expect("binary")
+            .args(["completions", shell])
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("validate"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    // The reader closes the pipe before stackup writes its completion script.
+    let mut child = Command::new(binary())
+        .args(["completions", "zsh"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    drop(child.stdout.take());
+    let status = child.wait().expect("waits");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("reads");
+    assert!(status.success(), "exit {status:?}, stderr: {stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+}

@@ -1,0 +1,287 @@
+//! The integration-test harness: the real binary against the local cloud.
+//!
+//! `scripts/local-cloud up` must have run (scripts/test does it); its state in
+//! `.local-cloud/state.json` says where moto, PostgreSQL and sshd listen.
+//!
+//! Isolation: each test talks to moto through its own [`AwsProxy`], which adds
+//! the `x-moto-account-id` header with an account of its own, so tests run in
+//! parallel without seeing each other's stacks, parameters or services. The
+//! proxy also counts requests, which is how tests prove that bad input makes
+//! no AWS call.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Where the local cloud runs, from `.local-cloud/state.json`.
+pub struct LocalCloud {
+    pub state: Value,
+}
+
+impl LocalCloud {
+    pub fn load() -> LocalCloud {
+        let path = repo_root().join(".local-cloud/state.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
+            panic!(
+                "the local cloud is not running ({}: {error}); start it with `scripts/local-cloud up`",
+                path.display()
+            )
+        });
+        let state: Value = serde_json::from_str(&text).expect("state.json is JSON");
+        let endpoint = state["moto"]["endpoint"]
+            .as_str()
+            .expect("moto endpoint")
+            .to_string();
+        let probe = std::net::TcpStream::connect(endpoint.trim_start_matches("http://"));
+        assert!(
+            probe.is_ok(),
+            "moto is not answering at {endpoint}; start the local cloud with `scripts/local-cloud up`"
+        );
+        LocalCloud { state }
+    }
+
+    pub fn moto_endpoint(&self) -> String {
+        self.state["moto"]["endpoint"]
+            .as_str()
+            .expect("moto endpoint")
+            .to_string()
+    }
+}
+
+/// A twelve-digit moto account id derived from a test's name.
+pub fn account_for(test_name: &str) -> String {
+    let mut hash: u64 = 1469598103934665603;
+    for byte in test_name.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(1099511628211);
+    }
+    format!("{:012}", hash % 1_000_000_000_000)
+}
+
+/// One recorded request: the AWS operation (from `X-Amz-Target` or `Action=`).
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub operation: String,
+}
+
+/// A proxy in front of moto for one test (see the module documentation).
+pub struct AwsProxy {
+    pub endpoint: String,
+    pub account: String,
+    count: Arc<AtomicUsize>,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl AwsProxy {
+    /// Forward to `upstream` (moto) with the account header of `account`.
+    pub fn start(upstream: &str, account: &str) -> AwsProxy {
+        Self::start_inner(Some(upstream.to_string()), account)
+    }
+
+    /// A listener that answers every request with 500 and counts it: for
+    /// proving that a command makes no AWS call at all.
+    pub fn start_counting_only() -> AwsProxy {
+        Self::start_inner(None, "000000000000")
+    }
+
+    fn start_inner(upstream: Option<String>, account: &str) -> AwsProxy {
+        let count = Arc::new(AtomicUsize::new(0));
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        let (address_sender, address_receiver) = std::sync::mpsc::channel::<SocketAddr>();
+        let (shutdown, shutdown_receiver) = tokio::sync::oneshot::channel::<()>();
+        let thread_count = count.clone();
+        let thread_recorded = recorded.clone();
+        let account_header = account.to_string();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("proxy runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+                address_sender.send(listener.local_addr().expect("address")).expect("send address");
+                let client: Client<_, Full<Bytes>> =
+                    Client::builder(TokioExecutor::new()).build_http();
+                let mut shutdown_receiver = shutdown_receiver;
+                loop {
+                    tokio::select! {
+                        _ = &mut shutdown_receiver => break,
+                        accepted = listener.accept() => {
+                            let Ok((stream, _)) = accepted else { continue };
+                            let client = client.clone();
+                            let upstream = upstream.clone();
+                            let count = thread_count.clone();
+                            let recorded = thread_recorded.clone();
+                            let account = account_header.clone();
+                            tokio::spawn(async move {
+                                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                                    let client = client.clone();
+                                    let upstream = upstream.clone();
+                                    let count = count.clone();
+                                    let recorded = recorded.clone();
+                                    let account = account.clone();
+                                    async move {
+                                        forward(request, client, upstream, count, recorded, account).await
+                                    }
+                                });
+                                let _ = hyper::server::conn::http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await;
+                            });
+                        }
+                    }
+                }
+            });
+        });
+        let address = address_receiver.recv().expect("proxy address");
+        AwsProxy {
+            endpoint: format!("http://{address}"),
+            account: account.to_string(),
+            count,
+            recorded,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// Requests seen so far.
+    pub fn request_count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// The operations seen so far, in order.
+    pub fn operations(&self) -> Vec<String> {
+        self.recorded
+            .lock()
+            .expect("recorded")
+            .iter()
+            .map(|recorded| recorded.operation.clone())
+            .collect()
+    }
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+type ProxyClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+async fn forward(
+    request: Request<Incoming>,
+    client: ProxyClient,
+    upstream: Option<String>,
+    count: Arc<AtomicUsize>,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+    account: String,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    count.fetch_add(1, Ordering::SeqCst);
+    let (parts, body) = request.into_parts();
+    let body = body.collect().await?.to_bytes();
+    let operation = operation_of(&parts.headers, &body);
+    recorded
+        .lock()
+        .expect("recorded")
+        .push(Recorded { operation });
+    let Some(upstream) = upstream else {
+        return Ok(Response::builder()
+            .status(500)
+            .body(Full::new(Bytes::from_static(
+                b"counting proxy: no upstream",
+            )))
+            .expect("response"));
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|path| path.as_str())
+        .unwrap_or("/");
+    let uri: hyper::Uri = format!("{upstream}{path}").parse().expect("upstream uri");
+    let mut builder = Request::builder().method(parts.method).uri(uri);
+    for (name, value) in &parts.headers {
+        builder = builder.header(name, value);
+    }
+    builder = builder.header("x-moto-account-id", account);
+    let upstream_request = builder.body(Full::new(body)).expect("request");
+    match client.request(upstream_request).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            Ok(Response::from_parts(parts, Full::new(body)))
+        }
+        Err(error) => Ok(Response::builder()
+            .status(502)
+            .body(Full::new(Bytes::from(format!("proxy: {error}"))))
+            .expect("response")),
+    }
+}
+
+fn operation_of(headers: &hyper::HeaderMap, body: &Bytes) -> String {
+    if let Some(target) = headers
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+    {
+        return target.rsplit('.').next().unwrap_or(target).to_string();
+    }
+    let text = String::from_utf8_lossy(body);
+    text.split('&')
+        .find_map(|pair| pair.strip_prefix("Action="))
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// The stackup binary with a clean AWS environment pointing at `endpoint`.
+pub fn stackup(config_dir: &Path, endpoint: &str) -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("stackup").expect("binary");
+    command
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("RUST_LOG")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .arg("--config-dir")
+        .arg(config_dir)
+        .arg("--endpoint-url")
+        .arg(endpoint);
+    command
+}
+
+/// An AWS SDK configuration for the test itself, through a proxy.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ssm::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await
+}

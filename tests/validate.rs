@@ -1,0 +1,119 @@
+//! `validate`: every bad stack file and template in the corpus fails with exit 2
+//! and its exact message, without a single AWS call.
+
+mod common;
+
+use std::path::Path;
+
+const CONFIG_DIR: &str = "tests/fixtures/config";
+
+#[test]
+fn every_bad_input_fails_with_its_message_and_no_aws_call() {
+    let counter = common::AwsProxy::start_counting_only();
+    let mut cases = 0;
+    insta::glob!("fixtures/config/stacks/*.toml", |path| {
+        let stack = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .expect("stack name");
+        if stack == "good" {
+            return;
+        }
+        cases += 1;
+        let output = common::stackup(Path::new(CONFIG_DIR), &counter.endpoint)
+            .args(["validate", stack])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stack}: {stderr}");
+        assert!(output.stdout.is_empty(), "{stack}: nothing on stdout");
+        insta::assert_snapshot!(stderr);
+    });
+    assert!(cases >= 40, "the corpus has {cases} bad stack files");
+    assert_eq!(
+        counter.request_count(),
+        0,
+        "bad input must make no AWS call"
+    );
+}
+
+#[test]
+fn a_good_stack_file_is_valid() {
+    let counter = common::AwsProxy::start_counting_only();
+    common::stackup(Path::new(CONFIG_DIR), &counter.endpoint)
+        .args(["validate", "good"])
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with(
+            "good: valid (demo-staging-v1;",
+        ));
+    assert_eq!(counter.request_count(), 0);
+}
+
+#[test]
+fn the_repository_stack_files_are_valid() {
+    let counter = common::AwsProxy::start_counting_only();
+    for stack in ["local", "example"] {
+        common::stackup(&common::repo_root(), &counter.endpoint)
+            .args(["validate", stack])
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn json_output_lists_every_problem() {
+    let counter = common::AwsProxy::start_counting_only();
+    let output = common::stackup(Path::new(CONFIG_DIR), &counter.endpoint)
+        .args(["--output", "json", "validate", "many-problems"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(report["valid"], false);
+    let problems = report["problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 7);
+    assert!(problems
+        .iter()
+        .all(|problem| problem["line"].is_u64() && problem["fix"].is_string()));
+}
+
+#[test]
+fn a_missing_stack_file_lists_the_stacks_there() {
+    let counter = common::AwsProxy::start_counting_only();
+    common::stackup(&common::repo_root(), &counter.endpoint)
+        .args(["validate", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("stacks/nope.toml does not exist"))
+        .stderr(predicates::str::contains("stacks here: example, local"));
+}
+
+#[test]
+fn a_stack_name_cannot_leave_the_stacks_folder() {
+    let counter = common::AwsProxy::start_counting_only();
+    common::stackup(&common::repo_root(), &counter.endpoint)
+        .args(["validate", "../Cargo"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is not a stack name"));
+}
+
+#[test]
+fn secrets_in_a_leaky_template_are_not_echoed() {
+    let counter = common::AwsProxy::start_counting_only();
+    let output = common::stackup(Path::new(CONFIG_DIR), &counter.endpoint)
+        .args(["-vv", "validate", "task-plain-secret"])
+        .output()
+        .expect("runs");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(all.contains("RELEASE_COOKIE looks like a secret"));
+    assert!(
+        !all.contains("chocolate-chip"),
+        "the plain cookie value must not be printed"
+    );
+}
