@@ -75,8 +75,31 @@ pub enum Command {
     /// Reports every problem found, each with its file, key, line and fix.
     Validate(StackArgs),
 
+    /// Create the stack, or update it when it exists: network, then platform.
+    ///
+    /// Shows the plan (zones, subnets, parameters), then for each CloudFormation
+    /// stack a change set (add, modify, replace, remove) to confirm, and follows
+    /// its events until it settles. "No changes" is success.
+    #[command(visible_alias = "update-stack")]
+    CreateStack(CreateStackArgs),
+
+    /// Delete the stack: platform, then network. Refuses while another stack
+    /// imports its exports, and while the database has deletion protection.
+    DeleteStack(StackArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateStackArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// Show the plan and stop, having changed nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,8 @@ pub mod error;
 pub mod network;
 pub mod release;
 pub mod secret;
+pub mod stacks;
 pub mod suggest;
 pub mod templates;
 pub mod ui;
+pub mod validation;

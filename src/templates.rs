@@ -229,8 +229,9 @@ impl Template {
             .unwrap_or_default()
     }
 
-    /// Every problem the template has, offline.
-    pub fn check(&self) -> Vec<Problem> {
+    /// Every problem the template has, offline. `extra_supplied` are further
+    /// parameters stackup supplies for this stack (`Upstream<Name>StackName`).
+    pub fn check(&self, extra_supplied: &[String]) -> Vec<Problem> {
         let mut problems = Vec::new();
         let problem = |message: String, fix: &str| {
             let problem = Problem::new(message).fix(fix);
@@ -306,7 +307,10 @@ impl Template {
 
         let supplied = self.layer.supplied_parameters();
         for (name, info) in &parameters {
-            if !info.has_default && !supplied.contains(&name.as_str()) {
+            if !info.has_default
+                && !supplied.contains(&name.as_str())
+                && !extra_supplied.contains(name)
+            {
                 problems.push(problem(
                     format!("parameter {name} has no Default and stackup does not supply it"),
                     &format!(
@@ -445,7 +449,7 @@ mod tests {
             (Layer::Platform, BUILTIN_PLATFORM),
         ] {
             let template = Template::parse(layer, None, text.to_string()).expect("valid JSON");
-            let problems = template.check();
+            let problems = template.check(&[]);
             assert!(problems.is_empty(), "{layer:?}: {problems:#?}");
         }
     }
@@ -458,7 +462,7 @@ mod tests {
                 "Properties": {"CidrBlock": {"Ref": "VpcCidr"}, "Tags": [{"Key": "x", "Value": {"Fn::Sub": "${AWS::StackName}-${Missing}-${!Literal}"}}]}}},
             "Outputs": {"VpcId": {"Value": {"Fn::GetAtt": ["Gone", "VpcId"]}}}
         }))
-        .check();
+        .check(&[]);
         let messages: Vec<String> = problems
             .iter()
             .map(|problem| problem.message.clone())

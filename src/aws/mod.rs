@@ -5,7 +5,10 @@
 //! the stack file's `region`, then the chain; `--endpoint-url`, then
 //! `AWS_ENDPOINT_URL`, then the stack file's `[local] endpoint_url`.
 
+pub mod cloudformation;
+pub mod ec2;
 pub mod errors;
+pub mod ssm;
 
 use std::time::Duration;
 

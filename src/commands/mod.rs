@@ -1,6 +1,9 @@
 //! One file per command: each orchestrates the library and prints through `ui`.
 
 mod completions;
+mod create_stack;
+mod delete_stack;
+mod stack_events;
 mod validate;
 
 use crate::aws::AwsOptions;
@@ -37,6 +40,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Context::new(&cli.global);
     match cli.command {
         Command::Validate(args) => validate::run(&context, &args),
+        Command::CreateStack(args) => create_stack::run(&context, &args).await,
+        Command::DeleteStack(args) => delete_stack::run(&context, &args).await,
         Command::Completions(args) => completions::run(&context, &args),
     }
 }

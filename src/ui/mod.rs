@@ -1,7 +1,9 @@
 //! Everything the user sees: data on stdout, the rest on stderr.
 
+mod confirm;
 mod printer;
 mod progress;
 
+pub use confirm::confirm;
 pub use printer::{OutputFormat, Printer, StdoutClosed};
 pub use progress::Progress;

@@ -1,0 +1,495 @@
+//! CloudFormation: stacks, change sets, events, exports.
+
+use std::collections::{BTreeMap, HashSet};
+
+use aws_sdk_cloudformation::types::{
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, ResourceChange, Tag,
+};
+use aws_sdk_cloudformation::Client;
+use serde::Serialize;
+
+use super::errors::{class_of, AwsResultExt, ErrorClass};
+use crate::secret::Secret;
+
+/// A stack as stackup needs to see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct StackInfo {
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    pub outputs: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub parameters: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub tags: BTreeMap<String, String>,
+}
+
+impl StackInfo {
+    /// Whether CloudFormation is still working on the stack.
+    pub fn is_busy(&self) -> bool {
+        self.status.ends_with("_IN_PROGRESS") && self.status != "REVIEW_IN_PROGRESS"
+    }
+}
+
+/// Where a stack's status leaves it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusKind {
+    InProgress,
+    Succeeded,
+    Failed,
+}
+
+/// Classify a stack status (CloudFormation API reference, `StackStatus`).
+pub fn status_kind(status: &str) -> StatusKind {
+    match status {
+        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" | "DELETE_COMPLETE" => {
+            StatusKind::Succeeded
+        }
+        "REVIEW_IN_PROGRESS" => StatusKind::Succeeded,
+        status if status.ends_with("_IN_PROGRESS") => StatusKind::InProgress,
+        _ => StatusKind::Failed,
+    }
+}
+
+/// A value passed to a template parameter; secrets stay wrapped until sent.
+#[derive(Clone, Debug)]
+pub enum ParameterValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+/// Everything a change set is made from.
+#[derive(Debug)]
+pub struct ChangeSetRequest {
+    pub stack_name: String,
+    pub change_set_name: String,
+    pub create: bool,
+    pub template_body: String,
+    pub parameters: Vec<(String, ParameterValue)>,
+    pub tags: BTreeMap<String, String>,
+    pub client_token: String,
+}
+
+/// One line of a change set.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResourceChangeInfo {
+    pub action: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replacement: Option<String>,
+}
+
+impl From<&ResourceChange> for ResourceChangeInfo {
+    fn from(change: &ResourceChange) -> Self {
+        ResourceChangeInfo {
+            action: change
+                .action()
+                .map(|action| action.as_str().to_string())
+                .unwrap_or_default(),
+            logical_id: change.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: change.resource_type().unwrap_or_default().to_string(),
+            replacement: change
+                .replacement()
+                .map(|replacement| replacement.as_str().to_string()),
+        }
+    }
+}
+
+/// How a change set ended up.
+#[derive(Clone, Debug)]
+pub enum ChangeSetOutcome {
+    Ready(Vec<ResourceChangeInfo>),
+    /// CloudFormation found nothing to change: success.
+    NoChanges,
+    Failed(String),
+}
+
+/// The documented wording of a change set with nothing in it
+/// (CloudFormation API reference, DescribeChangeSet `StatusReason`).
+pub fn is_no_changes_reason(reason: &str) -> bool {
+    reason.contains("didn't contain changes") || reason.contains("No updates are to be performed")
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StackEvent {
+    #[serde(skip)]
+    pub id: String,
+    pub timestamp: String,
+    pub logical_id: String,
+    pub resource_type: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl StackEvent {
+    pub fn is_failure(&self) -> bool {
+        self.status.ends_with("_FAILED")
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportInfo {
+    pub name: String,
+    pub value: String,
+    pub exporting_stack_id: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct CloudFormation {
+    client: Client,
+}
+
+impl CloudFormation {
+    pub fn new(client: Client) -> Self {
+        CloudFormation { client }
+    }
+
+    /// The stack, or `None` when it does not exist.
+    pub async fn describe(&self, name: &str) -> anyhow::Result<Option<StackInfo>> {
+        let result = self
+            .client
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .aws_context(|| format!("describing stack {name}"));
+        let output = match result {
+            Ok(output) => output,
+            Err(error) if class_of(&error) == Some(ErrorClass::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let Some(stack) = output.stacks().first() else {
+            return Ok(None);
+        };
+        let status = stack
+            .stack_status()
+            .map(|status| status.as_str().to_string())
+            .unwrap_or_default();
+        if status == "DELETE_COMPLETE" {
+            return Ok(None);
+        }
+        Ok(Some(StackInfo {
+            name: stack.stack_name().unwrap_or(name).to_string(),
+            id: stack.stack_id().unwrap_or_default().to_string(),
+            status,
+            status_reason: stack.stack_status_reason().map(str::to_string),
+            outputs: stack
+                .outputs()
+                .iter()
+                .filter_map(|output| {
+                    Some((
+                        output.output_key()?.to_string(),
+                        output.output_value()?.to_string(),
+                    ))
+                })
+                .collect(),
+            parameters: stack
+                .parameters()
+                .iter()
+                .filter_map(|parameter| {
+                    Some((
+                        parameter.parameter_key()?.to_string(),
+                        parameter.parameter_value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+            tags: stack
+                .tags()
+                .iter()
+                .filter_map(|tag| Some((tag.key()?.to_string(), tag.value()?.to_string())))
+                .collect(),
+        }))
+    }
+
+    /// Create a change set; returns its ARN.
+    pub async fn create_change_set(&self, request: &ChangeSetRequest) -> anyhow::Result<String> {
+        let parameters = request
+            .parameters
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    ParameterValue::Plain(value) => value.as_str(),
+                    ParameterValue::Secret(secret) => secret.expose(),
+                };
+                Parameter::builder()
+                    .parameter_key(key)
+                    .parameter_value(value)
+                    .build()
+            })
+            .collect();
+        let tags = request
+            .tags
+            .iter()
+            .map(|(key, value)| Tag::builder().key(key).value(value).build())
+            .collect();
+        let output = self
+            .client
+            .create_change_set()
+            .stack_name(&request.stack_name)
+            .change_set_name(&request.change_set_name)
+            .change_set_type(if request.create {
+                ChangeSetType::Create
+            } else {
+                ChangeSetType::Update
+            })
+            .template_body(&request.template_body)
+            .set_parameters(Some(parameters))
+            .set_tags(Some(tags))
+            .capabilities(Capability::CapabilityIam)
+            .capabilities(Capability::CapabilityNamedIam)
+            .client_token(&request.client_token)
+            .description("created by stackup")
+            .send()
+            .await
+            .aws_context(|| format!("creating change set for stack {}", request.stack_name))?;
+        output.id().map(str::to_string).ok_or_else(|| {
+            anyhow::anyhow!(
+                "CloudFormation returned no change set id for {}",
+                request.stack_name
+            )
+        })
+    }
+
+    /// Wait until the change set is ready (or failed), then list its changes.
+    pub async fn wait_for_change_set(
+        &self,
+        change_set: &str,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<ChangeSetOutcome> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut delay = std::time::Duration::from_millis(200);
+        loop {
+            let mut changes = Vec::new();
+            let mut next_token: Option<String> = None;
+            let mut status;
+            let mut reason;
+            loop {
+                let output = self
+                    .client
+                    .describe_change_set()
+                    .change_set_name(change_set)
+                    .set_next_token(next_token.clone())
+                    .send()
+                    .await
+                    .aws_context(|| format!("describing change set {change_set}"))?;
+                status = output.status().cloned();
+                reason = output.status_reason().map(str::to_string);
+                changes.extend(
+                    output
+                        .changes()
+                        .iter()
+                        .filter_map(|change| change.resource_change())
+                        .map(ResourceChangeInfo::from),
+                );
+                next_token = output.next_token().map(str::to_string);
+                if next_token.is_none() || status != Some(ChangeSetStatus::CreateComplete) {
+                    break;
+                }
+            }
+            match status {
+                Some(ChangeSetStatus::CreateComplete) => {
+                    return Ok(ChangeSetOutcome::Ready(changes))
+                }
+                Some(ChangeSetStatus::Failed) => {
+                    let reason = reason.unwrap_or_else(|| "no reason given".to_string());
+                    return Ok(if is_no_changes_reason(&reason) {
+                        ChangeSetOutcome::NoChanges
+                    } else {
+                        ChangeSetOutcome::Failed(reason)
+                    });
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!(
+                    "change set {change_set} was not ready after {}; look at it in the CloudFormation console",
+                    humantime::format_duration(timeout)
+                );
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(std::time::Duration::from_secs(5));
+        }
+    }
+
+    pub async fn execute_change_set(
+        &self,
+        change_set: &str,
+        client_token: &str,
+    ) -> anyhow::Result<()> {
+        self.client
+            .execute_change_set()
+            .change_set_name(change_set)
+            .client_request_token(client_token)
+            .send()
+            .await
+            .aws_context(|| format!("executing change set {change_set}"))?;
+        Ok(())
+    }
+
+    pub async fn delete_change_set(&self, change_set: &str) -> anyhow::Result<()> {
+        self.client
+            .delete_change_set()
+            .change_set_name(change_set)
+            .send()
+            .await
+            .aws_context(|| format!("deleting change set {change_set}"))?;
+        Ok(())
+    }
+
+    /// Events not in `seen`, oldest first; `seen` is updated.
+    pub async fn new_events(
+        &self,
+        stack: &str,
+        seen: &mut HashSet<String>,
+    ) -> anyhow::Result<Vec<StackEvent>> {
+        let mut fresh = Vec::new();
+        let mut next_token: Option<String> = None;
+        'pages: loop {
+            let output = self
+                .client
+                .describe_stack_events()
+                .stack_name(stack)
+                .set_next_token(next_token.clone())
+                .send()
+                .await
+                .aws_context(|| format!("reading events of stack {stack}"))?;
+            // Newest first: stop at the first event already seen.
+            for event in output.stack_events() {
+                let id = event.event_id().unwrap_or_default().to_string();
+                if seen.contains(&id) {
+                    break 'pages;
+                }
+                fresh.push(StackEvent {
+                    id,
+                    timestamp: event
+                        .timestamp()
+                        .and_then(|time| {
+                            time.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
+                        })
+                        .unwrap_or_default(),
+                    logical_id: event.logical_resource_id().unwrap_or_default().to_string(),
+                    resource_type: event.resource_type().unwrap_or_default().to_string(),
+                    status: event
+                        .resource_status()
+                        .map(|status| status.as_str().to_string())
+                        .unwrap_or_default(),
+                    reason: event.resource_status_reason().map(str::to_string),
+                });
+            }
+            next_token = output.next_token().map(str::to_string);
+            if next_token.is_none() {
+                break;
+            }
+        }
+        for event in &fresh {
+            seen.insert(event.id.clone());
+        }
+        fresh.reverse();
+        Ok(fresh)
+    }
+
+    pub async fn delete_stack(&self, stack: &str, client_token: &str) -> anyhow::Result<()> {
+        self.client
+            .delete_stack()
+            .stack_name(stack)
+            .client_request_token(client_token)
+            .send()
+            .await
+            .aws_context(|| format!("deleting stack {stack}"))?;
+        Ok(())
+    }
+
+    /// Every export of the region.
+    pub async fn exports(&self) -> anyhow::Result<Vec<ExportInfo>> {
+        let mut exports = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_exports()
+                .set_next_token(next_token.clone())
+                .send()
+                .await
+                .aws_context(|| "listing CloudFormation exports")?;
+            exports.extend(output.exports().iter().map(|export| ExportInfo {
+                name: export.name().unwrap_or_default().to_string(),
+                value: export.value().unwrap_or_default().to_string(),
+                exporting_stack_id: export.exporting_stack_id().unwrap_or_default().to_string(),
+            }));
+            next_token = output.next_token().map(str::to_string);
+            if next_token.is_none() {
+                return Ok(exports);
+            }
+        }
+    }
+
+    /// Names of the stacks that import `export` (empty when none does).
+    pub async fn importers(&self, export: &str) -> anyhow::Result<Vec<String>> {
+        let mut stacks = Vec::new();
+        let mut next_token: Option<String> = None;
+        loop {
+            let result = self
+                .client
+                .list_imports()
+                .export_name(export)
+                .set_next_token(next_token.clone())
+                .send()
+                .await
+                .aws_context(|| format!("listing the stacks that import {export}"));
+            let output = match result {
+                Ok(output) => output,
+                // "Export 'X' is not imported by any stack." (ListImports, ValidationError)
+                Err(error) if is_not_imported(&error) => return Ok(stacks),
+                Err(error) => return Err(error),
+            };
+            stacks.extend(output.imports().iter().cloned());
+            next_token = output.next_token().map(str::to_string);
+            if next_token.is_none() {
+                return Ok(stacks);
+            }
+        }
+    }
+}
+
+fn is_not_imported(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<super::AwsError>())
+        .any(|aws| {
+            aws.code.as_deref() == Some("ValidationError")
+                && aws
+                    .message
+                    .as_deref()
+                    .is_some_and(|message| message.contains("is not imported by any stack"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified_as_documented() {
+        assert_eq!(status_kind("CREATE_COMPLETE"), StatusKind::Succeeded);
+        assert_eq!(
+            status_kind("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
+            StatusKind::InProgress
+        );
+        assert_eq!(status_kind("ROLLBACK_COMPLETE"), StatusKind::Failed);
+        assert_eq!(status_kind("UPDATE_ROLLBACK_COMPLETE"), StatusKind::Failed);
+        assert_eq!(status_kind("CREATE_FAILED"), StatusKind::Failed);
+        assert_eq!(status_kind("DELETE_IN_PROGRESS"), StatusKind::InProgress);
+    }
+
+    #[test]
+    fn no_change_change_sets_are_recognised() {
+        assert!(is_no_changes_reason(
+            "The submitted information didn't contain changes. Submit different information to create a change set."
+        ));
+        assert!(!is_no_changes_reason("Template format error"));
+    }
+}

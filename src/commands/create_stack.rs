@@ -1,0 +1,455 @@
+//! `create-stack <STACK> [--dry-run]` (alias `update-stack`): plan, then per
+//! CloudFormation stack (network, then platform) a change set that is shown,
+//! confirmed, executed and followed until it settles.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::stack_events::{describe_failures, existing_events, follow};
+use super::Context;
+use crate::aws::cloudformation::{
+    status_kind, ChangeSetOutcome, ChangeSetRequest, CloudFormation, ResourceChangeInfo, StackInfo,
+    StatusKind,
+};
+use crate::aws::{ec2, ssm, Aws};
+use crate::cli::CreateStackArgs;
+use crate::config::StackConfig;
+use crate::error::InputError;
+use crate::secret::Secret;
+use crate::stacks::{self, LayerPlan, LayerSummary, PlanSummary};
+use crate::templates::{Layer, Template};
+use crate::ui::{confirm, Printer};
+use crate::validation;
+
+/// Length of a generated master password (RDS allows 8-128 printable characters).
+const MASTER_PASSWORD_LENGTH: usize = 40;
+
+#[derive(Serialize)]
+struct Report {
+    stack: String,
+    stack_id: String,
+    stacks: Vec<LayerResult>,
+}
+
+#[derive(Serialize)]
+struct LayerResult {
+    layer: &'static str,
+    name: String,
+    status: String,
+    /// created, updated or unchanged.
+    result: &'static str,
+    outputs: BTreeMap<String, String>,
+}
+
+pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()> {
+    let printer = &context.printer;
+    let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
+    let aws = Aws::load(&context.aws, Some(&stack)).await?;
+    let cloudformation = CloudFormation::new(aws.cloudformation());
+    let ssm_client = aws.ssm();
+
+    // The plan: zones, subnets, parameters. Reads only.
+    let available = ec2::available_zones(&aws.ec2()).await?;
+    let zones = stacks::choose_zones(&stack, aws.region(), &available)?;
+    let subnets = stacks::subnet_plan(&stack, &zones)?;
+    check_upstream(&stack, &cloudformation).await?;
+    let password_parameter = stacks::master_password_parameter(&stack);
+    let existing_password = ssm::get_secret(&ssm_client, &password_parameter).await?;
+    let password_is_new = existing_password.is_none();
+    let password = existing_password.unwrap_or_else(|| Secret::generate(MASTER_PASSWORD_LENGTH));
+    let network = stacks::network_layer(&stack, load_template(&stack, Layer::Network)?, &subnets);
+    let platform = stacks::platform_layer(
+        &stack,
+        load_template(&stack, Layer::Platform)?,
+        zones.len(),
+        password.clone(),
+    );
+    let current = [
+        cloudformation.describe(&network.stack_name).await?,
+        cloudformation.describe(&platform.stack_name).await?,
+    ];
+
+    let summary = PlanSummary {
+        stack_id: stack.stack_id(),
+        region: aws.region().to_string(),
+        availability_zones: zones.clone(),
+        subnets,
+        nat: stack.network.nat.as_str().to_string(),
+        stacks: [&network, &platform]
+            .iter()
+            .zip(&current)
+            .map(|(layer, current)| LayerSummary {
+                layer: layer.layer.name(),
+                stack_name: layer.stack_name.clone(),
+                template: layer.template.display_name(),
+                template_sha256: layer.template.sha256(),
+                action: planned_action(current.as_ref()),
+                parameters: layer.displayed_parameters(),
+                tags: layer.tags.clone(),
+            })
+            .collect(),
+    };
+    let password_note = if password_is_new {
+        format!("{password_parameter} (SecureString) will be created with a random password")
+    } else {
+        format!("{password_parameter} (SecureString) exists")
+    };
+    if args.dry_run {
+        if printer.is_json() {
+            printer.json(&serde_json::json!({
+                "dry_run": true,
+                "plan": summary,
+                "master_password_parameter": password_parameter,
+                "master_password_exists": !password_is_new,
+            }))?;
+        } else {
+            printer.data(&plan_text(&summary, &password_note, true))?;
+        }
+        printer.info("dry run: nothing was changed");
+        return Ok(());
+    }
+    printer.info(plan_text(&summary, &password_note, false));
+
+    let mut results = Vec::new();
+    let mut password_stored = !password_is_new;
+    for (layer, current) in [network, platform].into_iter().zip(current) {
+        let store_password = (layer.layer == Layer::Platform && !password_stored).then(|| {
+            password_stored = true;
+            (password_parameter.clone(), password.clone())
+        });
+        let result = apply_layer(
+            context,
+            &cloudformation,
+            &ssm_client,
+            &layer,
+            current,
+            store_password,
+            &stack.name,
+        )
+        .await?;
+        results.push(result);
+    }
+
+    let report = Report {
+        stack: stack.name.clone(),
+        stack_id: stack.stack_id(),
+        stacks: results,
+    };
+    if printer.is_json() {
+        printer.json(&report)
+    } else {
+        let mut text = String::new();
+        for layer in &report.stacks {
+            text.push_str(&format!(
+                "{}  {}  {}\n",
+                layer.name, layer.status, layer.result
+            ));
+            let width = layer.outputs.keys().map(String::len).max().unwrap_or(0);
+            for (key, value) in &layer.outputs {
+                text.push_str(&format!("  {key:<width$}  {value}\n"));
+            }
+        }
+        printer.data(&text)
+    }
+}
+
+fn load_template(stack: &StackConfig, layer: Layer) -> Result<Template, InputError> {
+    Template::load(stack, layer).map_err(InputError::one)
+}
+
+/// Every `[upstream]` stack must exist and be settled: its exports are pinned.
+async fn check_upstream(
+    stack: &StackConfig,
+    cloudformation: &CloudFormation,
+) -> anyhow::Result<()> {
+    for (name, upstream) in &stack.upstream {
+        match cloudformation.describe(upstream).await? {
+            Some(info) if status_kind(&info.status) == StatusKind::Succeeded => {}
+            Some(info) => anyhow::bail!(
+                "upstream stack {upstream} ([upstream] {name} in {}) is {}; wait until it settles, then run create-stack again",
+                stack.file.display(),
+                info.status
+            ),
+            None => anyhow::bail!(
+                "upstream stack {upstream} ([upstream] {name} in {}) does not exist in this account and region; create it first, or correct the name",
+                stack.file.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn planned_action(current: Option<&StackInfo>) -> String {
+    match current {
+        None => "create".to_string(),
+        Some(stack) if stack.status == "REVIEW_IN_PROGRESS" => "create".to_string(),
+        Some(stack) if stack.status == "ROLLBACK_COMPLETE" => {
+            "replace the failed stack (ROLLBACK_COMPLETE)".to_string()
+        }
+        Some(stack) if stack.is_busy() => {
+            format!("wait for {} to settle, then update", stack.status)
+        }
+        Some(_) => "update".to_string(),
+    }
+}
+
+fn plan_text(summary: &PlanSummary, password_note: &str, dry_run: bool) -> String {
+    let mut text = format!(
+        "Plan for {} in {}: zones {}, NAT {}\n",
+        summary.stack_id,
+        summary.region,
+        summary.availability_zones.join(", "),
+        summary.nat
+    );
+    text.push_str(&format!("  VPC {}\n", summary.subnets.vpc));
+    for (tier, zone, cidr) in summary.subnets.rows() {
+        text.push_str(&format!("  {tier:<8} {zone:<16} {cidr}\n"));
+    }
+    for layer in &summary.stacks {
+        text.push_str(&format!(
+            "  {}: {} ({}, sha256 {})\n",
+            layer.stack_name,
+            layer.action,
+            layer.template,
+            &layer.template_sha256[..12]
+        ));
+        if dry_run {
+            for (key, value) in layer
+                .parameters
+                .iter()
+                .filter(|(_, value)| !value.is_empty())
+            {
+                text.push_str(&format!("      {key} = {value}\n"));
+            }
+        }
+    }
+    text.push_str(&format!("  master password: {password_note}\n"));
+    text
+}
+
+fn show_changes(printer: &Printer, stack_name: &str, changes: &[ResourceChangeInfo]) {
+    printer.info(format!("{stack_name}: {} change(s)", changes.len()));
+    let width = changes
+        .iter()
+        .map(|change| change.logical_id.len())
+        .max()
+        .unwrap_or(0);
+    for change in changes {
+        let marker = match change.action.as_str() {
+            "Add" => printer.paint("32", "+"),
+            "Remove" => printer.paint("31", "-"),
+            _ => printer.paint("33", "~"),
+        };
+        let replacement = match change.replacement.as_deref() {
+            Some("True") => printer.paint("31", "  (replaced)"),
+            Some("Conditional") => printer.paint("33", "  (may be replaced)"),
+            _ => String::new(),
+        };
+        printer.info(format!(
+            "  {marker} {:<8} {:<width$} {}{replacement}",
+            change.action, change.logical_id, change.resource_type
+        ));
+    }
+}
+
+async fn apply_layer(
+    context: &Context,
+    cloudformation: &CloudFormation,
+    ssm_client: &aws_sdk_ssm::Client,
+    layer: &LayerPlan,
+    mut current: Option<StackInfo>,
+    store_password: Option<(String, Secret)>,
+    stack_file: &str,
+) -> anyhow::Result<LayerResult> {
+    let resume =
+        &format!("Run `stackup create-stack {stack_file}` again to follow it and continue.");
+    let printer = &context.printer;
+    let name = &layer.stack_name;
+
+    // A stack CloudFormation is still working on: follow it to the end first.
+    if let Some(stack) = current.as_ref().filter(|stack| stack.is_busy()) {
+        printer.info(format!(
+            "{name} is {}: following it until it settles",
+            stack.status
+        ));
+        let mut seen = existing_events(cloudformation, name).await?;
+        current = follow(printer, cloudformation, name, &mut seen, resume)
+            .await?
+            .stack;
+    }
+    match current.as_ref().map(|stack| stack.status.as_str()) {
+        Some("ROLLBACK_COMPLETE" | "ROLLBACK_FAILED") => {
+            let status = current.as_ref().map(|stack| stack.status.clone()).unwrap_or_default();
+            printer.warn(format!("{name} failed to create earlier ({status}) and must be deleted before it can be created again"));
+            if !confirm(&format!("Delete the failed stack {name} and create it again"), context.global.yes).await? {
+                anyhow::bail!("cancelled: {name} was left as it is ({status})");
+            }
+            let mut seen = existing_events(cloudformation, name).await?;
+            cloudformation
+                .delete_stack(name, &client_token("delete", &format!("{name}-{}", timestamp())))
+                .await?;
+            let followed = follow(printer, cloudformation, name, &mut seen, resume).await?;
+            if let Some(stack) = followed.stack {
+                anyhow::bail!(
+                    "{name} could not be deleted ({}){}",
+                    stack.status,
+                    describe_failures(&followed.failures)
+                );
+            }
+            current = None;
+        }
+        Some("UPDATE_ROLLBACK_FAILED") => anyhow::bail!(
+            "{name} is UPDATE_ROLLBACK_FAILED: CloudFormation could not roll back an update. Fix the resource it names, run `aws cloudformation continue-update-rollback --stack-name {name}`, then run create-stack again"
+        ),
+        Some("DELETE_FAILED") => anyhow::bail!(
+            "{name} is DELETE_FAILED: run `stackup delete-stack` again after fixing what blocked it"
+        ),
+        _ => {}
+    }
+    let create = current
+        .as_ref()
+        .is_none_or(|stack| stack.status == "REVIEW_IN_PROGRESS");
+
+    let change_set_name = format!("stackup-{}", timestamp());
+    let request = ChangeSetRequest {
+        stack_name: name.clone(),
+        change_set_name: change_set_name.clone(),
+        create,
+        template_body: layer.template_body(),
+        parameters: layer.parameters.clone(),
+        tags: layer.tags.clone(),
+        client_token: client_token(&change_set_name, name),
+    };
+    let change_set = cloudformation.create_change_set(&request).await?;
+    let outcome = cloudformation
+        .wait_for_change_set(&change_set, std::time::Duration::from_secs(300))
+        .await?;
+    let changes = match outcome {
+        ChangeSetOutcome::NoChanges => {
+            // AWS keeps failed change sets around; tidy up, it is not an error.
+            let _ = cloudformation.delete_change_set(&change_set).await;
+            printer.success(format!("{name}: no changes"));
+            let stack = current.unwrap_or_else(|| unreachable_stack(name));
+            return Ok(LayerResult {
+                layer: layer.layer.name(),
+                name: name.clone(),
+                status: stack.status,
+                result: "unchanged",
+                outputs: stack.outputs,
+            });
+        }
+        ChangeSetOutcome::Failed(reason) => {
+            let _ = cloudformation.delete_change_set(&change_set).await;
+            anyhow::bail!("CloudFormation refused the change set for {name}: {reason}");
+        }
+        ChangeSetOutcome::Ready(changes) => changes,
+    };
+    show_changes(printer, name, &changes);
+    let verb = if create { "Create" } else { "Update" };
+    if !confirm(
+        &format!("{verb} {name} with these changes"),
+        context.global.yes,
+    )
+    .await?
+    {
+        let _ = cloudformation.delete_change_set(&change_set).await;
+        anyhow::bail!("cancelled: {name} was not changed");
+    }
+    if let Some((parameter, password)) = store_password {
+        let stored = ssm::create_secret(
+            ssm_client,
+            &parameter,
+            password.clone(),
+            "RDS master password (stackup)",
+        )
+        .await?;
+        if stored != password {
+            let _ = cloudformation.delete_change_set(&change_set).await;
+            anyhow::bail!("{parameter} was created by someone else meanwhile; run create-stack again to use it");
+        }
+        printer.success(format!(
+            "stored the database master password in {parameter}"
+        ));
+    }
+
+    let mut seen = if create {
+        Default::default()
+    } else {
+        existing_events(cloudformation, name).await?
+    };
+    cloudformation
+        .execute_change_set(&change_set, &client_token("execute", &change_set_name))
+        .await?;
+    let followed = follow(printer, cloudformation, name, &mut seen, resume).await?;
+    let Some(stack) = followed.stack else {
+        anyhow::bail!(
+            "{name} disappeared while it was being {}d",
+            verb.to_lowercase()
+        );
+    };
+    match status_kind(&stack.status) {
+        StatusKind::Succeeded => {
+            printer.success(format!("{name}: {}", stack.status));
+            Ok(LayerResult {
+                layer: layer.layer.name(),
+                name: name.clone(),
+                status: stack.status,
+                result: if create { "created" } else { "updated" },
+                outputs: stack.outputs,
+            })
+        }
+        _ => {
+            let next = match stack.status.as_str() {
+                "ROLLBACK_COMPLETE" => format!(
+                    "creation failed and was rolled back. Fix the cause, then run `stackup create-stack {stack_file}` again: the failed stack will be replaced"
+                ),
+                "UPDATE_ROLLBACK_COMPLETE" => "the update failed and was rolled back: the stack is as it was before. Fix the cause and run create-stack again".to_string(),
+                other => format!("the stack is {other}; look at its events with `stackup status`"),
+            };
+            anyhow::bail!(
+                "{name} is {}: {next}{}",
+                stack.status,
+                describe_failures(&followed.failures)
+            )
+        }
+    }
+}
+
+/// A stack that should exist but was not described: only when CloudFormation
+/// reports "no changes" for a stack that does not exist, which it never does.
+fn unreachable_stack(name: &str) -> StackInfo {
+    StackInfo {
+        name: name.to_string(),
+        id: String::new(),
+        status: "UNKNOWN".into(),
+        status_reason: None,
+        outputs: BTreeMap::new(),
+        parameters: BTreeMap::new(),
+        tags: BTreeMap::new(),
+    }
+}
+
+pub fn timestamp() -> String {
+    let now = std::time::SystemTime::now();
+    humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .replace(['-', ':'], "")
+        .trim_end_matches('Z')
+        .to_string()
+}
+
+/// An idempotency token: retries of the same call reuse it (max 128 characters).
+pub fn client_token(purpose: &str, name: &str) -> String {
+    let token: String = format!("stackup-{purpose}-{name}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    token.chars().take(128).collect()
+}

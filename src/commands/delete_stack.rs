@@ -1,0 +1,163 @@
+//! `delete-stack <STACK>`: platform, then network; refuses while another stack
+//! depends on them.
+
+use serde::Serialize;
+
+use super::create_stack::{client_token, timestamp};
+use super::stack_events::{describe_failures, existing_events, follow};
+use super::Context;
+use crate::aws::cloudformation::{CloudFormation, StackInfo};
+use crate::aws::Aws;
+use crate::cli::StackArgs;
+use crate::config;
+use crate::ui::confirm;
+
+#[derive(Serialize)]
+struct Report {
+    stack: String,
+    stack_id: String,
+    deleted: Vec<String>,
+}
+
+pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
+    let printer = &context.printer;
+    let stack = config::load(&context.global.config_dir, &args.stack)?;
+    let aws = Aws::load(&context.aws, Some(&stack)).await?;
+    let cloudformation = CloudFormation::new(aws.cloudformation());
+
+    let names = [stack.platform_stack_name(), stack.network_stack_name()];
+    let mut existing: Vec<StackInfo> = Vec::new();
+    for name in &names {
+        if let Some(info) = cloudformation.describe(name).await? {
+            existing.push(info);
+        }
+    }
+    if existing.is_empty() {
+        printer.success(format!(
+            "{} does not exist: nothing to delete",
+            stack.stack_id()
+        ));
+        return finish(context, &stack, Vec::new());
+    }
+
+    // Refuse while any stack outside this pair imports what this pair exports.
+    let ours: Vec<&str> = existing.iter().map(|info| info.id.as_str()).collect();
+    let our_names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut dependents = Vec::new();
+    for export in cloudformation.exports().await? {
+        if !ours.contains(&export.exporting_stack_id.as_str()) {
+            continue;
+        }
+        for importer in cloudformation.importers(&export.name).await? {
+            if !our_names.contains(&importer.as_str()) {
+                dependents.push(format!("{importer} imports {}", export.name));
+            }
+        }
+    }
+    if !dependents.is_empty() {
+        anyhow::bail!(
+            "refusing to delete {}: other stacks depend on it:\n  {}\nDelete those stacks (or remove their imports) first",
+            stack.stack_id(),
+            dependents.join("\n  ")
+        );
+    }
+    if let Some(platform) = existing.iter().find(|info| info.name == names[0]) {
+        if platform
+            .parameters
+            .get("DatabaseDeletionProtection")
+            .map(String::as_str)
+            == Some("true")
+        {
+            anyhow::bail!(
+                "refusing to delete {}: its database has deletion protection on. Set `deletion_protection = false` in [database] of {}, run `stackup create-stack {}`, then delete-stack again",
+                platform.name,
+                stack.file.display(),
+                stack.name
+            );
+        }
+    }
+
+    for info in &existing {
+        printer.info(format!("will delete {} ({})", info.name, info.status));
+    }
+    printer.info(format!(
+        "SSM parameters under {} are kept (the database master password is needed to restore the final snapshot)",
+        stack.parameter_prefix()
+    ));
+    let question = format!("Delete {} and everything in it", stack.stack_id());
+    if !confirm(&question, context.global.yes).await? {
+        anyhow::bail!("cancelled: nothing was deleted");
+    }
+
+    let resume = format!(
+        "Run `stackup delete-stack {}` again to follow it.",
+        stack.name
+    );
+    let mut deleted = Vec::new();
+    for info in &existing {
+        let mut seen = existing_events(&cloudformation, &info.name).await?;
+        if info.is_busy() {
+            // Let CloudFormation finish what it is doing (it may be deleting already).
+            printer.info(format!(
+                "{} is {}: following it until it settles",
+                info.name, info.status
+            ));
+            if follow(printer, &cloudformation, &info.name, &mut seen, &resume)
+                .await?
+                .stack
+                .is_none()
+            {
+                printer.success(format!("{} deleted", info.name));
+                deleted.push(info.name.clone());
+                continue;
+            }
+        }
+        cloudformation
+            .delete_stack(
+                &info.name,
+                &client_token("delete", &format!("{}-{}", info.name, timestamp())),
+            )
+            .await?;
+        let followed = follow(printer, &cloudformation, &info.name, &mut seen, &resume).await?;
+        if let Some(left) = followed.stack {
+            let reason = left
+                .status_reason
+                .as_deref()
+                .map(|reason| format!(": {reason}"))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "{} is {} and was not deleted{reason}{}\nFix what blocks it, then run `stackup delete-stack {}` again",
+                left.name,
+                left.status,
+                describe_failures(&followed.failures),
+                stack.name
+            );
+        }
+        printer.success(format!("{} deleted", info.name));
+        deleted.push(info.name.clone());
+    }
+    finish(context, &stack, deleted)
+}
+
+fn finish(
+    context: &Context,
+    stack: &config::StackConfig,
+    deleted: Vec<String>,
+) -> anyhow::Result<()> {
+    let report = Report {
+        stack: stack.name.clone(),
+        stack_id: stack.stack_id(),
+        deleted,
+    };
+    if context.printer.is_json() {
+        context.printer.json(&report)
+    } else {
+        context.printer.data(
+            &report
+                .deleted
+                .iter()
+                .map(|name| format!("deleted {name}\n"))
+                .collect::<String>(),
+        )
+    }
+}

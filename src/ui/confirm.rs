@@ -1,0 +1,34 @@
+//! "Go ahead?" before any change: asked on a terminal, `--yes` skips it, and
+//! without a terminal and without `--yes` the answer is a refusal.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::error::{InputError, Problem};
+
+/// Whether to go ahead with `what`. Returns `Ok(false)` when the operator says no.
+pub async fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(InputError::one(
+            Problem::new(format!("{question}: no terminal to ask for confirmation"))
+                .fix("run it on a terminal, or pass --yes to confirm in advance"),
+        )
+        .into());
+    }
+    let question = question.to_string();
+    let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut stderr = std::io::stderr();
+        write!(stderr, "{question}? [y/N] ")?;
+        stderr.flush()?;
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line)
+    })
+    .await??;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
