@@ -66,10 +66,19 @@ impl LocalCloud {
     }
 }
 
-/// A twelve-digit moto account id derived from a test's name.
+/// A twelve-digit moto account id of a test's own: derived from its name and
+/// this run, so that a rerun against the same local cloud starts clean.
 pub fn account_for(test_name: &str) -> String {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default();
+        format!("{}-{nanos}", std::process::id())
+    });
     let mut hash: u64 = 1469598103934665603;
-    for byte in test_name.bytes() {
+    for byte in test_name.bytes().chain(run.bytes()) {
         hash = (hash ^ u64::from(byte)).wrapping_mul(1099511628211);
     }
     format!("{:012}", hash % 1_000_000_000_000)
@@ -284,4 +293,54 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         ))
         .load()
         .await
+}
+
+/// A config dir in a temporary folder: the repository's `local` stack file with
+/// `edits` applied (pairs of text to replace), its task definitions and
+/// migrations, and no `[local]` section (tests pass --endpoint-url).
+pub fn stack_config_dir(edits: &[(&str, &str)]) -> tempfile::TempDir {
+    let root = repo_root();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut text = std::fs::read_to_string(root.join("stacks/local.toml")).expect("local.toml");
+    if let Some(start) = text.find("\n[local]") {
+        text.truncate(start + 1);
+    }
+    text = text
+        .lines()
+        .filter(|line| {
+            !["ca_file", "sslmode", "identity"]
+                .iter()
+                .any(|key| line.starts_with(key))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    for (from, to) in edits {
+        assert!(text.contains(from), "stack file edit: {from:?} not found");
+        text = text.replacen(from, to, 1);
+    }
+    std::fs::create_dir_all(dir.path().join("stacks")).expect("stacks dir");
+    std::fs::write(dir.path().join("stacks/local.toml"), text).expect("write stack file");
+    copy_tree(&root.join("task-defs"), &dir.path().join("task-defs"));
+    copy_tree(&root.join("scripts/db"), &dir.path().join("scripts/db"));
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Whether an AWS operation name only reads.
+pub fn is_read_only(operation: &str) -> bool {
+    ["Describe", "List", "Get"]
+        .iter()
+        .any(|prefix| operation.starts_with(prefix))
 }

@@ -1,0 +1,622 @@
+//! create-stack and delete-stack against moto, read back through the EC2, RDS
+//! and CloudFormation APIs. Each test runs in its own moto account.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use aws_sdk_ec2::types::Filter;
+use common::{AwsProxy, LocalCloud};
+
+struct Fixture {
+    proxy: AwsProxy,
+    config: tempfile::TempDir,
+}
+
+fn fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {
+    let cloud = LocalCloud::load();
+    Fixture {
+        proxy: AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test)),
+        config: common::stack_config_dir(edits),
+    }
+}
+
+impl Fixture {
+    fn stackup(&self) -> assert_cmd::Command {
+        common::stackup(self.config.path(), &self.proxy.endpoint)
+    }
+
+    fn create(&self) -> serde_json::Value {
+        let output = self
+            .stackup()
+            .args(["--output", "json", "create-stack", "local", "--yes"])
+            .output()
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "create-stack failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("JSON report")
+    }
+}
+
+/// Default routes of a VPC's tables, by the tier tag of the table.
+struct DefaultRoutes {
+    gateway_tiers: Vec<String>,
+    nat_tiers: Vec<String>,
+    nat_gateways: BTreeSet<String>,
+}
+
+/// Tier of each route table, from its logical id in the network stack
+/// (`PublicRouteTable`, `PrivateRouteTable2`, `DataRouteTable1`).
+async fn route_table_tiers(
+    config: &aws_config::SdkConfig,
+    stack: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let cloudformation = aws_sdk_cloudformation::Client::new(config);
+    let resources = cloudformation
+        .describe_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .expect("resources");
+    resources
+        .stack_resources()
+        .iter()
+        .filter(|resource| resource.resource_type() == Some("AWS::EC2::RouteTable"))
+        .filter_map(|resource| {
+            let logical = resource.logical_resource_id()?;
+            let tier = ["Public", "Private", "Data"]
+                .into_iter()
+                .find(|tier| logical.starts_with(tier))?;
+            Some((
+                resource.physical_resource_id()?.to_string(),
+                tier.to_ascii_lowercase(),
+            ))
+        })
+        .collect()
+}
+
+async fn default_routes(
+    config: &aws_config::SdkConfig,
+    stack: &str,
+    vpc_id: &str,
+) -> DefaultRoutes {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let tiers = route_table_tiers(config, stack).await;
+    let tables = ec2
+        .describe_route_tables()
+        .filters(vpc_filter(vpc_id))
+        .send()
+        .await
+        .expect("route tables");
+    let mut routes = DefaultRoutes {
+        gateway_tiers: Vec::new(),
+        nat_tiers: Vec::new(),
+        nat_gateways: BTreeSet::new(),
+    };
+    for table in tables.route_tables() {
+        let id = table.route_table_id().unwrap_or_default();
+        let tier = tiers
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| format!("unknown table {id}"));
+        for route in table
+            .routes()
+            .iter()
+            .filter(|route| route.destination_cidr_block() == Some("0.0.0.0/0"))
+        {
+            if route
+                .gateway_id()
+                .is_some_and(|gateway| gateway.starts_with("igw-"))
+            {
+                routes.gateway_tiers.push(tier.clone());
+            }
+            if let Some(nat) = route.nat_gateway_id() {
+                routes.nat_tiers.push(tier.clone());
+                routes.nat_gateways.insert(nat.to_string());
+            }
+        }
+    }
+    routes.gateway_tiers.sort();
+    routes.nat_tiers.sort();
+    routes
+}
+
+fn vpc_filter(vpc: &str) -> Filter {
+    Filter::builder().name("vpc-id").values(vpc).build()
+}
+
+#[tokio::test]
+async fn create_stack_builds_the_designed_network_and_platform() {
+    let fixture = fixture("create-designed", &[]);
+    let report = fixture.create();
+    let network = &report["stacks"][0];
+    let platform = &report["stacks"][1];
+    assert_eq!(network["name"], "demo-local-v1-network");
+    assert_eq!(network["result"], "created");
+    assert_eq!(platform["result"], "created");
+    let vpc_id = network["outputs"]["VpcId"].as_str().expect("VpcId output");
+
+    let config = common::sdk_config(&fixture.proxy.endpoint).await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+
+    let vpcs = ec2
+        .describe_vpcs()
+        .vpc_ids(vpc_id)
+        .send()
+        .await
+        .expect("vpcs");
+    assert_eq!(vpcs.vpcs()[0].cidr_block(), Some("10.20.0.0/16"));
+
+    // Subnets: exactly the plan, tier by tier, in the planned zones.
+    let zones = vec!["us-east-1a".to_string(), "us-east-1b".to_string()];
+    let plan = stackup::network::plan("10.20.0.0/16".parse().expect("cidr"), &zones).expect("plan");
+    let subnets = ec2
+        .describe_subnets()
+        .filters(vpc_filter(vpc_id))
+        .send()
+        .await
+        .expect("subnets");
+    let found: BTreeSet<(String, String)> = subnets
+        .subnets()
+        .iter()
+        .map(|subnet| {
+            (
+                subnet.cidr_block().unwrap_or_default().to_string(),
+                subnet.availability_zone().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let planned: BTreeSet<(String, String)> = plan
+        .rows()
+        .into_iter()
+        .map(|(_, zone, cidr)| (cidr.to_string(), zone.to_string()))
+        .collect();
+    assert_eq!(found, planned);
+    let subnet_id = |output: &str| {
+        network["outputs"][output]
+            .as_str()
+            .expect(output)
+            .to_string()
+    };
+    for (output, zone) in [
+        ("DataSubnet1", &plan.zones[0]),
+        ("PrivateSubnet2", &plan.zones[1]),
+    ] {
+        let described = ec2
+            .describe_subnets()
+            .subnet_ids(subnet_id(output))
+            .send()
+            .await
+            .expect("subnet");
+        let expected = if output.starts_with("Data") {
+            zone.data
+        } else {
+            zone.private
+        };
+        assert_eq!(
+            described.subnets()[0].cidr_block(),
+            Some(expected.to_string().as_str()),
+            "{output}"
+        );
+    }
+
+    // Routes: only the public table reaches the internet gateway; with a single
+    // NAT, one private and one data table both go through the one NAT gateway.
+    let routes = default_routes(&config, "demo-local-v1-network", vpc_id).await;
+    assert_eq!(routes.gateway_tiers, vec!["public".to_string()]);
+    assert_eq!(
+        routes.nat_tiers,
+        vec!["data".to_string(), "private".to_string()]
+    );
+    assert_eq!(routes.nat_gateways.len(), 1);
+
+    // Security groups: exactly the rules of DESIGN.md §3.
+    let group = |output: &str| {
+        network["outputs"][output]
+            .as_str()
+            .expect(output)
+            .to_string()
+    };
+    let (app, database, bastion, load_balancer) = (
+        group("AppSecurityGroup"),
+        group("DatabaseSecurityGroup"),
+        group("BastionSecurityGroup"),
+        group("LoadBalancerSecurityGroup"),
+    );
+    let rules = |id: String| {
+        let ec2 = ec2.clone();
+        async move {
+            let groups = ec2
+                .describe_security_groups()
+                .group_ids(&id)
+                .send()
+                .await
+                .expect("groups");
+            let mut rules = BTreeSet::new();
+            for permission in groups.security_groups()[0].ip_permissions() {
+                let ports = (
+                    permission.from_port().unwrap_or(-1),
+                    permission.to_port().unwrap_or(-1),
+                );
+                for pair in permission.user_id_group_pairs() {
+                    rules.insert((ports, pair.group_id().unwrap_or_default().to_string()));
+                }
+                for range in permission.ip_ranges() {
+                    rules.insert((ports, range.cidr_ip().unwrap_or_default().to_string()));
+                }
+            }
+            rules
+        }
+    };
+    assert_eq!(
+        rules(app.clone()).await,
+        BTreeSet::from([
+            ((4000, 4000), load_balancer.clone()),
+            ((4369, 4369), app.clone()),
+            ((9100, 9155), app.clone()),
+        ]),
+        "app: the load balancer on the container port; EPMD and distribution only from app tasks"
+    );
+    assert_eq!(
+        rules(database.clone()).await,
+        BTreeSet::from([((5432, 5432), app.clone()), ((5432, 5432), bastion.clone())]),
+        "database: 5432 from app and bastion only"
+    );
+    assert_eq!(
+        rules(bastion.clone()).await,
+        BTreeSet::from([((22, 22), "127.0.0.1/32".to_string())])
+    );
+    assert_eq!(
+        rules(load_balancer.clone()).await,
+        BTreeSet::from([
+            ((80, 80), "0.0.0.0/0".to_string()),
+            ((443, 443), "0.0.0.0/0".to_string())
+        ])
+    );
+
+    // The database sits in the data subnets.
+    let rds = aws_sdk_rds::Client::new(&config);
+    let instance_id = platform["outputs"]["DatabaseInstanceId"]
+        .as_str()
+        .expect("DatabaseInstanceId");
+    let instances = rds
+        .describe_db_instances()
+        .db_instance_identifier(instance_id)
+        .send()
+        .await
+        .expect("db instances");
+    let instance = &instances.db_instances()[0];
+    assert_eq!(instance.engine(), Some("postgres"));
+    assert_eq!(instance.storage_encrypted(), Some(true));
+    assert_eq!(instance.publicly_accessible(), Some(false));
+    let placed: BTreeSet<String> = instance
+        .db_subnet_group()
+        .expect("subnet group")
+        .subnets()
+        .iter()
+        .filter_map(|subnet| subnet.subnet_identifier().map(str::to_string))
+        .collect();
+    assert_eq!(
+        placed,
+        BTreeSet::from([subnet_id("DataSubnet1"), subnet_id("DataSubnet2")])
+    );
+
+    // Exports the platform (and other stacks) import.
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    let exports = cloudformation.list_exports().send().await.expect("exports");
+    let names: BTreeSet<&str> = exports
+        .exports()
+        .iter()
+        .filter_map(|export| export.name())
+        .collect();
+    for name in [
+        "VpcId",
+        "PrivateSubnetIds",
+        "AppSecurityGroup",
+        "DatabaseSecurityGroup",
+    ] {
+        assert!(
+            names.contains(format!("demo-local-v1-network:{name}").as_str()),
+            "export {name}"
+        );
+    }
+    let stacks = cloudformation
+        .describe_stacks()
+        .stack_name("demo-local-v1-platform")
+        .send()
+        .await
+        .expect("stack");
+    let tags: BTreeSet<String> = stacks.stacks()[0]
+        .tags()
+        .iter()
+        .filter_map(|tag| tag.key().map(str::to_string))
+        .collect();
+    for tag in [
+        "stackup:app",
+        "stackup:environment",
+        "stackup:version",
+        "stackup:template-sha256",
+    ] {
+        assert!(tags.contains(tag), "tag {tag}");
+    }
+}
+
+#[tokio::test]
+async fn three_zones_with_a_nat_per_zone() {
+    let fixture = fixture(
+        "create-per-az",
+        &[
+            ("availability_zones = 2", "availability_zones = 3"),
+            ("nat = \"single\"", "nat = \"per-az\""),
+        ],
+    );
+    let report = fixture.create();
+    let vpc_id = report["stacks"][0]["outputs"]["VpcId"]
+        .as_str()
+        .expect("VpcId");
+    let config = common::sdk_config(&fixture.proxy.endpoint).await;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let subnets = ec2
+        .describe_subnets()
+        .filters(vpc_filter(vpc_id))
+        .send()
+        .await
+        .expect("subnets");
+    let zones: BTreeSet<&str> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|subnet| subnet.availability_zone())
+        .collect();
+    assert_eq!(
+        zones,
+        BTreeSet::from(["us-east-1a", "us-east-1b", "us-east-1c"])
+    );
+    assert_eq!(subnets.subnets().len(), 9);
+    let routes = default_routes(&config, "demo-local-v1-network", vpc_id).await;
+    assert_eq!(
+        routes.gateway_tiers,
+        vec!["public".to_string()],
+        "data subnets never route to the internet gateway"
+    );
+    assert_eq!(
+        routes.nat_tiers,
+        ["data", "data", "data", "private", "private", "private"]
+            .map(String::from)
+            .to_vec(),
+        "private and data tables of each zone"
+    );
+    assert_eq!(routes.nat_gateways.len(), 3, "one NAT gateway per zone");
+}
+
+#[tokio::test]
+async fn the_master_password_is_generated_into_ssm_and_never_printed() {
+    let fixture = fixture("create-password", &[]);
+    let output = fixture
+        .stackup()
+        .args(["-vv", "create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config = common::sdk_config(&fixture.proxy.endpoint).await;
+    let parameter = aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name("/stackup/demo-local-v1/database/master-password")
+        .with_decryption(true)
+        .send()
+        .await
+        .expect("password parameter")
+        .parameter()
+        .cloned()
+        .expect("parameter");
+    assert_eq!(
+        parameter.r#type(),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    let password = parameter.value().expect("value");
+    assert!(password.len() >= 32 && password.chars().all(|c| c.is_ascii_alphanumeric()));
+    for stream in [&output.stdout, &output.stderr] {
+        assert!(
+            !String::from_utf8_lossy(stream).contains(password),
+            "the password leaked"
+        );
+    }
+}
+
+#[test]
+fn a_second_run_reports_no_changes() {
+    let fixture = fixture("create-twice", &[]);
+    fixture.create();
+    let output = fixture
+        .stackup()
+        .args(["--output", "json", "create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["stacks"][0]["result"], "unchanged");
+    assert_eq!(report["stacks"][1]["result"], "unchanged");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("demo-local-v1-network: no changes"),
+        "{stderr}"
+    );
+    let mutations: Vec<String> = fixture
+        .proxy
+        .operations()
+        .into_iter()
+        .skip_while(|operation| operation != "DescribeAvailabilityZones")
+        .skip(1)
+        .skip_while(|operation| operation != "DescribeAvailabilityZones")
+        .filter(|operation| !common::is_read_only(operation))
+        .collect();
+    assert!(
+        mutations
+            .iter()
+            .all(|operation| operation.contains("ChangeSet")),
+        "a no-op run only creates (and tidies) change sets: {mutations:?}"
+    );
+}
+
+#[test]
+fn dry_run_shows_the_plan_and_changes_nothing() {
+    let fixture = fixture("create-dry-run", &[]);
+    let output = fixture
+        .stackup()
+        .args(["--output", "json", "create-stack", "local", "--dry-run"])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        report["plan"]["availability_zones"],
+        serde_json::json!(["us-east-1a", "us-east-1b"])
+    );
+    assert_eq!(report["plan"]["stacks"][0]["action"], "create");
+    assert_eq!(
+        report["plan"]["stacks"][1]["parameters"]["DatabaseMasterPassword"],
+        "****"
+    );
+    let operations = fixture.proxy.operations();
+    assert!(!operations.is_empty());
+    let mutations: Vec<&String> = operations
+        .iter()
+        .filter(|operation| !common::is_read_only(operation))
+        .collect();
+    assert!(
+        mutations.is_empty(),
+        "--dry-run made mutating calls: {mutations:?}"
+    );
+}
+
+#[test]
+fn without_a_terminal_or_yes_nothing_is_changed() {
+    let fixture = fixture("create-no-yes", &[]);
+    fixture
+        .stackup()
+        .args(["create-stack", "local"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("pass --yes"));
+    let executed: Vec<String> = fixture
+        .proxy
+        .operations()
+        .into_iter()
+        .filter(|operation| operation == "ExecuteChangeSet" || operation == "PutParameter")
+        .collect();
+    assert!(executed.is_empty(), "{executed:?}");
+}
+
+#[test]
+fn version_2_builds_beside_version_1_with_its_own_vpc() {
+    let v1 = fixture("create-versions", &[]);
+    v1.create();
+    let v2 = Fixture {
+        proxy: AwsProxy::start(&LocalCloud::load().moto_endpoint(), &v1.proxy.account),
+        config: common::stack_config_dir(&[
+            ("version = 1", "version = 2"),
+            ("10.20.0.0/16", "10.30.0.0/16"),
+        ]),
+    };
+    let report = v2.create();
+    assert_eq!(report["stacks"][0]["name"], "demo-local-v2-network");
+    assert_eq!(report["stacks"][0]["outputs"]["VpcCidr"], "10.30.0.0/16");
+    let output = v1
+        .stackup()
+        .args(["--output", "json", "create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    let again: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        again["stacks"][0]["result"], "unchanged",
+        "v1 is untouched by v2"
+    );
+    assert_ne!(
+        again["stacks"][0]["outputs"]["VpcId"],
+        report["stacks"][0]["outputs"]["VpcId"]
+    );
+}
+
+#[tokio::test]
+async fn delete_stack_refuses_while_another_stack_imports_and_then_removes_both() {
+    let fixture = fixture("delete-dependents", &[]);
+    fixture.create();
+    let config = common::sdk_config(&fixture.proxy.endpoint).await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    let consumer = serde_json::json!({
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"Vpc": {"Value": {"Fn::ImportValue": "demo-local-v1-network:VpcId"}}}
+    });
+    cloudformation
+        .create_stack()
+        .stack_name("consumer")
+        .template_body(consumer.to_string())
+        .send()
+        .await
+        .expect("consumer stack");
+
+    fixture
+        .stackup()
+        .args(["delete-stack", "local", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "consumer imports demo-local-v1-network:VpcId",
+        ));
+    let still = cloudformation
+        .describe_stacks()
+        .stack_name("demo-local-v1-platform")
+        .send()
+        .await;
+    assert!(
+        still.is_ok(),
+        "nothing was deleted while a dependent exists"
+    );
+
+    cloudformation
+        .delete_stack()
+        .stack_name("consumer")
+        .send()
+        .await
+        .expect("delete consumer");
+    fixture
+        .stackup()
+        .args(["delete-stack", "local", "--yes"])
+        .assert()
+        .success()
+        .stdout("deleted demo-local-v1-platform\ndeleted demo-local-v1-network\n");
+    for name in ["demo-local-v1-platform", "demo-local-v1-network"] {
+        let gone = match cloudformation
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+        {
+            Err(_) => true,
+            Ok(output) => output.stacks().iter().all(|stack| {
+                stack.stack_status().map(|status| status.as_str()) == Some("DELETE_COMPLETE")
+            }),
+        };
+        assert!(gone, "{name} still exists");
+    }
+    fixture
+        .stackup()
+        .args(["delete-stack", "local", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("nothing to delete"));
+}
