@@ -483,3 +483,74 @@ mod tests {
         assert_eq!(template.sha256().len(), 64);
     }
 }
+
+/// What moto accepts but drops silently, checked in the built-in templates
+/// themselves (DESIGN.md §3).
+#[cfg(test)]
+mod design_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resource(text: &str, name: &str) -> Value {
+        let body: Value = serde_json::from_str(text).expect("template");
+        body["Resources"][name]["Properties"].clone()
+    }
+
+    #[test]
+    fn the_target_group_fits_awsvpc_tasks_behind_tls_offload() {
+        let group = resource(BUILTIN_PLATFORM, "TargetGroup");
+        assert_eq!(group["TargetType"], "ip");
+        assert_eq!(group["Matcher"]["HttpCode"], "200,301,302,307");
+        assert_eq!(
+            group["TargetGroupAttributes"],
+            json!([{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}])
+        );
+    }
+
+    #[test]
+    fn the_database_forces_tls_and_is_encrypted_and_private() {
+        assert_eq!(
+            resource(BUILTIN_PLATFORM, "DatabaseParameterGroup")["Parameters"]["rds.force_ssl"],
+            "1"
+        );
+        let database = resource(BUILTIN_PLATFORM, "Database");
+        assert_eq!(database["StorageEncrypted"], true);
+        assert_eq!(database["PubliclyAccessible"], false);
+    }
+
+    #[test]
+    fn the_execution_role_reads_only_this_stacks_parameters() {
+        let role = resource(BUILTIN_PLATFORM, "TaskExecutionRole");
+        let statements = role["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements");
+        let ssm: Vec<&Value> = statements
+            .iter()
+            .filter(|statement| statement["Action"].to_string().contains("ssm:"))
+            .collect();
+        assert_eq!(ssm.len(), 1);
+        assert!(
+            ssm[0]["Resource"]["Fn::Sub"]
+                .as_str()
+                .expect("Fn::Sub")
+                .ends_with(":parameter/stackup/${StackId}/*"),
+            "{}",
+            ssm[0]["Resource"]
+        );
+    }
+
+    #[test]
+    fn hosts_that_fail_health_checks_are_replaced() {
+        let group = resource(BUILTIN_PLATFORM, "AutoScalingGroup");
+        assert_eq!(group["HealthCheckType"], "EC2");
+        assert!(group["HealthCheckGracePeriod"].as_u64().is_some());
+    }
+
+    #[test]
+    fn public_addresses_only_in_public_subnets() {
+        for tier in ["Private", "Data"] {
+            let subnet = resource(BUILTIN_NETWORK, &format!("{tier}Subnet1"));
+            assert_ne!(subnet["MapPublicIpOnLaunch"], true, "{tier}");
+        }
+    }
+}

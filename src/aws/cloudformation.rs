@@ -493,3 +493,120 @@ mod tests {
         assert!(!is_no_changes_reason("Template format error"));
     }
 }
+
+/// What moto cannot show, tested with responses shaped like AWS's
+/// (CloudFormation API reference: DescribeChangeSet, DescribeStackEvents).
+#[cfg(test)]
+mod aws_shaped_tests {
+    use aws_sdk_cloudformation::operation::describe_change_set::DescribeChangeSetOutput;
+    use aws_sdk_cloudformation::types::{
+        Change, ChangeAction, ChangeSetStatus, ChangeType, Replacement, ResourceChange,
+    };
+    use aws_sdk_cloudformation::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    fn change(
+        action: ChangeAction,
+        logical: &str,
+        kind: &str,
+        replacement: Option<Replacement>,
+    ) -> Change {
+        Change::builder()
+            .r#type(ChangeType::Resource)
+            .resource_change(
+                ResourceChange::builder()
+                    .action(action)
+                    .logical_resource_id(logical)
+                    .resource_type(kind)
+                    .set_replacement(replacement)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_change_set_reports_replacements_once_ready() {
+        let rule = mock!(Client::describe_change_set)
+            .sequence()
+            .output(|| {
+                DescribeChangeSetOutput::builder()
+                    .status(ChangeSetStatus::CreateInProgress)
+                    .build()
+            })
+            .output(|| {
+                DescribeChangeSetOutput::builder()
+                    .status(ChangeSetStatus::CreateComplete)
+                    .changes(change(
+                        ChangeAction::Modify,
+                        "Database",
+                        "AWS::RDS::DBInstance",
+                        Some(Replacement::True),
+                    ))
+                    .changes(change(
+                        ChangeAction::Modify,
+                        "LogGroup",
+                        "AWS::Logs::LogGroup",
+                        Some(Replacement::False),
+                    ))
+                    .changes(change(
+                        ChangeAction::Remove,
+                        "OldBucket",
+                        "AWS::S3::Bucket",
+                        None,
+                    ))
+                    .build()
+            })
+            .build();
+        let client = mock_client!(aws_sdk_cloudformation, RuleMode::Sequential, [&rule]);
+        let outcome = CloudFormation::new(client)
+            .wait_for_change_set("arn:change-set", std::time::Duration::from_secs(10))
+            .await
+            .expect("waits");
+        let ChangeSetOutcome::Ready(changes) = outcome else {
+            panic!("expected a ready change set, got {outcome:?}");
+        };
+        assert_eq!(changes.len(), 3);
+        assert_eq!(changes[0].action, "Modify");
+        assert_eq!(changes[0].replacement.as_deref(), Some("True"));
+        assert_eq!(changes[1].replacement.as_deref(), Some("False"));
+        assert_eq!(changes[2].action, "Remove");
+        assert_eq!(rule.num_calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_empty_change_set_is_no_changes_and_other_failures_keep_their_reason() {
+        let no_changes = mock!(Client::describe_change_set).then_output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::Failed)
+                .status_reason("The submitted information didn't contain changes. Submit different information to create a change set.")
+                .build()
+        });
+        let client = mock_client!(aws_sdk_cloudformation, [&no_changes]);
+        let outcome = CloudFormation::new(client)
+            .wait_for_change_set("arn:a", std::time::Duration::from_secs(10))
+            .await
+            .expect("waits");
+        assert!(
+            matches!(outcome, ChangeSetOutcome::NoChanges),
+            "{outcome:?}"
+        );
+
+        let refused = mock!(Client::describe_change_set).then_output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::Failed)
+                .status_reason("Parameters: [DatabaseMasterPassword] must have values")
+                .build()
+        });
+        let client = mock_client!(aws_sdk_cloudformation, [&refused]);
+        let outcome = CloudFormation::new(client)
+            .wait_for_change_set("arn:b", std::time::Duration::from_secs(10))
+            .await
+            .expect("waits");
+        let ChangeSetOutcome::Failed(reason) = outcome else {
+            panic!("expected a failure, got {outcome:?}");
+        };
+        assert!(reason.contains("DatabaseMasterPassword"));
+    }
+}

@@ -133,3 +133,122 @@ pub fn describe_failures(failures: &[StackEvent]) -> String {
     }
     text
 }
+
+/// A failed creation as AWS reports it: the resource's CREATE_FAILED event
+/// with its reason, the rollback, and ROLLBACK_COMPLETE (moto cannot show any
+/// of this: its failures are synchronous API errors).
+#[cfg(test)]
+mod aws_shaped_tests {
+    use aws_sdk_cloudformation::operation::describe_stack_events::DescribeStackEventsOutput;
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+    use aws_sdk_cloudformation::primitives::DateTime;
+    use aws_sdk_cloudformation::types::{ResourceStatus, Stack, StackStatus};
+    use aws_sdk_cloudformation::Client;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+    use crate::ui::{OutputFormat, Printer};
+
+    const STACK: &str = "demo-prod-v1-network";
+
+    fn event(
+        id: u32,
+        logical: &str,
+        kind: &str,
+        status: ResourceStatus,
+        reason: Option<&str>,
+    ) -> aws_sdk_cloudformation::types::StackEvent {
+        aws_sdk_cloudformation::types::StackEvent::builder()
+            .stack_id(format!(
+                "arn:aws:cloudformation:eu-west-1:123456789012:stack/{STACK}/1"
+            ))
+            .stack_name(STACK)
+            .event_id(format!("event-{id}"))
+            .logical_resource_id(logical)
+            .resource_type(kind)
+            .resource_status(status)
+            .set_resource_status_reason(reason.map(str::to_string))
+            .timestamp(DateTime::from_secs(1_790_000_000 + i64::from(id)))
+            .build()
+    }
+
+    /// Newest first, as DescribeStackEvents returns them.
+    fn events(upto: u32) -> DescribeStackEventsOutput {
+        let all = vec![
+            event(1, STACK, "AWS::CloudFormation::Stack", ResourceStatus::CreateInProgress, Some("User Initiated")),
+            event(2, "Vpc", "AWS::EC2::VPC", ResourceStatus::CreateInProgress, None),
+            event(3, "Vpc", "AWS::EC2::VPC", ResourceStatus::CreateComplete, None),
+            event(
+                4,
+                "PublicSubnet1",
+                "AWS::EC2::Subnet",
+                ResourceStatus::CreateFailed,
+                Some("Value (eu-west-1z) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: eu-west-1a, eu-west-1b, eu-west-1c. (Service: Ec2, Status Code: 400, Request ID: 6e5c0a34)"),
+            ),
+            event(
+                5,
+                STACK,
+                "AWS::CloudFormation::Stack",
+                ResourceStatus::RollbackInProgress,
+                Some("The following resource(s) failed to create: [PublicSubnet1]. Rollback requested by user."),
+            ),
+            event(6, "Vpc", "AWS::EC2::VPC", ResourceStatus::DeleteComplete, None),
+            event(7, STACK, "AWS::CloudFormation::Stack", ResourceStatus::RollbackComplete, None),
+        ];
+        let mut shown: Vec<_> = all.into_iter().take(upto as usize).collect();
+        shown.reverse();
+        DescribeStackEventsOutput::builder()
+            .set_stack_events(Some(shown))
+            .build()
+    }
+
+    fn stack(status: StackStatus) -> DescribeStacksOutput {
+        DescribeStacksOutput::builder()
+            .stacks(
+                Stack::builder()
+                    .stack_name(STACK)
+                    .stack_id("id")
+                    .stack_status(status)
+                    .creation_time(DateTime::from_secs(1_790_000_000))
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_rolled_back_creation_names_the_failed_resource_and_its_reason() {
+        let event_pages = mock!(Client::describe_stack_events)
+            .sequence()
+            .output(|| events(2))
+            .output(|| events(7))
+            .build();
+        let statuses = mock!(Client::describe_stacks)
+            .sequence()
+            .output(|| stack(StackStatus::CreateInProgress))
+            .output(|| stack(StackStatus::RollbackComplete))
+            .build();
+        let client = mock_client!(
+            aws_sdk_cloudformation,
+            RuleMode::MatchAny,
+            [&event_pages, &statuses]
+        );
+        let cloudformation = CloudFormation::new(client);
+        let printer = Printer::new(OutputFormat::Text, true, true, 0);
+        let mut seen = HashSet::new();
+        let followed = follow(&printer, &cloudformation, STACK, &mut seen, "Run it again.")
+            .await
+            .expect("follows");
+
+        let stack = followed.stack.expect("the stack is still there");
+        assert_eq!(stack.status, "ROLLBACK_COMPLETE");
+        assert_eq!(status_kind(&stack.status), StatusKind::Failed);
+        assert_eq!(followed.failures.len(), 1);
+        assert_eq!(followed.failures[0].logical_id, "PublicSubnet1");
+        assert_eq!(seen.len(), 7, "every event was seen exactly once");
+        let message = describe_failures(&followed.failures);
+        assert!(
+            message.contains("PublicSubnet1 (AWS::EC2::Subnet) CREATE_FAILED: Value (eu-west-1z)"),
+            "{message}"
+        );
+    }
+}
