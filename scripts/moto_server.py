@@ -61,6 +61,15 @@ against the region's exports and publishes the stack's outputs and exports once 
    delete leaks it) and ignores the change.  AWS updates it in place.  Fix: keep the
    resource; apply LogGroup RetentionInDays (PutRetentionPolicy / DeleteRetentionPolicy).
 
+8. ECS services (section "8: ECS service deployments" at the end of this file, whose
+   docstring names the AWS pages it follows).  moto never launches a service's tasks, drops
+   deploymentConfiguration on CreateService, never rolls out a new task definition and never
+   completes or fails a deployment.  The model rolls services out as ECS's rolling update
+   does, one scheduler step per DescribeServices call, with real tasks and service events,
+   the deployment circuit breaker and rollback.  Tests arrange a failed rollout with
+   `POST /moto-api/ecs-model/fail-deployments` and clear plans with
+   `POST /moto-api/ecs-model/reset` (or `/moto-api/reset`).
+
 usage: moto_server.py -H 127.0.0.1 -p PORT
 """
 import re
@@ -490,6 +499,451 @@ def vpc_create(cls, resource_name, cloudformation_json, account_id, region_name,
 
 
 vpc_models.VPC.create_from_cloudformation_json = classmethod(vpc_create)
+
+
+# --- 8: ECS service deployments ---------------------------------------------------------------
+import ipaddress  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import threading  # noqa: E402
+
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from moto.core.utils import camelcase_to_underscores, utcnow  # noqa: E402
+from moto.ecs import models as ecs_models  # noqa: E402
+from moto.ecs.responses import EC2ContainerServiceResponse  # noqa: E402
+from moto.moto_api._internal import mock_random  # noqa: E402
+from moto.moto_api._internal import models as moto_api_models  # noqa: E402
+from moto.moto_api._internal import urls as moto_api_urls  # noqa: E402
+
+_ECS_LOCK = threading.RLock()  # the server is threaded; model steps are not re-entrant
+# (account id, cluster name, service name) -> {"reason": str, "exit_code": int | None}
+_ECS_FAILURE_PLANS = {}
+# DeploymentConfiguration defaults for a REPLICA service with the ECS deployment controller.
+_ECS_DEFAULT_DEPLOYMENT_CONFIGURATION = {"deploymentCircuitBreaker": {"enable": False, "rollback": False},
+                                         "maximumPercent": 200, "minimumHealthyPercent": 100}
+# CreateService parameters moto drops (UpdateService keeps them under the same attribute names).
+_ECS_KEPT_CREATE_PARAMS = ("deploymentConfiguration", "placementStrategy", "placementConstraints",
+                           "healthCheckGracePeriodSeconds", "enableExecuteCommand")
+
+
+def _ecs_step(backend, service):
+    """One step of the ECS service scheduler for a service, run on each DescribeServices of it.
+
+    Follows the ECS API reference data types "Service" and "Deployment" (status PRIMARY /
+    ACTIVE, rolloutState IN_PROGRESS / COMPLETED / FAILED, rolloutStateReason, failedTasks,
+    running/pending counts), "DeploymentConfiguration" and "DeploymentCircuitBreaker", the
+    developer guide pages "Deploy Amazon ECS services by replacing tasks" (maximumPercent
+    rounded down, minimumHealthyPercent rounded up), "How the Amazon ECS deployment circuit
+    breaker detects failures" (threshold 0.5 * desired count, at least 3 and at most 200;
+    rollback to the last COMPLETED deployment), "Service event messages" ("(service X) has
+    started N tasks: (task T).", "has stopped N running tasks: ...", "(deployment D) deployment
+    completed.", "has reached a steady state.", "(deployment D) deployment failed: tasks failed
+    to start.", "rolling back to deployment D."; newest first, at most 100), "Amazon ECS
+    service deployment state change events" (reasons "ECS deployment D in progress.",
+    "ECS deployment D completed.", "ECS deployment circuit breaker: tasks failed to start.",
+    "ECS deployment circuit breaker: rolling back to deploymentId D."), and "Amazon ECS task
+    lifecycle" / DescribeTasks "Task" (lastStatus, desiredStatus, stopCode
+    ServiceSchedulerInitiated / TaskFailedToStart, stoppedReason "Scaling activity initiated
+    by (deployment D)").
+
+    A step, in order: (a) when the PRIMARY deployment runs its desired count and nothing else
+    runs or is pending, it is COMPLETED, older deployments go, and the service reports a
+    steady state; (b) PENDING tasks become RUNNING, or STOPPED if their deployment was told to
+    fail (failedTasks counts them); (c) the circuit breaker, when on, fails the PRIMARY at the
+    threshold and, with rollback, starts a new PRIMARY with the last completed task
+    definition; (d) tasks of older deployments (and PRIMARY tasks above desired) stop while
+    the running total stays >= minimumHealthyPercent; (e) the PRIMARY starts tasks up to
+    desired while the total stays <= maximumPercent.  So a first deployment completes on the
+    3rd DescribeServices, a rolling update of 2 tasks (150/50) too.  No wall clock.
+    Deviation: when the percentages leave no room at all (desired 1 at 150/50), one task is
+    started anyway, so the model cannot stall.
+    """
+    deployments = service.deployments
+    if service.status != "ACTIVE" or not deployments or deployments[0]["rolloutState"] == "FAILED":
+        return
+    primary = deployments[0]
+    desired = primary["desiredCount"]
+    config = {**_ECS_DEFAULT_DEPLOYMENT_CONFIGURATION, **(service.deployment_configuration or {})}
+    if (len(_ecs_tasks(primary, "RUNNING")) == desired and not any(_ecs_tasks(d, "PENDING") for d in deployments)
+            and not any(_ecs_tasks(d, "RUNNING") for d in deployments[1:])):
+        if not service._ecs_steady:  # (a)
+            if primary["rolloutState"] == "IN_PROGRESS":
+                primary.update(rolloutState="COMPLETED", rolloutStateReason=f"ECS deployment {primary['id']} completed.",
+                               updatedAt=utcnow())
+                service._ecs_last_completed = (primary["id"], primary["taskDefinition"])
+                _ecs_event(service, f"(deployment {primary['id']}) deployment completed.")
+            del deployments[1:]
+            _ecs_event(service, "has reached a steady state.")
+            service._ecs_steady = True
+        return
+    service._ecs_steady = False
+    for deployment in deployments:  # (b)
+        failure = deployment["_failure"]
+        for task in _ecs_tasks(deployment, "PENDING"):
+            if failure:
+                _ecs_stop_task(backend, task, failure["reason"], "TaskFailedToStart", failure["exit_code"], True)
+                deployment["failedTasks"] += 1
+            else:
+                _ecs_run_task(task)
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    if breaker.get("enable") and primary["failedTasks"] >= min(200, max(3, math.ceil(desired / 2))):  # (c)
+        primary.update(rolloutState="FAILED", updatedAt=utcnow(),
+                       rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.")
+        _ecs_event(service, f"(deployment {primary['id']}) deployment failed: tasks failed to start.")
+        stable = getattr(service, "_ecs_last_completed", None)
+        if breaker.get("rollback") and stable:
+            service.task_definition = stable[1]
+            _ecs_new_deployment(service, plan=False,
+                                reason=f"ECS deployment circuit breaker: rolling back to deploymentId {stable[0]}.")
+            _ecs_event(service, f"rolling back to deployment {stable[0]}.")
+        return _ecs_sync(backend, service)
+    maximum = max(desired, math.floor(desired * config["maximumPercent"] / 100))
+    minimum = min(desired, math.ceil(desired * config["minimumHealthyPercent"] / 100))
+    running = sum(len(_ecs_tasks(d, "RUNNING")) for d in deployments)
+    surplus = _ecs_tasks(primary, "RUNNING")[desired:]  # (d)
+    old = [t for d in reversed(deployments[1:]) for t in _ecs_tasks(d, "RUNNING")]
+    stopping = surplus + old[:max(0, running - len(surplus) - minimum)]
+    for task in stopping:
+        _ecs_stop_task(backend, task, f"Scaling activity initiated by (deployment {primary['id']})",
+                       "ServiceSchedulerInitiated", 0, False)
+    if stopping:
+        _ecs_event(service, f"has stopped {len(stopping)} running tasks: {_ecs_task_list(stopping)}.")
+    active = sum(len(_ecs_tasks(d, "RUNNING")) + len(_ecs_tasks(d, "PENDING")) for d in deployments)
+    wanted = desired - len(_ecs_tasks(primary, "RUNNING")) - len(_ecs_tasks(primary, "PENDING"))  # (e)
+    count = min(wanted, maximum - active)
+    if wanted > 0 and count <= 0 and not stopping and not any(_ecs_tasks(d, "PENDING") for d in deployments):
+        count = 1
+    started = [_ecs_start_task(backend, service, primary) for _ in range(max(0, count))]
+    if started:
+        _ecs_event(service, f"has started {len(started)} tasks: {_ecs_task_list(started)}.")
+    _ecs_sync(backend, service)
+
+
+def _ecs_tasks(deployment, status):
+    return [t for t in deployment["_tasks"] if t._status == status]
+
+
+def _ecs_task_list(tasks):
+    return " ".join(f"(task {t.id})" for t in tasks)
+
+
+def _ecs_event(service, message):
+    """Service events: newest first, the 100 most recent ("Service event messages")."""
+    service.events.insert(0, {"id": str(mock_random.uuid4()), "createdAt": utcnow(),
+                              "message": f"(service {service.name}) {message}"})
+    del service.events[100:]
+
+
+def _ecs_new_deployment(service, plan=True, reason=None):
+    """A new PRIMARY deployment for the service's task definition; the others become ACTIVE."""
+    deployment_id = f"ecs-svc/{mock_random.randint(10 ** 18, 2 ** 63 - 1)}"
+    now = utcnow()
+    for deployment in service.deployments:
+        deployment["status"] = "ACTIVE"
+    key = (service._account_id, service.cluster_name, service.name)
+    service.deployments.insert(0, {
+        "id": deployment_id, "status": "PRIMARY", "taskDefinition": service.task_definition,
+        "desiredCount": service.desired_count, "pendingCount": 0, "runningCount": 0, "failedTasks": 0,
+        "createdAt": now, "updatedAt": now, "launchType": service.launch_type,
+        "platformVersion": service.platform_version, "networkConfiguration": service.network_configuration or None,
+        "rolloutState": "IN_PROGRESS", "rolloutStateReason": reason or f"ECS deployment {deployment_id} in progress.",
+        # not in the Deployment shape, so never serialized:
+        "_tasks": [], "_failure": _ECS_FAILURE_PLANS.pop(key, None) if plan else None})
+    service._ecs_steady = False
+
+
+def _ecs_start_task(backend, service, deployment):
+    """A PENDING task of the deployment: group service:NAME, startedBy the deployment id, in the
+    least used of the service's subnets (spread across Availability Zones), on the least loaded
+    ACTIVE container instance of the cluster if it has any."""
+    cluster = backend._get_cluster(service.cluster_name)
+    task_definition = backend.describe_task_definition(deployment["taskDefinition"])
+    ec2 = ec2_backends[backend.account_id][cluster.region_name]
+    network = service.network_configuration or None
+    zone = None
+    if network and task_definition.network_mode == "awsvpc":
+        vpc_config = network["awsvpcConfiguration"]
+        in_use = [x["value"] for d in service.deployments for t in _ecs_tasks(d, "RUNNING") + _ecs_tasks(d, "PENDING")
+                  for a in t.attachments for x in a["details"] if x["name"] == "subnetId"]
+        subnet_id = min(vpc_config["subnets"], key=in_use.count)
+        network = {"awsvpcConfiguration": {**vpc_config, "subnets": [subnet_id]}}
+        zone = ec2.get_subnet(subnet_id).availability_zone
+    instances = [i for i in backend.container_instances.get(cluster.name, {}).values() if i.status == "ACTIVE"]
+    instance = min(instances, default=None, key=lambda i: (
+        zone is not None and i.attributes.get("ecs.availability-zone") != zone, i.running_tasks_count))
+    requirements = backend._calculate_task_resource_requirements(task_definition)
+    if task_definition.network_mode == "awsvpc":
+        requirements["PORTS"] = []  # each task has its own network interface
+    task = ecs_models.Task(cluster, task_definition, instance.container_instance_arn if instance else None,
+                           requirements, backend=backend, group=f"service:{service.name}",
+                           launch_type=service.launch_type or "EC2", started_by=deployment["id"],
+                           networking_configuration=network)
+    if instance:
+        backend.update_container_instance_resources(instance, requirements)
+    task._transitions = []  # the scheduler, not moto's state manager, moves service tasks
+    task.status = "PENDING"
+    task.stopped_reason = None
+    task.created_at = utcnow()
+    task.availability_zone = zone or (instance.attributes.get("ecs.availability-zone") if instance else None) \
+        or f"{cluster.region_name}a"
+    task.cpu, task.memory = task_definition.cpu, task_definition.memory
+    task.enable_execute_command = bool(getattr(service, "enable_execute_command", False))
+    task.health_status = "UNKNOWN"  # HEALTHY once RUNNING if a container has a health check
+    task._ecs_checked = any("healthCheck" in c for c in task_definition.container_definitions)
+    ip = next((d["value"] for a in task.attachments for d in a["details"] if d["name"] == "privateIPv4Address"), None)
+    prefix = task.task_arn.split(":task/")[0]
+    task.containers = [{
+        "containerArn": f"{prefix}:container/{cluster.name}/{task.id}/{mock_random.uuid4()}",
+        "taskArn": task.task_arn, "name": c.get("name"), "image": c.get("image"), "lastStatus": "PENDING",
+        "networkInterfaces": [{"attachmentId": a["id"], "privateIpv4Address": ip} for a in task.attachments],
+        "healthStatus": "UNKNOWN", "cpu": str(c.get("cpu", 0)),
+        "memory": str(c["memory"]) if "memory" in c else None,
+        "memoryReservation": str(c["memoryReservation"]) if "memoryReservation" in c else None,
+        "_checked": "healthCheck" in c} for c in task_definition.container_definitions]
+    backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+    deployment["_tasks"].append(task)
+    return task
+
+
+def _ecs_run_task(task):
+    now = utcnow()
+    task.status = "RUNNING"
+    task.pull_started_at, task.pull_stopped_at, task.started_at = now, now, now
+    task.connectivity, task.connectivity_at = "CONNECTED", now
+    task.health_status = "HEALTHY" if task._ecs_checked else "UNKNOWN"
+    for container in task.containers:
+        container.update(lastStatus="RUNNING", runtimeId=f"{mock_random.getrandbits(256):064x}",
+                         healthStatus="HEALTHY" if container["_checked"] else "UNKNOWN")
+
+
+def _ecs_stop_task(backend, task, reason, stop_code, exit_code, failed):
+    """Stop a service task: it keeps its attachment details (status DELETED) and frees its ENI."""
+    if task.container_instance_arn:
+        instance = backend.container_instances.get(task.cluster_name, {}).get(task.container_instance_arn.split("/")[-1])
+        if instance:
+            backend.update_container_instance_resources(instance, task.resource_requirements, removing=True)
+    now = utcnow()
+    task.status, task.desired_status = "STOPPED", "STOPPED"
+    task.stopped_reason, task.stop_code = reason, stop_code
+    task.stopping_at = task.execution_stopped_at = task.stopped_at = now
+    for container in task.containers:
+        container["lastStatus"] = "STOPPED"
+        if exit_code is not None:
+            container["exitCode"] = exit_code
+        if failed:
+            container["reason"] = reason
+    ec2 = ec2_backends[backend.account_id][task.region_name]
+    for attachment in task.attachments:
+        attachment["status"] = "DELETED"
+        for detail in attachment["details"]:
+            if detail["name"] == "networkInterfaceId":
+                ec2.delete_network_interface(detail["value"])
+
+
+def _ecs_sync(backend, service):
+    """Deployment, service and cluster counts from the tasks themselves."""
+    for deployment in service.deployments:
+        deployment["runningCount"] = len(_ecs_tasks(deployment, "RUNNING"))
+        deployment["pendingCount"] = len(_ecs_tasks(deployment, "PENDING"))
+    service.running_count = sum(d["runningCount"] for d in service.deployments)
+    service.pending_count = sum(d["pendingCount"] for d in service.deployments)
+    cluster = backend._get_cluster(service.cluster_name)
+    tasks = list(backend.tasks.get(cluster.name, {}).values())
+    cluster.running_tasks_count = sum(t._status == "RUNNING" for t in tasks)
+    cluster.pending_tasks_count = sum(t._status == "PENDING" for t in tasks)
+
+
+# awsvpc tasks (RunTask too) get an unused address of their subnet, not a random 10.x.y.z, and
+# 32-hex-digit task ids, as in AWS (VPC user guide "Subnet CIDR blocks": the first four and the
+# last address are reserved; ECS "Task" taskArn .../task/CLUSTER/ID).
+_ecs_task_subnet = threading.local()
+_orig_ecs_random_private_ip = ecs_models.random_private_ip
+
+
+def _ecs_private_ip(cidr=None, ipv6=False):
+    ec2, subnet = getattr(_ecs_task_subnet, "value", None) or (None, None)
+    if subnet is None:
+        return _orig_ecs_random_private_ip(cidr, ipv6)
+    network = ipaddress.ip_network(subnet.cidr_block)
+    used = {eni.private_ip_address for eni in ec2.enis.values()}
+    candidates = (network.network_address + mock_random.randint(4, network.num_addresses - 2) for _ in range(100))
+    return next((str(ip) for ip in candidates if str(ip) not in used), None) or next(
+        str(ip) for ip in list(network.hosts())[3:] if str(ip) not in used)
+
+
+ecs_models.random_private_ip = _ecs_private_ip
+_orig_ecs_task_init = ecs_models.Task.__init__
+
+
+def _ecs_task_init(self, cluster, task_definition, *args, **kwargs):
+    backend = kwargs.get("backend") or args[2]
+    subnets = ((kwargs.get("networking_configuration") or {}).get("awsvpcConfiguration") or {}).get("subnets") or []
+    ec2 = ec2_backends[backend.account_id][cluster.region_name]
+    try:
+        _ecs_task_subnet.value = (ec2, ec2.get_subnet(subnets[0])) if subnets else None
+    except Exception:  # noqa: BLE001 - moto's own Task raises the AWS error for a bad subnet
+        _ecs_task_subnet.value = None
+    try:
+        _orig_ecs_task_init(self, cluster, task_definition, *args, **kwargs)
+    finally:
+        _ecs_task_subnet.value = None
+    self.id = self.id.replace("-", "")
+
+
+ecs_models.Task.__init__ = _ecs_task_init
+
+_orig_ecs_create_service = ecs_models.EC2ContainerServiceBackend.create_service
+_orig_ecs_update_service = ecs_models.EC2ContainerServiceBackend.update_service
+_orig_ecs_describe_services = ecs_models.EC2ContainerServiceBackend.describe_services
+_orig_ecs_delete_service = ecs_models.EC2ContainerServiceBackend.delete_service
+_orig_ecs_list_tasks = ecs_models.EC2ContainerServiceBackend.list_tasks
+_orig_ecs_create_service_response = EC2ContainerServiceResponse.create_service
+
+
+def ecs_create_service(self, *args, **kwargs):
+    service = _orig_ecs_create_service(self, *args, **kwargs)
+    with _ECS_LOCK:
+        service.created_at = utcnow()
+        service.deployment_configuration = dict(_ECS_DEFAULT_DEPLOYMENT_CONFIGURATION)
+        service._ecs_steady = False
+        if service.deployment_controller.get("type") == "ECS" and service.task_definition:
+            service.deployments = []
+            _ecs_new_deployment(service)
+        _ecs_sync(self, service)
+    return service
+
+
+def ecs_create_service_response(self):
+    result = _orig_ecs_create_service_response(self)
+    service = self.ecs_backend._get_service(self._get_param("cluster", "default"), self._get_param("serviceName"))
+    for param in _ECS_KEPT_CREATE_PARAMS:
+        if self._get_param(param) is not None:
+            setattr(service, camelcase_to_underscores(param), self._get_param(param))
+    service.deployment_configuration = {**_ECS_DEFAULT_DEPLOYMENT_CONFIGURATION, **service.deployment_configuration}
+    return result
+
+
+def ecs_update_service(self, service_properties):
+    """A new task definition, network configuration or forceNewDeployment starts a new
+    deployment; desiredCount alone changes the PRIMARY deployment's desired count
+    (API reference: UpdateService).  deploymentConfiguration members not given are kept."""
+    service = self._get_service(service_properties.get("cluster", "default"),
+                                service_properties["service"].split("/")[-1])
+    force = service_properties.pop("force_new_deployment", False)
+    before = (service.task_definition, service.network_configuration, service.deployment_configuration)
+    task_definition = service_properties.get("task_definition")
+    _orig_ecs_update_service(self, service_properties)
+    with _ECS_LOCK:
+        if task_definition:
+            service.task_definition = self.describe_task_definition(task_definition).arn
+        service.deployment_configuration = {**(before[2] or {}), **(service.deployment_configuration or {})}
+        if getattr(service, "_ecs_steady", None) is not None and service.deployment_controller.get("type") == "ECS":
+            primary = service.deployments[0] if service.deployments else None
+            if force or primary is None or (service.task_definition, service.network_configuration) != before[:2]:
+                _ecs_new_deployment(service)
+            elif primary["desiredCount"] != service.desired_count:
+                primary.update(desiredCount=service.desired_count, updatedAt=utcnow())
+                service._ecs_steady = False
+            _ecs_sync(self, service)
+    return service
+
+
+def ecs_describe_services(self, cluster_str, service_names_or_arns):
+    services, failures = _orig_ecs_describe_services(self, cluster_str, service_names_or_arns)
+    with _ECS_LOCK:
+        for service in services:
+            if getattr(service, "_ecs_steady", None) is not None:
+                _ecs_step(self, service)
+    return services, failures
+
+
+def ecs_delete_service(self, cluster_name, service_name, force):
+    """DeleteService: the scheduler stops the service's tasks."""
+    service = _orig_ecs_delete_service(self, cluster_name, service_name, force)
+    with _ECS_LOCK:
+        if service.deployments and getattr(service, "_ecs_steady", None) is not None:
+            reason = f"Scaling activity initiated by (deployment {service.deployments[0]['id']})"
+            for deployment in service.deployments:
+                for task in _ecs_tasks(deployment, "RUNNING") + _ecs_tasks(deployment, "PENDING"):
+                    _ecs_stop_task(self, task, reason, "ServiceSchedulerInitiated", 0, False)
+            _ecs_sync(self, service)
+    return service
+
+
+def ecs_list_tasks(self, cluster_str=None, container_instance=None, family=None, started_by=None,
+                   service_name=None, desiredStatus=None):
+    """ListTasks (API reference): serviceName filters on the service's tasks, and without
+    desiredStatus only tasks whose desired status is RUNNING are listed ("The default status
+    filter is RUNNING")."""
+    tasks = _orig_ecs_list_tasks(self, cluster_str, container_instance, family, started_by, None,
+                                 desiredStatus or "RUNNING")
+    if service_name:
+        tasks = [t for t in tasks if t.group == f"service:{service_name.split('/')[-1]}"]
+    return tasks
+
+
+ecs_models.EC2ContainerServiceBackend.create_service = ecs_create_service
+ecs_models.EC2ContainerServiceBackend.update_service = ecs_update_service
+ecs_models.EC2ContainerServiceBackend.describe_services = ecs_describe_services
+ecs_models.EC2ContainerServiceBackend.delete_service = ecs_delete_service
+ecs_models.EC2ContainerServiceBackend.list_tasks = ecs_list_tasks
+EC2ContainerServiceResponse.create_service = ecs_create_service_response
+
+
+def _ecs_model_json(status, body):
+    return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+def ecs_model_fail_deployments(request, full_url, headers):
+    """POST /moto-api/ecs-model/fail-deployments {"account_id", "cluster", "service", "reason",
+    "exit_code"}: the next new deployment of that service (CreateService, UpdateService; not a
+    circuit-breaker rollback) fails: its tasks stop with stopCode TaskFailedToStart, stoppedReason
+    and container reason = reason, container exitCode = exit_code (default 1; null omits it).
+    account_id defaults to the x-moto-account-id header, then moto's default account; cluster to
+    "default"; cluster and service may be names or ARNs; any region."""
+    if request.method != "POST":
+        return _ecs_model_json(405, {"error": "POST only"})
+    try:
+        body = json.loads(request.get_data() or b"{}")
+        account = body.get("account_id") or request.headers.get("x-moto-account-id") or DEFAULT_ACCOUNT_ID
+        key = (str(account), str(body.get("cluster") or "default").split("/")[-1], str(body["service"]).split("/")[-1])
+        plan = {"reason": str(body["reason"]), "exit_code": body.get("exit_code", 1)}
+    except (ValueError, KeyError, TypeError) as e:
+        return _ecs_model_json(400, {"error": f"expected JSON with service and reason: {e}"})
+    with _ECS_LOCK:
+        _ECS_FAILURE_PLANS[key] = plan
+    return _ecs_model_json(200, {"status": "ok", "account_id": key[0], "cluster": key[1], "service": key[2], **plan})
+
+
+def ecs_model_reset(request, full_url, headers):
+    """POST /moto-api/ecs-model/reset: forget the failure plans of one account (body
+    {"account_id"} or the x-moto-account-id header), or of all accounts without either."""
+    if request.method != "POST":
+        return _ecs_model_json(405, {"error": "POST only"})
+    try:
+        account = json.loads(request.get_data() or b"{}").get("account_id") or request.headers.get("x-moto-account-id")
+    except (ValueError, AttributeError) as e:
+        return _ecs_model_json(400, {"error": f"expected a JSON object: {e}"})
+    with _ECS_LOCK:
+        keys = [k for k in _ECS_FAILURE_PLANS if account is None or k[0] == str(account)]
+        for key in keys:
+            del _ECS_FAILURE_PLANS[key]
+    return _ecs_model_json(200, {"status": "ok", "account_id": account, "cleared": len(keys)})
+
+
+moto_api_urls.url_paths["{0}/moto-api/ecs-model/fail-deployments"] = ecs_model_fail_deployments
+moto_api_urls.url_paths["{0}/moto-api/ecs-model/reset"] = ecs_model_reset
+_orig_moto_api_reset = moto_api_models.MotoAPIBackend.reset
+
+
+def moto_api_reset(self):
+    with _ECS_LOCK:
+        _ECS_FAILURE_PLANS.clear()
+    _orig_moto_api_reset(self)
+
+
+moto_api_models.MotoAPIBackend.reset = moto_api_reset
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
