@@ -87,8 +87,42 @@ pub enum Command {
     /// imports its exports, and while the database has deletion protection.
     DeleteStack(StackArgs),
 
+    /// Provision the database through an SSH tunnel via the bastion: the
+    /// database (encoding, collation), the application role, migrations, seeds.
+    ///
+    /// Shows what it will do and asks first; a second run changes nothing.
+    UpdateResources(UpdateResourcesArgs),
+
+    /// Forward a local port to the database through the bastion until Ctrl-C.
+    ///
+    /// Prints the psql command line (never a password) on stdout.
+    Tunnel(TunnelArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateResourcesArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// Instead: on a throwaway database, migrate, seed, roll back every
+    /// migration with its .down.sql, migrate, seed, and drop it.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TunnelArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// The local port to listen on (127.0.0.1); 0 picks a free one.
+    #[arg(long, default_value_t = 5436, value_name = "PORT")]
+    pub local_port: u16,
 }
 
 #[derive(Debug, Args)]

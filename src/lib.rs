@@ -8,6 +8,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod network;
 pub mod release;

@@ -56,3 +56,23 @@ pub async fn create_secret(
         Err(error) => Err(error).aws_context(|| format!("creating SSM parameter {name}")),
     }
 }
+
+/// Store a SecureString, replacing any value (for a role password that is reset).
+pub async fn put_secret(
+    client: &Client,
+    name: &str,
+    value: &Secret,
+    description: &str,
+) -> anyhow::Result<()> {
+    client
+        .put_parameter()
+        .name(name)
+        .value(value.expose())
+        .r#type(ParameterType::SecureString)
+        .overwrite(true)
+        .description(description)
+        .send()
+        .await
+        .aws_context(|| format!("storing SSM parameter {name}"))?;
+    Ok(())
+}

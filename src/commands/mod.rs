@@ -4,6 +4,8 @@ mod completions;
 mod create_stack;
 mod delete_stack;
 mod stack_events;
+mod tunnel;
+mod update_resources;
 mod validate;
 
 use crate::aws::AwsOptions;
@@ -42,6 +44,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Validate(args) => validate::run(&context, &args),
         Command::CreateStack(args) => create_stack::run(&context, &args).await,
         Command::DeleteStack(args) => delete_stack::run(&context, &args).await,
+        Command::UpdateResources(args) => update_resources::run(&context, &args).await,
+        Command::Tunnel(args) => tunnel::run(&context, &args).await,
         Command::Completions(args) => completions::run(&context, &args),
     }
 }

@@ -1,0 +1,612 @@
+//! `update-resources <STACK> [--check]`: through the SSH tunnel, the database
+//! with its encoding and collation, the application role, migrations, seeds.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Context;
+use crate::aws::cloudformation::CloudFormation;
+use crate::aws::{ssm, Aws};
+use crate::cli::UpdateResourcesArgs;
+use crate::config::StackConfig;
+use crate::db::migrations::{self, Migration};
+use crate::db::postgres::Login;
+use crate::db::provision::{self, DatabaseState, RoleState};
+use crate::db::route::{Route, Tunnel};
+use crate::error::{InputError, Problem};
+use crate::secret::Secret;
+use crate::ui::confirm;
+use crate::validation;
+
+/// Length of the generated application role password.
+const APP_PASSWORD_LENGTH: usize = 40;
+/// How long to wait for another operator's migration lock.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+
+pub fn app_password_parameter(stack: &StackConfig) -> String {
+    format!("{}database/app-password", stack.parameter_prefix())
+}
+
+/// What the stack file asks for, read from disk before any connection.
+struct Wanted {
+    migrations: Vec<Migration>,
+    migrations_dir: Option<PathBuf>,
+    seeds: Option<(String, String)>,
+}
+
+fn read_wanted(stack: &StackConfig) -> Result<Wanted, InputError> {
+    let migrations_dir = stack
+        .database
+        .migrations
+        .as_ref()
+        .map(|dir| stack.resolve(dir));
+    let migrations = match &migrations_dir {
+        Some(dir) => migrations::read_folder(dir)?,
+        None => Vec::new(),
+    };
+    let seeds = match &stack.database.seeds {
+        Some(path) => {
+            let resolved = stack.resolve(path);
+            let sql = std::fs::read_to_string(&resolved).map_err(|error| {
+                InputError::one(
+                    Problem::new(format!("cannot read seeds: {error}")).in_file(&resolved),
+                )
+            })?;
+            Some((path.display().to_string(), sql))
+        }
+        None => None,
+    };
+    Ok(Wanted {
+        migrations,
+        migrations_dir,
+        seeds,
+    })
+}
+
+#[derive(Default, Serialize)]
+struct Report {
+    stack: String,
+    database: String,
+    database_created: bool,
+    role: String,
+    role_created: bool,
+    role_password_reset: bool,
+    migrations_applied: Vec<String>,
+    seeds_applied: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<String>,
+}
+
+pub async fn run(context: &Context, args: &UpdateResourcesArgs) -> anyhow::Result<()> {
+    let printer = &context.printer;
+    let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
+    let wanted = read_wanted(&stack)?;
+    if args.check {
+        let missing: Vec<Problem> = wanted
+            .migrations
+            .iter()
+            .filter(|migration| migration.down.is_none())
+            .map(|migration| {
+                let dir = wanted.migrations_dir.clone().unwrap_or_default();
+                Problem::new("has no down file, so the check cannot roll it back")
+                    .in_file(dir.join(&migration.file_name))
+                    .fix(format!(
+                        "write {}",
+                        migration.file_name.replace(".sql", ".down.sql")
+                    ))
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(InputError::new(missing).into());
+        }
+    }
+
+    let aws = Aws::load(&context.aws, Some(&stack)).await?;
+    let platform = CloudFormation::new(aws.cloudformation())
+        .describe(&stack.platform_stack_name())
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the platform stack {} does not exist; run `stackup create-stack {}` first",
+                stack.platform_stack_name(),
+                stack.name
+            )
+        })?;
+    let ssm_client = aws.ssm();
+    let master_parameter = crate::stacks::master_password_parameter(&stack);
+    let master_password = ssm::get_secret(&ssm_client, &master_parameter).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the database master password {master_parameter} is missing from SSM; run `stackup create-stack {}` to create it",
+            stack.name
+        )
+    })?;
+    let route = Route::resolve(&stack, &platform.outputs)?;
+    printer.info(format!(
+        "connecting to {}:{} through {}",
+        route.database_host, route.database_port, route.ssh
+    ));
+    let tunnel = Tunnel::open(route).await?;
+    let master = Login {
+        user: stack.database.master_user.clone(),
+        password: master_password.clone(),
+        database: "postgres".to_string(),
+    };
+    let admin = tunnel.connect(&master).await?;
+
+    let result = if args.check {
+        sanity_check(context, &stack, &wanted, &tunnel, &master).await
+    } else {
+        provision(
+            context,
+            &stack,
+            &wanted,
+            &tunnel,
+            &master,
+            &admin.client,
+            &ssm_client,
+        )
+        .await
+    };
+    drop(admin);
+    tunnel.close().await;
+    let report = result?;
+    if printer.is_json() {
+        printer.json(&report)
+    } else {
+        let mut text = String::new();
+        if let Some(check) = &report.check {
+            text.push_str(&format!("{check}\n"));
+        } else {
+            text.push_str(&format!(
+                "database {}: {}\nrole {}: {}\n",
+                report.database,
+                if report.database_created {
+                    "created"
+                } else {
+                    "exists"
+                },
+                report.role,
+                if report.role_created {
+                    "created"
+                } else if report.role_password_reset {
+                    "password reset"
+                } else {
+                    "exists"
+                }
+            ));
+            if report.migrations_applied.is_empty() {
+                text.push_str("migrations: none pending\n");
+            } else {
+                text.push_str(&format!(
+                    "migrations applied: {}\n",
+                    report.migrations_applied.join(", ")
+                ));
+            }
+            text.push_str(&format!(
+                "seeds: {}\n",
+                if report.seeds_applied {
+                    "applied"
+                } else {
+                    "unchanged"
+                }
+            ));
+        }
+        printer.data(&text)
+    }
+}
+
+/// The role's state as seen by logging in with the stored password.
+enum RolePlan {
+    Create(Secret),
+    Reset(Secret, &'static str),
+    Keep(Secret),
+}
+
+async fn provision(
+    context: &Context,
+    stack: &StackConfig,
+    wanted: &Wanted,
+    tunnel: &Tunnel,
+    master: &Login,
+    admin: &tokio_postgres::Client,
+    ssm_client: &aws_sdk_ssm::Client,
+) -> anyhow::Result<Report> {
+    let printer = &context.printer;
+    let database = &stack.database;
+    let password_parameter = app_password_parameter(stack);
+    let stored_password = ssm::get_secret(ssm_client, &password_parameter).await?;
+    let role_state: Option<RoleState> = provision::role(admin, &database.app_user).await?;
+    let database_state: Option<DatabaseState> = provision::database(admin, &database.name).await?;
+    if let Some(state) = &database_state {
+        check_database_settings(stack, state)?;
+    }
+    let app_login = |password: Secret| Login {
+        user: database.app_user.clone(),
+        password,
+        database: database.name.clone(),
+    };
+
+    // Decide about the role: can the stored password log in?
+    let role_plan = match (&role_state, stored_password) {
+        (None, password) => {
+            RolePlan::Create(password.unwrap_or_else(|| Secret::generate(APP_PASSWORD_LENGTH)))
+        }
+        (Some(_), None) => RolePlan::Reset(
+            Secret::generate(APP_PASSWORD_LENGTH),
+            "its password is not in SSM",
+        ),
+        (Some(state), Some(password)) if state.is_too_powerful() || !state.can_login => {
+            RolePlan::Reset(
+                password,
+                "it has more powers than owning its database, or cannot log in",
+            )
+        }
+        (Some(_), Some(password)) if database_state.is_some() => {
+            match tunnel.connect(&app_login(password.clone())).await {
+                Ok(_) => RolePlan::Keep(password),
+                Err(_) => RolePlan::Reset(password, "the password in SSM was refused"),
+            }
+        }
+        (Some(_), Some(password)) => RolePlan::Keep(password),
+    };
+
+    // Which migrations are pending (read as the master user: the role may not work yet).
+    let applied = match &database_state {
+        Some(_) => {
+            let reader = tunnel
+                .connect(&Login {
+                    database: database.name.clone(),
+                    ..master.clone()
+                })
+                .await?;
+            migrations::applied(&reader.client).await?
+        }
+        None => Vec::new(),
+    };
+    let dir = wanted.migrations_dir.clone().unwrap_or_default();
+    let pending = migrations::pending(&wanted.migrations, &applied, &dir)?;
+    let seeds_due = match (&wanted.seeds, &database_state) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some((_, sql)), Some(_)) => {
+            !pending.is_empty() || {
+                let reader = tunnel
+                    .connect(&Login {
+                        database: database.name.clone(),
+                        ..master.clone()
+                    })
+                    .await?;
+                let table_exists: bool = reader
+                    .client
+                    .query_one("SELECT to_regclass('stackup_seeds') IS NOT NULL", &[])
+                    .await?
+                    .get(0);
+                !table_exists
+                    || migrations::seeds_checksum(&reader.client).await?
+                        != Some(migrations::checksum(sql))
+            }
+        }
+    };
+    let close_database = database_state
+        .as_ref()
+        .is_some_and(|state| state.public_can_connect);
+
+    // Show the plan.
+    let mut steps = Vec::new();
+    match &database_state {
+        None => steps.push(format!(
+            "create database {} ({}, collation {}, from template0, owned by {})",
+            database.name, database.encoding, database.collation, database.app_user
+        )),
+        Some(_) if close_database => steps.push(format!(
+            "revoke PUBLIC access to database {}",
+            database.name
+        )),
+        Some(_) => {}
+    }
+    match &role_plan {
+        RolePlan::Create(_) => steps.push(format!(
+            "create role {} (LOGIN only: no superuser, createdb or createrole), password in SSM {password_parameter}",
+            database.app_user
+        )),
+        RolePlan::Reset(_, why) => steps.push(format!(
+            "reset role {} to LOGIN only with the password in SSM {password_parameter} ({why})",
+            database.app_user
+        )),
+        RolePlan::Keep(_) => {}
+    }
+    for migration in &pending {
+        steps.push(format!("apply migration {}", migration.file_name));
+    }
+    if seeds_due {
+        if let Some((file, _)) = &wanted.seeds {
+            steps.push(format!("run seeds {file}"));
+        }
+    }
+    let mut report = Report {
+        stack: stack.name.clone(),
+        database: database.name.clone(),
+        role: database.app_user.clone(),
+        ..Default::default()
+    };
+    if steps.is_empty() {
+        printer.success(format!(
+            "nothing to do: database {}, role {}, {} migration(s) and seeds are up to date",
+            database.name,
+            database.app_user,
+            wanted.migrations.len()
+        ));
+        return Ok(report);
+    }
+    printer.info(format!("update-resources {} will:", stack.stack_id()));
+    for step in &steps {
+        printer.info(format!("  - {step}"));
+    }
+    if !confirm("Make these changes", context.global.yes).await? {
+        anyhow::bail!("cancelled: nothing was changed");
+    }
+
+    // The role first (its password is stored before it is used), then the database.
+    let app_password = match role_plan {
+        RolePlan::Create(password) => {
+            let password = ssm::create_secret(
+                ssm_client,
+                &password_parameter,
+                password,
+                "PostgreSQL application role password (stackup)",
+            )
+            .await?;
+            provision::create_role(admin, &database.app_user, &password).await?;
+            printer.success(format!("created role {}", database.app_user));
+            report.role_created = true;
+            password
+        }
+        RolePlan::Reset(password, _) => {
+            ssm::put_secret(
+                ssm_client,
+                &password_parameter,
+                &password,
+                "PostgreSQL application role password (stackup)",
+            )
+            .await?;
+            provision::reset_role(admin, &database.app_user, &password).await?;
+            printer.success(format!("reset role {}", database.app_user));
+            report.role_password_reset = true;
+            password
+        }
+        RolePlan::Keep(password) => password,
+    };
+    if database_state.is_none() {
+        provision::create_database(
+            admin,
+            &database.name,
+            &database.app_user,
+            &database.encoding,
+            &database.collation,
+        )
+        .await
+        .map_err(|error| explain_create_database(stack, error))?;
+        printer.success(format!("created database {}", database.name));
+        report.database_created = true;
+    } else if close_database {
+        provision::close_to_public(admin, &database.name, &database.app_user).await?;
+    }
+
+    // Migrations and seeds, as the application role, under the advisory lock.
+    let mut app = tunnel.connect(&app_login(app_password)).await?;
+    migrations::lock(&app.client, LOCK_TIMEOUT, || {
+        printer.info(
+            "waiting for the migration lock: another update-resources is migrating this database",
+        )
+    })
+    .await?;
+    let outcome = migrate(context, tunnel, &mut app, wanted, &dir, &mut report).await;
+    if !tunnel.is_closed() {
+        let _ = migrations::unlock(&app.client).await;
+    }
+    outcome?;
+    Ok(report)
+}
+
+async fn migrate(
+    context: &Context,
+    tunnel: &Tunnel,
+    app: &mut crate::db::postgres::Connected,
+    wanted: &Wanted,
+    dir: &std::path::Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let printer = &context.printer;
+    migrations::ensure_table(&app.client).await?;
+    // Read again under the lock: another operator may have migrated meanwhile.
+    let applied = migrations::applied(&app.client).await?;
+    let pending = migrations::pending(&wanted.migrations, &applied, dir)?;
+    for migration in pending {
+        printer.info(format!("applying {}", migration.file_name));
+        let cancel = app.cancel.clone();
+        guarded(
+            tunnel,
+            &cancel,
+            &migration.file_name,
+            migrations::apply(&mut app.client, migration),
+        )
+        .await?;
+        printer.success(format!("applied {}", migration.file_name));
+        report.migrations_applied.push(migration.file_name.clone());
+    }
+    if let Some((file, sql)) = &wanted.seeds {
+        let current = migrations::seeds_checksum(&app.client).await?;
+        if !report.migrations_applied.is_empty() || current != Some(migrations::checksum(sql)) {
+            let cancel = app.cancel.clone();
+            guarded(
+                tunnel,
+                &cancel,
+                file,
+                migrations::seed(&mut app.client, file, sql),
+            )
+            .await?;
+            printer.success(format!("ran seeds {file}"));
+            report.seeds_applied = true;
+        }
+    }
+    Ok(())
+}
+
+/// Run database work; if the SSH link dies or the operator presses Ctrl-C,
+/// cancel the statement on the server over a fresh channel, so that its
+/// transaction rolls back now instead of whenever the server notices.
+async fn guarded<T>(
+    tunnel: &Tunnel,
+    cancel: &tokio_postgres::CancelToken,
+    what: &str,
+    work: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let link_died = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if tunnel.is_closed() {
+                return;
+            }
+        }
+    };
+    let reason = tokio::select! {
+        result = work => {
+            match result {
+                Err(error) if tunnel.is_closed() => {
+                    tracing::debug!(%error, "work failed with the link down");
+                    "the SSH link to the bastion died"
+                }
+                other => return other,
+            }
+        }
+        _ = link_died => "the SSH link to the bastion died",
+        _ = tokio::signal::ctrl_c() => "interrupted",
+    };
+    let cancelled = match tunnel.cancel(cancel).await {
+        Ok(()) => "it was cancelled on the server, so its transaction was rolled back".to_string(),
+        Err(error) => format!("cancelling it on the server failed ({error:#}); PostgreSQL rolls its transaction back when it notices the lost connection"),
+    };
+    anyhow::bail!(
+        "{reason} during {what}: {cancelled}. schema_migrations lists only what was committed; run update-resources again to continue"
+    )
+}
+
+fn check_database_settings(stack: &StackConfig, state: &DatabaseState) -> anyhow::Result<()> {
+    let database = &stack.database;
+    let same_collation =
+        normalise_locale(&state.collation) == normalise_locale(&database.collation);
+    if !state.encoding.eq_ignore_ascii_case(&database.encoding) || !same_collation {
+        return Err(InputError::one(
+            Problem::new(format!(
+                "database {} exists with encoding {} and collation {}, but the stack file asks for {} and {}; PostgreSQL cannot change them in place",
+                database.name, state.encoding, state.collation, database.encoding, database.collation
+            ))
+            .in_file(&stack.file)
+            .at_key("database.encoding")
+            .fix("set encoding and collation to the existing values, or dump, recreate and restore the database"),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// `C.UTF-8` and `C.utf8` name the same locale.
+fn normalise_locale(locale: &str) -> String {
+    locale.to_ascii_lowercase().replace("utf-8", "utf8")
+}
+
+fn explain_create_database(stack: &StackConfig, error: anyhow::Error) -> anyhow::Error {
+    let text = format!("{error:#}");
+    if text.contains("locale") || text.contains("collation") {
+        return InputError::one(
+            Problem::new(format!(
+                "the database server does not know collation {}: {text}",
+                stack.database.collation
+            ))
+            .in_file(&stack.file)
+            .at_key("database.collation")
+            .fix("use a locale the server has, such as \"en_US.UTF-8\" on RDS or \"C.UTF-8\""),
+        )
+        .into();
+    }
+    error.context(format!("creating database {}", stack.database.name))
+}
+
+/// The sanity cycle on a throwaway database: create, migrate, seed, roll back
+/// every migration, migrate, seed, drop (also when a step fails).
+async fn sanity_check(
+    context: &Context,
+    stack: &StackConfig,
+    wanted: &Wanted,
+    tunnel: &Tunnel,
+    master: &Login,
+) -> anyhow::Result<Report> {
+    let printer = &context.printer;
+    let database = &stack.database;
+    let suffix: String = Secret::generate(8).expose().to_ascii_lowercase();
+    let throwaway = format!("{}_check_{suffix}", database.name);
+    let admin = tunnel.connect(master).await?;
+    printer.info(format!("sanity check on throwaway database {throwaway}"));
+    provision::create_database(
+        &admin.client,
+        &throwaway,
+        &master.user,
+        &database.encoding,
+        &database.collation,
+    )
+    .await
+    .map_err(|error| explain_create_database(stack, error))?;
+    let cycle = async {
+        let mut connection = tunnel
+            .connect(&Login {
+                database: throwaway.clone(),
+                ..master.clone()
+            })
+            .await?;
+        migrations::ensure_table(&connection.client).await?;
+        let seeds = wanted.seeds.as_ref();
+        let step = |name: &str| printer.info(format!("  {name}"));
+        for round in ["migrate", "migrate again"] {
+            step(round);
+            for migration in &wanted.migrations {
+                migrations::apply(&mut connection.client, migration).await?;
+            }
+            if let Some((file, sql)) = seeds {
+                step("seed");
+                migrations::seed(&mut connection.client, file, sql).await?;
+            }
+            if round == "migrate" {
+                step("roll back every migration");
+                for migration in wanted.migrations.iter().rev() {
+                    migrations::revert(&mut connection.client, migration).await?;
+                }
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let dropped = provision::drop_database(&admin.client, &throwaway).await;
+    cycle?;
+    dropped?;
+    let summary = format!(
+        "sanity check passed: {} migration(s) applied, rolled back and applied again, seeds run twice, on {throwaway} (dropped)",
+        wanted.migrations.len()
+    );
+    printer.success(&summary);
+    Ok(Report {
+        stack: stack.name.clone(),
+        database: throwaway,
+        role: master.user.clone(),
+        migrations_applied: wanted
+            .migrations
+            .iter()
+            .map(|migration| migration.file_name.clone())
+            .collect(),
+        seeds_applied: wanted.seeds.is_some(),
+        check: Some(summary),
+        ..Default::default()
+    })
+}
