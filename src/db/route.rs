@@ -9,6 +9,9 @@ use super::ssh::{SshSession, SshTarget};
 use super::tls;
 use crate::config::StackConfig;
 
+/// How long a session that carried a cancel request stays open afterwards.
+const CANCEL_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The addresses and settings of one stack's database path.
 #[derive(Clone)]
 pub struct Route {
@@ -117,15 +120,21 @@ impl Tunnel {
     /// otherwise over a fresh one (the link that carried the query is dead).
     pub async fn cancel(&self, token: &tokio_postgres::CancelToken) -> anyhow::Result<()> {
         if !self.session.is_closed() {
+            tracing::debug!("cancelling over the current SSH session");
             if let Ok(stream) = self.open_stream().await {
                 return postgres::cancel(token, stream, &self.route.tls).await;
             }
         }
+        tracing::debug!("cancelling over a fresh SSH session");
         let fresh = SshSession::connect(&self.route.ssh).await?;
         let stream = fresh
             .open_tcp(&self.route.database_host, self.route.database_port)
             .await?;
         let result = postgres::cancel(token, stream, &self.route.tls).await;
+        tracing::debug!(?result, "cancel request sent");
+        // The cancel request is only written to the channel: give sshd time to
+        // forward it before the session goes, or the server never sees it.
+        tokio::time::sleep(CANCEL_DRAIN).await;
         fresh.close().await;
         result
     }
