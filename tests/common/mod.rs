@@ -344,3 +344,203 @@ pub fn is_read_only(operation: &str) -> bool {
         .iter()
         .any(|prefix| operation.starts_with(prefix))
 }
+
+impl LocalCloud {
+    pub fn pg_port(&self) -> u16 {
+        self.state["postgres"]["port"].as_u64().expect("pg port") as u16
+    }
+
+    pub fn ssh_port(&self) -> u16 {
+        self.state["ssh"]["port"].as_u64().expect("ssh port") as u16
+    }
+
+    pub fn ssh_user(&self) -> String {
+        self.state["ssh"]["user"]
+            .as_str()
+            .expect("ssh user")
+            .to_string()
+    }
+
+    pub fn path(&self, section: &str, key: &str) -> PathBuf {
+        PathBuf::from(
+            self.state[section][key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{section}.{key}")),
+        )
+    }
+
+    pub fn master_password(&self) -> String {
+        std::fs::read_to_string(self.path("postgres", "master_password_file"))
+            .expect("master password file")
+            .trim()
+            .to_string()
+    }
+
+    /// Run SQL with the real psql client as the master user; rows as `a|b` lines.
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        let output = std::process::Command::new("psql")
+            .arg(format!(
+                "host=127.0.0.1 port={} user=postgres dbname={database} sslmode=verify-full sslrootcert={}",
+                self.pg_port(),
+                self.path("postgres", "ca_file").display()
+            ))
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .env("PGPASSWORD", self.master_password())
+            .env("PGCONNECT_TIMEOUT", "5")
+            .output()
+            .expect("psql runs");
+        assert!(
+            output.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    }
+}
+
+/// A config dir whose stack provisions its own database (`database`, with role
+/// `<database>_app`) on the local cloud: the local stack file with absolute
+/// paths to the local cloud's key, known_hosts and CA, and a `[local]` section
+/// with the given bastion and database addresses (default: the local cloud's).
+pub fn database_config_dir(
+    cloud: &LocalCloud,
+    database: &str,
+    bastion: Option<String>,
+    database_address: Option<String>,
+    known_hosts: Option<&Path>,
+) -> tempfile::TempDir {
+    let dir = stack_config_dir(&[("name = \"demo\"", &format!("name = \"{database}\""))]);
+    let stack_file = dir.path().join("stacks/local.toml");
+    let mut text = std::fs::read_to_string(&stack_file).expect("stack file");
+    let known_hosts = known_hosts
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cloud.path("ssh", "known_hosts"));
+    text = text.replace(
+        "[database]\n",
+        &format!(
+            "[database]\nsslmode = \"verify-full\"\nca_file = \"{}\"\n",
+            cloud.path("postgres", "ca_file").display()
+        ),
+    );
+    text = text.replace(
+        "[ssh]\n",
+        &format!(
+            "[ssh]\nidentity = \"{}\"\n",
+            cloud.path("ssh", "identity").display()
+        ),
+    );
+    text = text.replace(
+        "known_hosts = \".local-cloud/ssh/known_hosts\"",
+        &format!("known_hosts = \"{}\"", known_hosts.display()),
+    );
+    text.push_str(&format!(
+        "\n[local]\nbastion = \"{}\"\ndatabase = \"{}\"\nhosts = \"127.0.0.1:{}\"\nssh_user = \"{}\"\n",
+        bastion.unwrap_or_else(|| format!("127.0.0.1:{}", cloud.ssh_port())),
+        database_address.unwrap_or_else(|| format!("127.0.0.1:{}", cloud.pg_port())),
+        cloud.ssh_port(),
+        cloud.ssh_user()
+    ));
+    std::fs::write(&stack_file, text).expect("write stack file");
+    dir
+}
+
+/// A loopback TCP proxy whose open connections can be cut at once, to kill a
+/// link mid-operation; new connections keep working. Stops when dropped.
+pub struct CuttableProxy {
+    pub address: String,
+    cut: tokio::sync::watch::Sender<u64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl CuttableProxy {
+    pub fn start(target: String) -> CuttableProxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        runtime.spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                let target = target.clone();
+                let mut cuts = cuts.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let generation = *cuts.borrow_and_update();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.wait_for(|current| *current != generation) => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy {
+            address,
+            cut,
+            _runtime: runtime,
+        }
+    }
+
+    /// Close every connection open now.
+    pub fn cut(&self) {
+        self.cut.send_modify(|generation| *generation += 1);
+    }
+}
+
+/// A "PostgreSQL" that answers the TLS request with 'N' (no TLS) and records
+/// every byte it receives afterwards. Stops when dropped.
+pub struct NoTlsServer {
+    pub address: String,
+    pub received_after_refusal: Arc<Mutex<Vec<u8>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl NoTlsServer {
+    pub fn start() -> NoTlsServer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let address = listener.local_addr().expect("address").to_string();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        runtime.spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let mut request = [0u8; 8];
+                    if stream.read_exact(&mut request).await.is_err() {
+                        return;
+                    }
+                    let _ = stream.write_all(b"N").await;
+                    let mut rest = Vec::new();
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(2),
+                        stream.read_to_end(&mut rest),
+                    )
+                    .await;
+                    sink.lock().expect("sink").extend(rest);
+                });
+            }
+        });
+        NoTlsServer {
+            address,
+            received_after_refusal: received,
+            _runtime: runtime,
+        }
+    }
+}
