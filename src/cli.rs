@@ -98,8 +98,68 @@ pub enum Command {
     /// Prints the psql command line (never a password) on stdout.
     Tunnel(TunnelArgs),
 
+    /// Deploy a release: register a task definition revision when something
+    /// changed, create or update each service, and wait for the rollout.
+    ///
+    /// Shows a diff against the running revision and asks first. Success means
+    /// the new deployment is PRIMARY, its rollout COMPLETED and every task runs;
+    /// a failed rollout exits 1 with the stopped tasks' reasons and last log
+    /// lines, and rolls back unless --no-rollback.
+    DeployRelease(DeployReleaseArgs),
+
+    /// Roll services back to an earlier release from their history.
+    Rollback(RollbackArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DeployReleaseArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// The image of a container, repeatable. Containers not given keep the
+    /// image they run now.
+    #[arg(long, value_name = "CONTAINER=IMAGE")]
+    pub image: Vec<String>,
+
+    /// Deploy only this service (repeatable); default: every service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+
+    /// Return once the services are updated, without waiting for the rollout.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// How long to wait for the rollout (default: [deploy] timeout, 15m).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<humantime::Duration>,
+
+    /// On a failed rollout, leave the service as it is instead of rolling back.
+    #[arg(long)]
+    pub no_rollback: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// Roll back only this service (repeatable); default: every service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+
+    /// The task definition revision to go back to (default: the newest
+    /// completed release before the running one).
+    #[arg(long, value_name = "REVISION")]
+    pub to: Option<String>,
+
+    /// How long to wait for the rollout (default: [deploy] timeout).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<humantime::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -7,8 +7,11 @@
 
 pub mod cloudformation;
 pub mod ec2;
+pub mod ecs;
 pub mod errors;
+pub mod logs;
 pub mod ssm;
+pub mod sts;
 
 use std::time::Duration;
 

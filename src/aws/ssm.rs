@@ -76,3 +76,49 @@ pub async fn put_secret(
         .aws_context(|| format!("storing SSM parameter {name}"))?;
     Ok(())
 }
+
+/// Store a plain String parameter (a release record), replacing the value:
+/// SSM keeps the previous values as versions.
+pub async fn put_record(client: &Client, name: &str, value: &str) -> anyhow::Result<i64> {
+    let output = client
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .aws_context(|| format!("recording {name}"))?;
+    Ok(output.version())
+}
+
+/// Every value a parameter had, oldest first (none when it does not exist).
+pub async fn history(client: &Client, name: &str) -> anyhow::Result<Vec<(i64, String)>> {
+    let mut values = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let result = client
+            .get_parameter_history()
+            .name(name)
+            .max_results(50)
+            .set_next_token(next_token.clone())
+            .send()
+            .await
+            .aws_context(|| format!("reading the history of {name}"));
+        let output = match result {
+            Ok(output) => output,
+            Err(error) if class_of(&error) == Some(ErrorClass::NotFound) => return Ok(values),
+            Err(error) => return Err(error),
+        };
+        values.extend(
+            output.parameters().iter().filter_map(|parameter| {
+                Some((parameter.version(), parameter.value()?.to_string()))
+            }),
+        );
+        next_token = output.next_token().map(str::to_string);
+        if next_token.is_none() {
+            values.sort_by_key(|(version, _)| *version);
+            return Ok(values);
+        }
+    }
+}

@@ -3,6 +3,9 @@
 mod completions;
 mod create_stack;
 mod delete_stack;
+mod deploy_release;
+mod rollback;
+mod rollout_wait;
 mod stack_events;
 mod tunnel;
 mod update_resources;
@@ -46,6 +49,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::DeleteStack(args) => delete_stack::run(&context, &args).await,
         Command::UpdateResources(args) => update_resources::run(&context, &args).await,
         Command::Tunnel(args) => tunnel::run(&context, &args).await,
+        Command::DeployRelease(args) => deploy_release::run(&context, &args).await,
+        Command::Rollback(args) => rollback::run(&context, &args).await,
         Command::Completions(args) => completions::run(&context, &args),
     }
 }

@@ -1,4 +1,12 @@
 //! Releases: task and service definition templates and their placeholders.
 
+pub mod cookie;
+pub mod diff;
+pub mod ecs_model;
+pub mod history;
+mod lenient;
+pub mod node_name;
 pub mod placeholders;
+pub mod plan;
+pub mod rollout;
 pub mod templates;

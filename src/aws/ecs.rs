@@ -1,0 +1,205 @@
+//! ECS: task definitions, services, tasks.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{DesiredStatus, Service, Task, TaskDefinitionField};
+use aws_sdk_ecs::Client;
+
+use super::errors::AwsResultExt;
+use crate::release::ecs_model::{ServiceDefinition, TaskDefinition};
+
+/// The service, or `None` when it does not exist (or was deleted: INACTIVE).
+pub async fn describe_service(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+) -> anyhow::Result<Option<Service>> {
+    let output = client
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .send()
+        .await
+        .aws_context(|| format!("describing service {service} in cluster {cluster}"))?;
+    Ok(output
+        .services()
+        .iter()
+        .find(|found| found.status() != Some("INACTIVE"))
+        .cloned())
+}
+
+/// A registered task definition in the template's shape, with its tags.
+pub async fn describe_task_definition(
+    client: &Client,
+    arn: &str,
+) -> anyhow::Result<(TaskDefinition, BTreeMap<String, String>)> {
+    let output = client
+        .describe_task_definition()
+        .task_definition(arn)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .aws_context(|| format!("describing task definition {arn}"))?;
+    let definition = output
+        .task_definition()
+        .ok_or_else(|| anyhow::anyhow!("ECS returned no task definition for {arn}"))?;
+    let tags = output
+        .tags()
+        .iter()
+        .filter_map(|tag| Some((tag.key()?.to_string(), tag.value()?.to_string())))
+        .collect();
+    Ok((TaskDefinition::from_sdk(definition), tags))
+}
+
+/// Register a revision; returns its ARN.
+pub async fn register(
+    client: &Client,
+    definition: &TaskDefinition,
+    tags: &BTreeMap<String, String>,
+) -> anyhow::Result<String> {
+    let output = definition
+        .register_request(client, tags)?
+        .send()
+        .await
+        .aws_context(|| format!("registering task definition {}", definition.family))?;
+    output
+        .task_definition()
+        .and_then(|registered| registered.task_definition_arn())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "ECS returned no ARN for the new revision of {}",
+                definition.family
+            )
+        })
+}
+
+pub async fn create_service(
+    client: &Client,
+    definition: &ServiceDefinition,
+    client_token: &str,
+) -> anyhow::Result<()> {
+    client
+        .create_service()
+        .cluster(&definition.cluster)
+        .service_name(&definition.service_name)
+        .task_definition(&definition.task_definition)
+        .set_desired_count(definition.desired_count)
+        .set_launch_type(
+            definition
+                .launch_type
+                .as_deref()
+                .map(aws_sdk_ecs::types::LaunchType::from),
+        )
+        .set_load_balancers(Some(definition.load_balancers_sdk()))
+        .set_network_configuration(definition.network_configuration_sdk()?)
+        .set_health_check_grace_period_seconds(definition.health_check_grace_period_seconds)
+        .set_deployment_configuration(definition.deployment_configuration_sdk())
+        .set_placement_strategy(Some(definition.placement_strategy_sdk()))
+        .set_placement_constraints(Some(definition.placement_constraints_sdk()))
+        .set_enable_execute_command(definition.enable_execute_command)
+        .set_propagate_tags(
+            definition
+                .propagate_tags
+                .as_deref()
+                .map(aws_sdk_ecs::types::PropagateTags::from),
+        )
+        .set_enable_ecs_managed_tags(definition.enable_ecs_managed_tags)
+        .client_token(client_token)
+        .send()
+        .await
+        .aws_context(|| {
+            format!(
+                "creating service {} in cluster {}",
+                definition.service_name, definition.cluster
+            )
+        })?;
+    Ok(())
+}
+
+/// Point the service at `definition.task_definition`, with the template's
+/// deployment settings; `desired_count` only when given.
+pub async fn update_service(
+    client: &Client,
+    definition: &ServiceDefinition,
+    desired_count: Option<i32>,
+) -> anyhow::Result<()> {
+    client
+        .update_service()
+        .cluster(&definition.cluster)
+        .service(&definition.service_name)
+        .task_definition(&definition.task_definition)
+        .set_desired_count(desired_count)
+        .set_load_balancers(Some(definition.load_balancers_sdk()))
+        .set_network_configuration(definition.network_configuration_sdk()?)
+        .set_health_check_grace_period_seconds(definition.health_check_grace_period_seconds)
+        .set_deployment_configuration(definition.deployment_configuration_sdk())
+        .set_placement_strategy(Some(definition.placement_strategy_sdk()))
+        .set_enable_execute_command(definition.enable_execute_command)
+        .send()
+        .await
+        .aws_context(|| {
+            format!(
+                "updating service {} in cluster {}",
+                definition.service_name, definition.cluster
+            )
+        })?;
+    Ok(())
+}
+
+/// Point a service back at an earlier task definition.
+pub async fn set_task_definition(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+) -> anyhow::Result<()> {
+    client
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .task_definition(task_definition)
+        .send()
+        .await
+        .aws_context(|| format!("updating service {service} to {task_definition}"))?;
+    Ok(())
+}
+
+/// Tasks of a service in a state (RUNNING or STOPPED), described.
+pub async fn service_tasks(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    status: DesiredStatus,
+) -> anyhow::Result<Vec<Task>> {
+    let mut arns = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let output = client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(status.clone())
+            .set_next_token(next_token.clone())
+            .send()
+            .await
+            .aws_context(|| format!("listing tasks of service {service}"))?;
+        arns.extend(output.task_arns().iter().cloned());
+        next_token = output.next_token().map(str::to_string);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let mut tasks = Vec::new();
+    for chunk in arns.chunks(100) {
+        let output = client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws_context(|| format!("describing tasks of service {service}"))?;
+        tasks.extend(output.tasks().iter().cloned());
+    }
+    Ok(tasks)
+}

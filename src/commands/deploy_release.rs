@@ -1,0 +1,746 @@
+//! `deploy-release <STACK> --image CONTAINER=IMAGE...`: register a task
+//! definition revision when something changed, create or update the service,
+//! wait for the rollout (or `--no-wait`), roll back on failure.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use super::rollout_wait::{failure_details, seen_events, wait, Waited};
+use super::Context;
+use crate::aws::cloudformation::CloudFormation;
+use crate::aws::{ecs, ssm, sts, Aws};
+use crate::cli::DeployReleaseArgs;
+use crate::config::{CookieMode, ServiceConfig, StackConfig};
+use crate::error::{InputError, Problem};
+use crate::release::ecs_model::TaskDefinition;
+use crate::release::history::{self, ReleaseRecord};
+use crate::release::plan::{ReleaseContext, ServiceRelease};
+use crate::release::{cookie, diff};
+use crate::secret::Secret;
+use crate::ui::{confirm, Printer};
+use crate::validation;
+
+/// Tag on every revision: the SHA-256 of its resolved definition, so that a
+/// re-deploy of the same thing registers nothing.
+pub const DEFINITION_TAG: &str = "stackup:definition-sha256";
+
+#[derive(Serialize)]
+struct Report {
+    stack: String,
+    release: String,
+    services: Vec<ServiceResult>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct ServiceResult {
+    pub service: String,
+    pub task_definition: String,
+    pub revision: i64,
+    pub registered: bool,
+    pub created: bool,
+    /// completed, started, unchanged, failed, rolled-back, timed-out, interrupted.
+    pub result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+fn parse_images(args: &[String]) -> Result<BTreeMap<String, String>, InputError> {
+    let mut images = BTreeMap::new();
+    let mut problems = Vec::new();
+    for arg in args {
+        match arg.split_once('=') {
+            Some((container, image)) if !container.is_empty() && !image.is_empty() => {
+                if images.insert(container.to_string(), image.to_string()).is_some() {
+                    problems.push(Problem::new(format!("--image {container}=... is given twice")).fix("give each container once"));
+                }
+            }
+            _ => problems.push(
+                Problem::new(format!("--image {arg} is not CONTAINER=IMAGE"))
+                    .fix("write it like --image web=123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2"),
+            ),
+        }
+    }
+    if problems.is_empty() {
+        Ok(images)
+    } else {
+        Err(InputError::new(problems))
+    }
+}
+
+/// The services this run deploys: `--service`, or all.
+pub fn select_services(
+    stack: &StackConfig,
+    only: &[String],
+) -> Result<Vec<ServiceConfig>, InputError> {
+    if stack.services.is_empty() {
+        return Err(InputError::one(
+            Problem::new("has no [services.<name>] section: nothing to deploy")
+                .in_file(&stack.file)
+                .fix("add a service, for example [services.web]"),
+        ));
+    }
+    if only.is_empty() {
+        return Ok(stack.services.values().cloned().collect());
+    }
+    let mut chosen = Vec::new();
+    for name in only {
+        match stack.services.get(name) {
+            Some(service) => chosen.push(service.clone()),
+            None => {
+                return Err(InputError::one(
+                    Problem::new(format!("--service {name}: the stack has no such service"))
+                        .in_file(&stack.file)
+                        .fix(format!(
+                            "services: {}",
+                            stack
+                                .services
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                ))
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// Outputs of the network and platform stacks, which must exist.
+pub async fn stack_outputs(
+    stack: &StackConfig,
+    aws: &Aws,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let cloudformation = CloudFormation::new(aws.cloudformation());
+    let mut outputs = BTreeMap::new();
+    for name in [stack.network_stack_name(), stack.platform_stack_name()] {
+        let found = cloudformation.describe(&name).await?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "stack {name} does not exist; run `stackup create-stack {}` first",
+                stack.name
+            )
+        })?;
+        outputs.extend(found.outputs);
+    }
+    Ok(outputs)
+}
+
+/// One service's plan after reading what runs now.
+struct Planned {
+    release: ServiceRelease,
+    current_task_definition: Option<String>,
+    current_desired: Option<i32>,
+    registration_needed: bool,
+    changes: Vec<diff::Change>,
+}
+
+pub fn release_id() -> String {
+    format!(
+        "{}-{}",
+        super::create_stack::timestamp(),
+        Secret::generate(4).expose().to_ascii_lowercase()
+    )
+}
+
+pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<()> {
+    let printer = &context.printer;
+    let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
+    let images = parse_images(&args.image)?;
+    let services = select_services(&stack, &args.service)?;
+    let known: HashSet<String> = services
+        .iter()
+        .filter_map(|service| {
+            let path = stack.resolve(&service.task_definition);
+            crate::release::templates::parse(&path, &path).ok()
+        })
+        .flat_map(|template| crate::release::templates::container_names(&template))
+        .collect();
+    let unknown: Vec<Problem> = images
+        .keys()
+        .filter(|container| !known.contains(*container))
+        .map(|container| {
+            Problem::new(format!("--image {container}=...: no container of the deployed services is named {container}"))
+                .fix(format!("containers: {}", known.iter().cloned().collect::<Vec<_>>().join(", ")))
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(InputError::new(unknown).into());
+    }
+    let timeout = args
+        .timeout
+        .map(Duration::from)
+        .unwrap_or(stack.deploy.timeout);
+
+    let aws = Aws::load(&context.aws, Some(&stack)).await?;
+    let ecs_client = aws.ecs();
+    let ssm_client = aws.ssm();
+    let caller = sts::caller(&aws.sts()).await?;
+    let release = ReleaseContext {
+        stack: &stack,
+        region: aws.region().to_string(),
+        account: caller.account.clone(),
+        outputs: stack_outputs(&stack, &aws).await?,
+        images,
+        release_id: release_id(),
+    };
+
+    // Plan every service: what runs now, what would change.
+    let mut planned = Vec::new();
+    for service in &services {
+        let probe = release.resolve(service, &BTreeMap::new());
+        let (cluster, service_name) = match &probe {
+            Ok(resolved) => (
+                resolved.service_definition.cluster.clone(),
+                resolved.service_definition.service_name.clone(),
+            ),
+            Err(_) => {
+                // Missing images are resolved from the running revision below;
+                // the cluster and name come from a partial resolution.
+                let partial = release.resolve(service, &placeholder_images(&stack, service));
+                match partial {
+                    Ok(resolved) => (
+                        resolved.service_definition.cluster.clone(),
+                        resolved.service_definition.service_name.clone(),
+                    ),
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        };
+        let current = ecs::describe_service(&ecs_client, &cluster, &service_name).await?;
+        let current_task_definition = current
+            .as_ref()
+            .and_then(|found| found.task_definition().map(str::to_string));
+        let (current_model, current_tags) = match &current_task_definition {
+            Some(arn) => {
+                let (model, tags) = ecs::describe_task_definition(&ecs_client, arn).await?;
+                (Some(model), tags)
+            }
+            None => (None, BTreeMap::new()),
+        };
+        let running_images: BTreeMap<String, String> = current_model
+            .iter()
+            .flat_map(|model| {
+                model
+                    .container_definitions
+                    .iter()
+                    .map(|container| (container.name.clone(), container.image.clone()))
+            })
+            .collect();
+        let resolved = release.resolve(service, &running_images)?;
+        let registration_needed = current_tags.get(DEFINITION_TAG) != Some(&resolved.sha256);
+        let changes = match (&current_model, registration_needed) {
+            (Some(old), true) => diff::diff(&to_value(old), &to_value(&resolved.task_definition)),
+            _ => Vec::new(),
+        };
+        planned.push(Planned {
+            current_desired: current.as_ref().map(|found| found.desired_count()),
+            current_task_definition,
+            registration_needed,
+            changes,
+            release: resolved,
+        });
+    }
+
+    let mut to_do = false;
+    for plan in &planned {
+        let name = &plan.release.service.name;
+        let desired = plan.release.service_definition.desired_count;
+        match (&plan.current_task_definition, plan.registration_needed) {
+            (None, _) => {
+                to_do = true;
+                printer.info(format!(
+                    "{name}: create the service with a new revision of {}",
+                    plan.release.task_definition.family
+                ));
+            }
+            (Some(current), true) => {
+                to_do = true;
+                printer.info(format!(
+                    "{name}: register a new revision of {} (running: revision {})",
+                    plan.release.task_definition.family,
+                    history::revision_of(current)
+                ));
+            }
+            (Some(current), false) => {
+                printer.info(format!(
+                    "{name}: the task definition is unchanged (revision {})",
+                    history::revision_of(current)
+                ));
+            }
+        }
+        for change in &plan.changes {
+            printer.info(format!("    {change}"));
+        }
+        if plan.current_task_definition.is_some()
+            && desired.is_some()
+            && desired != plan.current_desired
+        {
+            to_do = true;
+            printer.info(format!(
+                "    desired count: {} -> {}",
+                plan.current_desired.unwrap_or_default(),
+                desired.unwrap_or_default()
+            ));
+        }
+    }
+    if !to_do {
+        printer.success("nothing to deploy: every service already runs these definitions");
+        let results = planned
+            .iter()
+            .map(|plan| ServiceResult {
+                service: plan.release.service.name.clone(),
+                task_definition: plan.current_task_definition.clone().unwrap_or_default(),
+                revision: plan
+                    .current_task_definition
+                    .as_deref()
+                    .map(history::revision_of)
+                    .unwrap_or_default(),
+                registered: false,
+                created: false,
+                result: "unchanged".into(),
+                reason: None,
+            })
+            .collect();
+        return report(printer, &stack, &release.release_id, results);
+    }
+    if !confirm(
+        &format!("Deploy release {}", release.release_id),
+        context.global.yes,
+    )
+    .await?
+    {
+        anyhow::bail!("cancelled: nothing was deployed");
+    }
+
+    // Cookies first: the task definitions refer to them.
+    let mut cookies_done = HashSet::new();
+    for plan in &planned {
+        if cookies_done.insert(plan.release.cookie_parameter.clone()) {
+            let exists = ssm::get_secret(&ssm_client, &plan.release.cookie_parameter)
+                .await?
+                .is_some();
+            if !exists {
+                ssm::create_secret(
+                    &ssm_client,
+                    &plan.release.cookie_parameter,
+                    Secret::generate(cookie::COOKIE_LENGTH),
+                    "Erlang distribution cookie (stackup)",
+                )
+                .await?;
+                let scope = if plan.release.service.cookie == CookieMode::Release {
+                    "this release"
+                } else {
+                    "the stack"
+                };
+                printer.success(format!(
+                    "created the Erlang cookie of {scope} in {}",
+                    plan.release.cookie_parameter
+                ));
+            }
+        }
+    }
+
+    let deployments = planned.into_iter().map(|plan| {
+        deploy_service(
+            context,
+            &aws,
+            &stack,
+            &release,
+            &caller.arn,
+            plan,
+            args.no_wait,
+            !args.no_rollback,
+            timeout,
+        )
+    });
+    let results: Vec<ServiceResult> = join_all(deployments)
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let failed: Vec<&ServiceResult> = results
+        .iter()
+        .filter(|result| !["completed", "started", "unchanged"].contains(&result.result.as_str()))
+        .collect();
+    let summary = failed
+        .iter()
+        .map(|result| {
+            format!(
+                "{}: {}{}",
+                result.service,
+                result.result,
+                result
+                    .reason
+                    .as_ref()
+                    .map(|reason| format!(" ({reason})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    report(printer, &stack, &release.release_id, results.clone())?;
+    if !failed.is_empty() {
+        anyhow::bail!("release {} did not roll out: {summary}", release.release_id);
+    }
+    Ok(())
+}
+
+/// Any image, only to learn the cluster and service name before the running
+/// revision is known.
+fn placeholder_images(stack: &StackConfig, service: &ServiceConfig) -> BTreeMap<String, String> {
+    let path = stack.resolve(&service.task_definition);
+    crate::release::templates::parse(&path, &path)
+        .map(|template| crate::release::templates::container_names(&template))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|name| (name, "pending".to_string()))
+        .collect()
+}
+
+fn to_value(definition: &TaskDefinition) -> serde_json::Value {
+    serde_json::to_value(definition).unwrap_or(serde_json::Value::Null)
+}
+
+fn report(
+    printer: &Printer,
+    stack: &StackConfig,
+    release: &str,
+    services: Vec<ServiceResult>,
+) -> anyhow::Result<()> {
+    let report = Report {
+        stack: stack.name.clone(),
+        release: release.to_string(),
+        services,
+    };
+    if printer.is_json() {
+        printer.json(&report)
+    } else {
+        let text: String = report
+            .services
+            .iter()
+            .map(|result| {
+                format!(
+                    "{}  {}  revision {}{}\n",
+                    result.service,
+                    result.result,
+                    result.revision,
+                    result
+                        .reason
+                        .as_ref()
+                        .map(|reason| format!("  ({reason})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        printer.data(&text)
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one deployment's whole context; called once"
+)]
+async fn deploy_service(
+    context: &Context,
+    aws: &Aws,
+    stack: &StackConfig,
+    release: &ReleaseContext<'_>,
+    caller: &str,
+    plan: Planned,
+    no_wait: bool,
+    rollback: bool,
+    timeout: Duration,
+) -> anyhow::Result<ServiceResult> {
+    let printer = &context.printer;
+    let client = aws.ecs();
+    let name = plan.release.service.name.clone();
+    // --timeout bounds the new rollout; going back gets at least the stack's timeout.
+    let rollback_timeout = timeout.max(stack.deploy.timeout);
+    let mut definition = plan.release.service_definition.clone();
+    let cluster = definition.cluster.clone();
+    let service_name = definition.service_name.clone();
+
+    let (task_definition, registered) =
+        match (&plan.current_task_definition, plan.registration_needed) {
+            (Some(current), false) => (current.clone(), false),
+            _ => {
+                let mut tags = BTreeMap::new();
+                tags.insert(DEFINITION_TAG.to_string(), plan.release.sha256.clone());
+                tags.insert("stackup:release".to_string(), release.release_id.clone());
+                tags.insert("stackup:stack".to_string(), stack.stack_id());
+                let arn = ecs::register(&client, &plan.release.task_definition, &tags).await?;
+                printer.success(format!(
+                    "{name}: registered {}",
+                    arn.rsplit('/').next().unwrap_or(&arn)
+                ));
+                (arn, true)
+            }
+        };
+    definition.task_definition = task_definition.clone();
+
+    let mut seen = seen_events(&client, &cluster, &service_name).await?;
+    let created = plan.current_task_definition.is_none();
+    if created {
+        let token = format!("stackup-{}-{name}", release.release_id);
+        ecs::create_service(&client, &definition, &token).await?;
+        printer.success(format!("{name}: created service {service_name}"));
+    } else {
+        let desired = definition
+            .desired_count
+            .filter(|desired| Some(*desired) != plan.current_desired);
+        ecs::update_service(&client, &definition, desired).await?;
+        printer.success(format!("{name}: updated service {service_name}"));
+    }
+
+    let mut result = ServiceResult {
+        service: name.clone(),
+        task_definition: task_definition.clone(),
+        revision: history::revision_of(&task_definition),
+        registered,
+        created,
+        result: "started".into(),
+        reason: None,
+    };
+    if !no_wait {
+        match wait(
+            printer,
+            &client,
+            &cluster,
+            &service_name,
+            &task_definition,
+            timeout,
+            &mut seen,
+        )
+        .await?
+        {
+            Waited::Completed(counts) => {
+                printer.success(format!(
+                    "{name}: rollout completed, {} of {} running",
+                    counts.running, counts.desired
+                ));
+                result.result = "completed".into();
+            }
+            Waited::Failed {
+                reason,
+                rolled_back_to,
+            } => {
+                printer.error(format!("{name}: the rollout failed: {reason}"));
+                for line in failure_details(
+                    &client,
+                    &aws.logs(),
+                    &cluster,
+                    &service_name,
+                    &task_definition,
+                    &plan.release.task_definition,
+                )
+                .await
+                {
+                    printer.info(format!("  {line}"));
+                }
+                result.result = "failed".into();
+                result.reason = Some(reason);
+                if rollback {
+                    if let Some(back_to) = roll_back(
+                        printer,
+                        &client,
+                        &cluster,
+                        &service_name,
+                        &name,
+                        rolled_back_to,
+                        plan.current_task_definition.clone(),
+                        rollback_timeout,
+                        &mut seen,
+                    )
+                    .await?
+                    {
+                        result.result = "rolled-back".into();
+                        result.reason = Some(format!(
+                            "{}; rolled back to revision {}",
+                            result.reason.unwrap_or_default(),
+                            history::revision_of(&back_to)
+                        ));
+                    }
+                }
+            }
+            Waited::TimedOut(counts) => {
+                printer.error(format!(
+                    "{name}: the rollout did not finish within {} ({counts})",
+                    humantime::format_duration(timeout)
+                ));
+                for line in failure_details(
+                    &client,
+                    &aws.logs(),
+                    &cluster,
+                    &service_name,
+                    &task_definition,
+                    &plan.release.task_definition,
+                )
+                .await
+                {
+                    printer.info(format!("  {line}"));
+                }
+                result.result = "timed-out".into();
+                result.reason = Some(format!(
+                    "not done after {}",
+                    humantime::format_duration(timeout)
+                ));
+                if rollback {
+                    if let Some(back_to) = roll_back(
+                        printer,
+                        &client,
+                        &cluster,
+                        &service_name,
+                        &name,
+                        None,
+                        plan.current_task_definition.clone(),
+                        rollback_timeout,
+                        &mut seen,
+                    )
+                    .await?
+                    {
+                        result.result = "rolled-back".into();
+                        result.reason = Some(format!(
+                            "timed out; rolled back to revision {}",
+                            history::revision_of(&back_to)
+                        ));
+                    }
+                }
+            }
+            Waited::Interrupted => {
+                printer.warn(format!(
+                    "{name}: interrupted; ECS carries on with the rollout of revision {}. Follow it with `stackup status {}`, or roll back with `stackup rollback {} --service {name}`",
+                    result.revision, stack.name, stack.name
+                ));
+                result.result = "interrupted".into();
+            }
+        }
+    }
+    let record = ReleaseRecord {
+        release: release.release_id.clone(),
+        service: name.clone(),
+        task_definition: task_definition.clone(),
+        revision: result.revision,
+        images: plan.release.images(),
+        time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        by: caller.to_string(),
+        result: result.result.clone(),
+        previous: plan.current_task_definition.clone(),
+    };
+    ssm::put_record(
+        &aws.ssm(),
+        &history::parameter(stack, &name),
+        &serde_json::to_string(&record)?,
+    )
+    .await?;
+    Ok(result)
+}
+
+/// Roll back after a failed rollout: follow ECS's own rollback (circuit
+/// breaker), or point the service back at the previous revision and wait.
+/// Returns the revision the service runs again, if any.
+#[expect(clippy::too_many_arguments, reason = "the failed deployment's context")]
+pub async fn roll_back(
+    printer: &Printer,
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service_name: &str,
+    name: &str,
+    rolled_back_to: Option<String>,
+    previous: Option<String>,
+    timeout: Duration,
+    seen: &mut HashSet<String>,
+) -> anyhow::Result<Option<String>> {
+    let target = match (rolled_back_to, previous) {
+        (Some(target), _) => {
+            printer.info(format!(
+                "{name}: ECS is rolling back to revision {}; waiting for it",
+                history::revision_of(&target)
+            ));
+            target
+        }
+        (None, Some(previous)) => {
+            printer.info(format!(
+                "{name}: rolling back to revision {}",
+                history::revision_of(&previous)
+            ));
+            ecs::set_task_definition(client, cluster, service_name, &previous).await?;
+            previous
+        }
+        (None, None) => {
+            printer.warn(format!(
+                "{name}: no earlier revision to roll back to (the service was just created)"
+            ));
+            return Ok(None);
+        }
+    };
+    let back = wait_back(
+        printer,
+        client,
+        cluster,
+        service_name,
+        name,
+        &target,
+        timeout,
+        seen,
+    )
+    .await?;
+    Ok(back.then_some(target))
+}
+
+/// Point a service at `target` and wait for it (the rollback command).
+pub async fn roll_back_to(
+    printer: &Printer,
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    target: &str,
+    timeout: Duration,
+) -> anyhow::Result<bool> {
+    let mut seen = seen_events(client, cluster, service).await?;
+    ecs::set_task_definition(client, cluster, service, target).await?;
+    wait_back(
+        printer, client, cluster, service, service, target, timeout, &mut seen,
+    )
+    .await
+}
+
+#[expect(clippy::too_many_arguments, reason = "the rollback's context")]
+async fn wait_back(
+    printer: &Printer,
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service_name: &str,
+    name: &str,
+    target: &str,
+    timeout: Duration,
+    seen: &mut HashSet<String>,
+) -> anyhow::Result<bool> {
+    match wait(
+        printer,
+        client,
+        cluster,
+        service_name,
+        target,
+        timeout,
+        seen,
+    )
+    .await?
+    {
+        Waited::Completed(_) => {
+            printer.success(format!(
+                "{name}: runs revision {}",
+                history::revision_of(target)
+            ));
+            Ok(true)
+        }
+        _ => {
+            printer.error(format!(
+                "{name}: the rollout of revision {} did not complete; look at `stackup status`",
+                history::revision_of(target)
+            ));
+            Ok(false)
+        }
+    }
+}

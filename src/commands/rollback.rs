@@ -1,0 +1,137 @@
+//! `rollback <STACK> [--service NAME] [--to REVISION]`: point services back at
+//! an earlier release from their history, and wait the same way as a deploy.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::deploy_release::{release_id, roll_back_to, select_services};
+use super::Context;
+use crate::aws::{ecs, ssm, sts, Aws};
+use crate::cli::RollbackArgs;
+use crate::release::history::{self, ReleaseRecord};
+use crate::ui::confirm;
+use crate::validation;
+
+#[derive(Serialize)]
+struct Report {
+    stack: String,
+    services: Vec<RolledBack>,
+}
+
+#[derive(Serialize)]
+struct RolledBack {
+    service: String,
+    from: String,
+    to: String,
+    result: String,
+}
+
+pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
+    let printer = &context.printer;
+    let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
+    let services = select_services(&stack, &args.service)?;
+    let aws = Aws::load(&context.aws, Some(&stack)).await?;
+    let client = aws.ecs();
+    let ssm_client = aws.ssm();
+    let caller = sts::caller(&aws.sts()).await?;
+    let outputs = super::deploy_release::stack_outputs(&stack, &aws).await?;
+    let cluster = outputs
+        .get("ClusterName")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the platform stack has no ClusterName output"))?;
+
+    let mut plans = Vec::new();
+    for service in &services {
+        let parameter = history::parameter(&stack, &service.name);
+        let records = history::parse(&ssm::history(&ssm_client, &parameter).await?);
+        let current = ecs::describe_service(&client, &cluster, &service.name)
+            .await?
+            .and_then(|found| found.task_definition().map(str::to_string))
+            .ok_or_else(|| {
+                anyhow::anyhow!("service {} does not run in cluster {cluster}", service.name)
+            })?;
+        let target = history::rollback_target(&records, &current, args.to.as_deref())
+            .map_err(|reason| anyhow::anyhow!("{}: {reason}", service.name))?;
+        printer.info(format!(
+            "{}: roll back from revision {} to revision {}",
+            service.name,
+            history::revision_of(&current),
+            history::revision_of(&target)
+        ));
+        let images = records
+            .iter()
+            .rev()
+            .find(|record| record.task_definition == target)
+            .map(|record| record.images.clone())
+            .unwrap_or_default();
+        plans.push((service.clone(), current, target, images));
+    }
+    if !confirm("Roll back", context.global.yes).await? {
+        anyhow::bail!("cancelled: nothing was changed");
+    }
+    let timeout = args
+        .timeout
+        .map(Duration::from)
+        .unwrap_or(stack.deploy.timeout);
+    let release = release_id();
+    let mut results = Vec::new();
+    let mut failed = Vec::new();
+    for (service, current, target, images) in plans {
+        let back =
+            roll_back_to(printer, &client, &cluster, &service.name, &target, timeout).await?;
+        let result = if back { "completed" } else { "failed" };
+        if !back {
+            failed.push(service.name.clone());
+        }
+        let record = ReleaseRecord {
+            release: format!("rollback-{release}"),
+            service: service.name.clone(),
+            task_definition: target.clone(),
+            revision: history::revision_of(&target),
+            images,
+            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            by: caller.arn.clone(),
+            result: result.to_string(),
+            previous: Some(current.clone()),
+        };
+        ssm::put_record(
+            &ssm_client,
+            &history::parameter(&stack, &service.name),
+            &serde_json::to_string(&record)?,
+        )
+        .await?;
+        results.push(RolledBack {
+            service: service.name,
+            from: current,
+            to: target,
+            result: result.into(),
+        });
+    }
+    let report = Report {
+        stack: stack.name.clone(),
+        services: results,
+    };
+    if printer.is_json() {
+        printer.json(&report)?;
+    } else {
+        printer.data(
+            &report
+                .services
+                .iter()
+                .map(|result| {
+                    format!(
+                        "{}  {}  revision {}\n",
+                        result.service,
+                        result.result,
+                        history::revision_of(&result.to)
+                    )
+                })
+                .collect::<String>(),
+        )?;
+    }
+    if !failed.is_empty() {
+        anyhow::bail!("the rollback of {} did not complete", failed.join(", "));
+    }
+    Ok(())
+}

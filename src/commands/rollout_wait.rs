@@ -1,0 +1,192 @@
+//! Waiting for an ECS rollout, showing service events and task counts as they
+//! change; on failure, what the stopped tasks said and their last log lines.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::DesiredStatus;
+
+use crate::aws::{ecs, logs};
+use crate::release::ecs_model::TaskDefinition;
+use crate::release::node_name::task_id;
+use crate::release::rollout::{interpret, Rollout};
+use crate::ui::{Printer, Progress};
+
+/// Event ids already on the service, so that only new ones are shown.
+pub async fn seen_events(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> anyhow::Result<HashSet<String>> {
+    Ok(ecs::describe_service(client, cluster, service)
+        .await?
+        .map(|found| {
+            found
+                .events()
+                .iter()
+                .filter_map(|event| event.id().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// How a wait ended.
+pub enum Waited {
+    Completed(crate::release::rollout::Counts),
+    Failed {
+        reason: String,
+        rolled_back_to: Option<String>,
+    },
+    /// With the last task counts seen.
+    TimedOut(String),
+    Interrupted,
+}
+
+/// Poll DescribeServices until the rollout of `task_definition` completes,
+/// fails, `timeout` passes, or Ctrl-C.
+pub async fn wait(
+    printer: &Printer,
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+    timeout: Duration,
+    seen: &mut HashSet<String>,
+) -> anyhow::Result<Waited> {
+    let progress = Progress::spinner(printer, format!("{service}: waiting for the rollout"));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut delay = Duration::from_millis(300);
+    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut last_counts = String::new();
+    loop {
+        let Some(current) = ecs::describe_service(client, cluster, service).await? else {
+            anyhow::bail!(
+                "service {service} disappeared from cluster {cluster} during the rollout"
+            );
+        };
+        let mut events: Vec<_> = current
+            .events()
+            .iter()
+            .filter(|event| event.id().is_some_and(|id| !seen.contains(id)))
+            .collect();
+        events.reverse();
+        for event in events {
+            seen.insert(event.id().unwrap_or_default().to_string());
+            progress.line(format!(
+                "  {service}: {}",
+                event.message().unwrap_or_default()
+            ));
+        }
+        match interpret(&current, task_definition) {
+            Rollout::Completed(counts) => {
+                progress.finish();
+                return Ok(Waited::Completed(counts));
+            }
+            Rollout::Failed {
+                reason,
+                rolled_back_to,
+            } => {
+                progress.finish();
+                return Ok(Waited::Failed {
+                    reason,
+                    rolled_back_to,
+                });
+            }
+            Rollout::InProgress(counts) => {
+                let text = format!(
+                    "{service}: running {}/{} pending {}{}",
+                    counts.running,
+                    counts.desired,
+                    counts.pending,
+                    if counts.failed > 0 {
+                        format!(", {} failed", counts.failed)
+                    } else {
+                        String::new()
+                    }
+                );
+                if text != last_counts {
+                    progress.set_message(text.clone());
+                    last_counts = text;
+                }
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            progress.finish();
+            return Ok(Waited::TimedOut(last_counts));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = &mut interrupt => {
+                progress.finish();
+                return Ok(Waited::Interrupted);
+            }
+        }
+        delay = (delay * 3 / 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Why tasks of `task_definition` stopped, with the last log lines of each.
+pub async fn failure_details(
+    client: &aws_sdk_ecs::Client,
+    logs_client: &aws_sdk_cloudwatchlogs::Client,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+    definition: &TaskDefinition,
+) -> Vec<String> {
+    let Ok(stopped) = ecs::service_tasks(client, cluster, service, DesiredStatus::Stopped).await
+    else {
+        return vec!["(the stopped tasks could not be listed)".into()];
+    };
+    let mut lines = Vec::new();
+    for task in stopped
+        .iter()
+        .filter(|task| task.task_definition_arn() == Some(task_definition))
+        .take(3)
+    {
+        let id = task_id(task.task_arn().unwrap_or_default()).to_string();
+        lines.push(format!(
+            "task {id} stopped: {}",
+            task.stopped_reason().unwrap_or("no reason given")
+        ));
+        for container in task.containers() {
+            let mut line = format!("  container {}", container.name().unwrap_or_default());
+            if let Some(code) = container.exit_code() {
+                line.push_str(&format!(" exited {code}"));
+            }
+            if let Some(reason) = container.reason() {
+                line.push_str(&format!(": {reason}"));
+            }
+            lines.push(line);
+            let Some(options) = definition
+                .container_definitions
+                .iter()
+                .find(|defined| Some(defined.name.as_str()) == container.name())
+                .and_then(|defined| defined.log_configuration.as_ref())
+                .filter(|logs| logs.log_driver == "awslogs")
+                .map(|logs| &logs.options)
+            else {
+                continue;
+            };
+            let (Some(group), Some(prefix)) = (
+                options.get("awslogs-group"),
+                options.get("awslogs-stream-prefix"),
+            ) else {
+                continue;
+            };
+            let stream = format!("{prefix}/{}/{id}", container.name().unwrap_or_default());
+            match logs::last_lines(logs_client, group, &stream, 10).await {
+                Ok(last) if !last.is_empty() => {
+                    lines.push(format!("    last log lines ({group} {stream}):"));
+                    lines.extend(last.into_iter().map(|line| format!("      {line}")));
+                }
+                Ok(_) => lines.push(format!("    no log lines in {group} {stream}")),
+                Err(error) => lines.push(format!("    logs unavailable: {error:#}")),
+            }
+        }
+    }
+    if lines.is_empty() {
+        lines.push("(no stopped task of this revision was found)".into());
+    }
+    lines
+}

@@ -1,0 +1,200 @@
+//! Resolving a service's templates for one release: placeholders filled from
+//! the release arguments, the stack's outputs and generated values, then read
+//! into the ECS model. Unknown or unresolved placeholders are input errors
+//! naming them and the file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::cookie;
+use super::ecs_model::{ServiceDefinition, TaskDefinition};
+use super::placeholders;
+use crate::config::{self, ServiceConfig, StackConfig};
+use crate::error::{InputError, Problem};
+
+/// Stands for the task definition ARN until the revision is registered.
+pub const TASK_DEFINITION_PENDING: &str = "stackup:task-definition-being-deployed";
+
+/// What every service of one release shares.
+pub struct ReleaseContext<'a> {
+    pub stack: &'a StackConfig,
+    pub region: String,
+    pub account: String,
+    /// Outputs of the network and platform stacks.
+    pub outputs: BTreeMap<String, String>,
+    /// `--image CONTAINER=IMAGE`.
+    pub images: BTreeMap<String, String>,
+    pub release_id: String,
+}
+
+/// One service's resolved release.
+pub struct ServiceRelease {
+    pub service: ServiceConfig,
+    pub cookie_parameter: String,
+    pub task_definition: TaskDefinition,
+    /// SHA-256 of the resolved task definition's canonical JSON.
+    pub sha256: String,
+    pub service_definition: ServiceDefinition,
+}
+
+impl ServiceRelease {
+    /// Image of every container.
+    pub fn images(&self) -> BTreeMap<String, String> {
+        self.task_definition
+            .container_definitions
+            .iter()
+            .map(|container| (container.name.clone(), container.image.clone()))
+            .collect()
+    }
+}
+
+fn read_template(
+    stack: &StackConfig,
+    path: &std::path::Path,
+) -> Result<(PathBuf, Value), InputError> {
+    let resolved = stack.resolve(path);
+    let display = config::display_path(&stack.config_dir, &resolved);
+    let value = super::templates::parse(&resolved, &display)?;
+    Ok((display, value))
+}
+
+impl ReleaseContext<'_> {
+    fn lookup(
+        &self,
+        service: &ServiceConfig,
+        cookie_parameter: &str,
+        running_images: &BTreeMap<String, String>,
+        name: &str,
+    ) -> Option<Value> {
+        let stack = self.stack;
+        let text = |value: String| Some(Value::String(value));
+        match name.split_once('.') {
+            Some(("image", container)) => self
+                .images
+                .get(container)
+                .or_else(|| running_images.get(container))
+                .cloned()
+                .map(Value::String),
+            Some(("stack", output)) => self.outputs.get(output).cloned().map(Value::String),
+            Some(("parameter", path)) => text(cookie::parameter_arn(
+                &self.region,
+                &self.account,
+                &format!(
+                    "{}{}",
+                    stack.parameter_prefix(),
+                    path.trim_start_matches('/')
+                ),
+            )),
+            _ => match name {
+                "cookie.arn" => text(cookie::parameter_arn(
+                    &self.region,
+                    &self.account,
+                    cookie_parameter,
+                )),
+                "release.id" => text(self.release_id.clone()),
+                "service.name" => text(service.name.clone()),
+                "service.desired_count" => text(service.desired_count.to_string()),
+                "service.node_basename" => text(service.node_basename.clone()),
+                "service.port" => text(stack.load_balancer.port.to_string()),
+                "app" => text(stack.app.clone()),
+                "environment" => text(stack.environment.clone()),
+                "version" => text(stack.version.to_string()),
+                "stack_id" => text(stack.stack_id()),
+                "region" => text(self.region.clone()),
+                "account_id" => text(self.account.clone()),
+                "family" => text(format!("{}-{}", stack.stack_id(), service.name)),
+                "task_definition" => text(TASK_DEFINITION_PENDING.to_string()),
+                _ => None,
+            },
+        }
+    }
+
+    /// Resolve a service's templates. `running_images` fill `image.<container>`
+    /// placeholders that `--image` did not give (the image stays as it runs).
+    pub fn resolve(
+        &self,
+        service: &ServiceConfig,
+        running_images: &BTreeMap<String, String>,
+    ) -> Result<ServiceRelease, InputError> {
+        let cookie_parameter = cookie::parameter(self.stack, service.cookie, &self.release_id);
+        let lookup = |name: &str| self.lookup(service, &cookie_parameter, running_images, name);
+        let (task_file, task_template) = read_template(self.stack, &service.task_definition)?;
+        let (service_file, service_template) =
+            read_template(self.stack, &service.service_definition)?;
+        let mut problems = Vec::new();
+        let task_value = resolve_file(&task_template, &task_file, &lookup, &mut problems);
+        let service_value = resolve_file(&service_template, &service_file, &lookup, &mut problems);
+        if !problems.is_empty() {
+            return Err(InputError::new(problems));
+        }
+        let task_definition: TaskDefinition = serde_json::from_value(task_value).map_err(|error| {
+            InputError::one(
+                Problem::new(format!("is not a task definition stackup can register: {error}"))
+                    .in_file(&task_file)
+                    .fix("use the ECS RegisterTaskDefinition field names (camelCase); see task-defs/web.json"),
+            )
+        })?;
+        let service_definition: ServiceDefinition = serde_json::from_value(service_value).map_err(|error| {
+            InputError::one(
+                Problem::new(format!("is not a service definition stackup can use: {error}"))
+                    .in_file(&service_file)
+                    .fix("use the ECS CreateService field names (camelCase); see task-defs/web-service.json"),
+            )
+        })?;
+        if service_definition.task_definition != TASK_DEFINITION_PENDING {
+            return Err(InputError::one(
+                Problem::new("taskDefinition must be the revision being deployed")
+                    .in_file(&service_file)
+                    .at_key("taskDefinition")
+                    .fix("write \"taskDefinition\": \"{{task_definition}}\""),
+            ));
+        }
+        let canonical = serde_json::to_string(&task_definition).unwrap_or_default();
+        let sha256 = Sha256::digest(canonical.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Ok(ServiceRelease {
+            service: service.clone(),
+            cookie_parameter,
+            task_definition,
+            sha256,
+            service_definition,
+        })
+    }
+}
+
+fn resolve_file(
+    template: &Value,
+    file: &std::path::Path,
+    lookup: &impl Fn(&str) -> Option<Value>,
+    problems: &mut Vec<Problem>,
+) -> Value {
+    let (_, syntax) = placeholders::scan(template);
+    for bad in syntax {
+        problems.push(Problem::new(bad.message).in_file(file).at_key(bad.pointer));
+    }
+    match placeholders::resolve(template, lookup) {
+        Ok(value) => value,
+        Err(missing) => {
+            for name in missing {
+                let fix = if let Some(container) = name.strip_prefix("image.") {
+                    format!("pass --image {container}=IMAGE (no revision is running to keep its image from)")
+                } else if let Some(output) = name.strip_prefix("stack.") {
+                    format!("the stack has no output {output}: run `stackup create-stack`, or correct the name")
+                } else {
+                    "use a placeholder stackup knows (see the README)".to_string()
+                };
+                problems.push(
+                    Problem::new(format!("placeholder {{{{{name}}}}} has no value"))
+                        .in_file(file)
+                        .fix(fix),
+                );
+            }
+            template.clone()
+        }
+    }
+}
