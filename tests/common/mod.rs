@@ -544,3 +544,26 @@ impl NoTlsServer {
         }
     }
 }
+
+/// POST JSON to the local cloud's moto control API through a proxy (so the
+/// request carries the proxy's account).
+pub fn moto_control(proxy: &AwsProxy, path: &str, body: &serde_json::Value) {
+    let output = std::process::Command::new("curl")
+        .args([
+            "-fsS",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+        ])
+        .arg(body.to_string())
+        .arg(format!("{}{path}", proxy.endpoint))
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "POST {path}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -1,0 +1,504 @@
+//! deploy-release and rollback against moto, with the local cloud's model of
+//! ECS rollouts (scripts/moto_server.py) so that the wait path runs end to end.
+
+mod common;
+
+use std::io::Write;
+
+use common::{AwsProxy, LocalCloud};
+
+struct Fixture {
+    proxy: AwsProxy,
+    config: tempfile::TempDir,
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+fn fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {
+    let cloud = LocalCloud::load();
+    let fixture = Fixture {
+        proxy: AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test)),
+        config: common::stack_config_dir(edits),
+    };
+    fixture
+        .stackup()
+        .args(["create-stack", "local", "--yes"])
+        .assert()
+        .success();
+    fixture
+}
+
+impl Fixture {
+    fn stackup(&self) -> assert_cmd::Command {
+        common::stackup(self.config.path(), &self.proxy.endpoint)
+    }
+
+    fn deploy(&self, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+        let output = self
+            .stackup()
+            .args([
+                "--output",
+                "json",
+                "-vv",
+                "deploy-release",
+                "local",
+                "--yes",
+            ])
+            .args(extra)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+        (output.status.code(), report, stderr)
+    }
+
+    fn sdk(&self) -> aws_config::SdkConfig {
+        block_on(common::sdk_config(&self.proxy.endpoint))
+    }
+
+    fn fail_next_deployment(&self, reason: &str) {
+        common::moto_control(
+            &self.proxy,
+            "/moto-api/ecs-model/fail-deployments",
+            &serde_json::json!({"account_id": self.proxy.account, "cluster": "demo-local-v1", "service": "web", "reason": reason}),
+        );
+    }
+
+    fn service_task_definition(&self) -> String {
+        let ecs = aws_sdk_ecs::Client::new(&self.sdk());
+        block_on(async {
+            ecs.describe_services()
+                .cluster("demo-local-v1")
+                .services("web")
+                .send()
+                .await
+                .expect("service")
+                .services()[0]
+                .task_definition()
+                .expect("task definition")
+                .to_string()
+        })
+    }
+}
+
+#[test]
+fn a_release_is_registered_rolled_out_and_recorded_with_the_cookie_only_as_a_reference() {
+    let fixture = fixture("deploy-first", &[]);
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let web = &report["services"][0];
+    assert_eq!(web["result"], "completed");
+    assert_eq!(web["registered"], true);
+    assert_eq!(web["created"], true);
+    assert!(
+        stderr.contains("has reached a steady state"),
+        "service events are shown: {stderr}"
+    );
+
+    let config = fixture.sdk();
+    let (cookie, cookie_type) = block_on(async {
+        let parameter = aws_sdk_ssm::Client::new(&config)
+            .get_parameter()
+            .name("/stackup/demo-local-v1/cookie")
+            .with_decryption(true)
+            .send()
+            .await
+            .expect("cookie parameter")
+            .parameter()
+            .cloned()
+            .expect("parameter");
+        (
+            parameter.value().expect("value").to_string(),
+            parameter.r#type().cloned(),
+        )
+    });
+    assert_eq!(
+        cookie_type,
+        Some(aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    assert!(cookie.len() >= 48 && cookie.chars().all(|c| c.is_ascii_alphanumeric()));
+
+    let definition = block_on(async {
+        aws_sdk_ecs::Client::new(&config)
+            .describe_task_definition()
+            .task_definition(web["task_definition"].as_str().expect("arn"))
+            .send()
+            .await
+            .expect("task definition")
+            .task_definition()
+            .cloned()
+            .expect("definition")
+    });
+    let container = &definition.container_definitions()[0];
+    let cookie_secret = container
+        .secrets()
+        .iter()
+        .find(|secret| secret.name() == "RELEASE_COOKIE")
+        .expect("RELEASE_COOKIE is a secret");
+    assert_eq!(
+        cookie_secret.value_from(),
+        format!(
+            "arn:aws:ssm:us-east-1:{}:parameter/stackup/demo-local-v1/cookie",
+            fixture.proxy.account
+        )
+    );
+    assert_eq!(
+        definition.network_mode().map(|mode| mode.as_str()),
+        Some("awsvpc")
+    );
+    let everything = format!("{definition:?}{report}{stderr}");
+    assert!(
+        !everything.contains(&cookie),
+        "the cookie's value is in a task definition or the output"
+    );
+
+    let record: serde_json::Value = block_on(async {
+        let value = aws_sdk_ssm::Client::new(&config)
+            .get_parameter()
+            .name("/stackup/demo-local-v1/releases/web")
+            .send()
+            .await
+            .expect("release record")
+            .parameter()
+            .and_then(|parameter| parameter.value().map(str::to_string))
+            .expect("value");
+        serde_json::from_str(&value).expect("JSON record")
+    });
+    assert_eq!(record["result"], "completed");
+    assert_eq!(record["revision"], 1);
+    assert_eq!(record["images"]["web"], "ghcr.io/example/demo:1.0.0");
+    assert!(record["by"]
+        .as_str()
+        .expect("caller")
+        .starts_with("arn:aws:"));
+}
+
+#[test]
+fn the_same_release_again_registers_nothing_and_updates_nothing() {
+    let fixture = fixture("deploy-same", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let before = fixture.proxy.operations().len();
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "unchanged");
+    let second_run: Vec<String> = fixture.proxy.operations()[before..].to_vec();
+    for mutation in [
+        "RegisterTaskDefinition",
+        "UpdateService",
+        "CreateService",
+        "PutParameter",
+    ] {
+        assert!(
+            !second_run.iter().any(|operation| operation == mutation),
+            "{mutation} in {second_run:?}"
+        );
+    }
+    // Without --image, the running image is kept: still nothing to do.
+    let (code, report, _) = fixture.deploy(&[]);
+    assert_eq!(code, Some(0));
+    assert_eq!(report["services"][0]["result"], "unchanged");
+}
+
+#[test]
+fn a_failed_rollout_exits_1_with_the_reasons_and_rolls_back() {
+    let fixture = fixture("deploy-fails", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let good = fixture.service_task_definition();
+    fixture.fail_next_deployment(
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref ghcr.io/example/demo:broken: not found",
+    );
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:broken"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("ECS deployment circuit breaker: tasks failed to start."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stopped: CannotPullContainerError"),
+        "the stopped task's reason: {stderr}"
+    );
+    assert!(
+        stderr.contains("last log lines")
+            || stderr.contains("no log lines in /stackup/demo-local-v1 web/web/"),
+        "{stderr}"
+    );
+    assert_eq!(report["services"][0]["result"], "rolled-back");
+    assert_eq!(
+        fixture.service_task_definition(),
+        good,
+        "the service runs the previous revision again"
+    );
+}
+
+#[test]
+fn a_rollout_that_times_out_is_rolled_back_unless_told_not_to() {
+    let fixture = fixture("deploy-timeout", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let good = fixture.service_task_definition();
+    let (code, report, stderr) = fixture.deploy(&[
+        "--image",
+        "web=ghcr.io/example/demo:1.1.0",
+        "--timeout",
+        "1ms",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "rolled-back", "{stderr}");
+    assert_eq!(fixture.service_task_definition(), good);
+
+    let (code, report, stderr) = fixture.deploy(&[
+        "--image",
+        "web=ghcr.io/example/demo:1.2.0",
+        "--timeout",
+        "1ms",
+        "--no-rollback",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "timed-out");
+    assert_ne!(
+        fixture.service_task_definition(),
+        good,
+        "left on the new revision"
+    );
+}
+
+#[test]
+fn rollback_uses_the_release_history() {
+    let fixture = fixture("deploy-rollback", &[]);
+    for version in ["1.0.0", "1.1.0", "1.2.0"] {
+        let (code, _, stderr) =
+            fixture.deploy(&["--image", &format!("web=ghcr.io/example/demo:{version}")]);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    let revision = |fixture: &Fixture| {
+        fixture
+            .service_task_definition()
+            .rsplit(':')
+            .next()
+            .expect("revision")
+            .to_string()
+    };
+    assert_eq!(revision(&fixture), "3");
+    fixture
+        .stackup()
+        .args(["rollback", "local", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(revision(&fixture), "2");
+    fixture
+        .stackup()
+        .args(["rollback", "local", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(
+        revision(&fixture),
+        "1",
+        "a second rollback goes further back"
+    );
+    fixture
+        .stackup()
+        .args(["rollback", "local", "--to", "3", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(revision(&fixture), "3");
+    fixture
+        .stackup()
+        .args(["rollback", "local", "--to", "9", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("no release of revision 9"));
+}
+
+#[test]
+fn no_wait_returns_after_the_update_and_records_it() {
+    let fixture = fixture("deploy-no-wait", &[]);
+    let (code, report, stderr) =
+        fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0", "--no-wait"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "started");
+    assert!(!stderr.contains("steady state"));
+}
+
+#[test]
+fn several_services_deploy_at_once() {
+    let fixture = fixture(
+        "deploy-several",
+        &[("cookie = \"stack\"", "cookie = \"stack\"\n\n[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\ndesired_count = 1")],
+    );
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let results: Vec<(&str, &str)> = report["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|service| {
+            (
+                service["service"].as_str().unwrap_or_default(),
+                service["result"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(results, vec![("web", "completed"), ("worker", "completed")]);
+}
+
+#[test]
+fn a_first_deploy_without_an_image_names_the_placeholder_and_changes_nothing() {
+    let fixture = fixture("deploy-no-image", &[]);
+    let before = fixture.proxy.operations().len();
+    fixture
+        .stackup()
+        .args(["deploy-release", "local", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "task-defs/web.json: placeholder {{image.web}} has no value",
+        ))
+        .stderr(predicates::str::contains("pass --image web=IMAGE"));
+    fixture
+        .stackup()
+        .args(["deploy-release", "local", "--yes", "--image", "api=x:1"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "no container of the deployed services is named api",
+        ));
+    let mutations: Vec<String> = fixture.proxy.operations()[before..]
+        .iter()
+        .filter(|operation| !common::is_read_only(operation))
+        .cloned()
+        .collect();
+    assert!(mutations.is_empty(), "{mutations:?}");
+}
+
+/// A task metadata document shaped like ECS's (task metadata endpoint v4, awsvpc).
+const TASK_METADATA: &str = r#"{
+  "Cluster": "arn:aws:ecs:eu-west-1:123456789012:cluster/demo-prod-v1",
+  "TaskARN": "arn:aws:ecs:eu-west-1:123456789012:task/demo-prod-v1/5f2c7e0e9e2b4c5d8a1b2c3d4e5f6a7b",
+  "Family": "demo-prod-v1-web",
+  "Revision": "8",
+  "DesiredStatus": "RUNNING",
+  "KnownStatus": "RUNNING",
+  "Limits": {"CPU": 0.5, "Memory": 1792},
+  "PullStartedAt": "2026-11-21T10:00:01.123456789Z",
+  "AvailabilityZone": "eu-west-1b",
+  "LaunchType": "EC2",
+  "Containers": [
+    {
+      "DockerId": "cd189a933e5849daa93386466019ab50-2495160603",
+      "Name": "web",
+      "Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2",
+      "Labels": {"com.amazonaws.ecs.task-arn": "arn:aws:ecs:eu-west-1:123456789012:task/demo-prod-v1/5f2c7e0e9e2b4c5d8a1b2c3d4e5f6a7b"},
+      "DesiredStatus": "RUNNING",
+      "KnownStatus": "RUNNING",
+      "Type": "NORMAL",
+      "Networks": [
+        {
+          "NetworkMode": "awsvpc",
+          "IPv4Addresses": ["10.20.65.17"],
+          "AttachmentIndex": 0,
+          "MACAddress": "0a:e9:1b:8c:62:f5",
+          "IPv4SubnetCIDRBlock": "10.20.64.0/18",
+          "PrivateDNSName": "ip-10-20-65-17.eu-west-1.compute.internal",
+          "SubnetGatewayIpv4Address": "10.20.64.1/18"
+        }
+      ]
+    }
+  ]
+}"#;
+
+fn serve_once_per_request(body: &'static str) -> (String, std::thread::JoinHandle<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    listener.set_nonblocking(false).expect("blocking");
+    let handle = std::thread::spawn(move || {
+        // Serve a bounded number of requests (curl may retry), then stop.
+        for stream in listener.incoming().take(1).flatten() {
+            let mut stream = stream;
+            let mut buffer = [0u8; 2048];
+            let _ = std::io::Read::read(&mut stream, &mut buffer);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (address, handle)
+}
+
+#[test]
+fn the_entrypoint_script_and_the_rust_rule_name_a_task_the_same() {
+    let (address, server) = serve_once_per_request(TASK_METADATA);
+    let output = std::process::Command::new("sh")
+        .arg(common::repo_root().join("scripts/ecs-entrypoint.sh"))
+        .args([
+            "sh",
+            "-c",
+            "printf '%s %s' \"$RELEASE_DISTRIBUTION\" \"$RELEASE_NODE\"",
+        ])
+        .env(
+            "ECS_CONTAINER_METADATA_URI_V4",
+            format!("http://{address}/v4/cd189a93"),
+        )
+        .env("NODE_BASENAME", "web")
+        .output()
+        .expect("sh runs");
+    server.join().expect("server");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_str(TASK_METADATA).expect("JSON");
+    let from_rust = stackup::release::node_name::node_name(
+        "web",
+        metadata["TaskARN"].as_str().expect("arn"),
+        metadata["Containers"][0]["Networks"][0]["IPv4Addresses"][0]
+            .as_str()
+            .expect("ip"),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("name {from_rust}")
+    );
+    assert_eq!(
+        from_rust,
+        "web-5f2c7e0e9e2b4c5d8a1b2c3d4e5f6a7b@10.20.65.17"
+    );
+}
+
+#[test]
+fn the_entrypoint_script_fails_clearly_without_metadata() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = closed.local_addr().expect("address");
+    drop(closed);
+    let output = std::process::Command::new("sh")
+        .arg(common::repo_root().join("scripts/ecs-entrypoint.sh"))
+        .args(["true"])
+        .env(
+            "ECS_CONTAINER_METADATA_URI_V4",
+            format!("http://{address}/v4/x"),
+        )
+        .env("NODE_BASENAME", "web")
+        .output()
+        .expect("sh runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read the task metadata"));
+    let output = std::process::Command::new("sh")
+        .arg(common::repo_root().join("scripts/ecs-entrypoint.sh"))
+        .args(["true"])
+        .env_remove("ECS_CONTAINER_METADATA_URI_V4")
+        .env("NODE_BASENAME", "web")
+        .output()
+        .expect("sh runs");
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("ECS_CONTAINER_METADATA_URI_V4 is not set"));
+}
