@@ -502,3 +502,21 @@ fn the_entrypoint_script_fails_clearly_without_metadata() {
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("ECS_CONTAINER_METADATA_URI_V4 is not set"));
 }
+
+#[test]
+fn delete_stack_removes_the_services_deploy_release_created_first() {
+    let fixture = fixture("deploy-then-delete", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    fixture
+        .stackup()
+        .args(["delete-stack", "local", "--yes"])
+        .assert()
+        .success()
+        .stdout(
+            "deleted service web\ndeleted demo-local-v1-platform\ndeleted demo-local-v1-network\n",
+        )
+        .stderr(predicates::str::contains(
+            "will delete ECS service web and its tasks",
+        ));
+}

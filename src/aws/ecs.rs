@@ -203,3 +203,77 @@ pub async fn service_tasks(
     }
     Ok(tasks)
 }
+
+/// Names of the active services of a cluster (none when the cluster is gone).
+pub async fn list_services(client: &Client, cluster: &str) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let result = client
+            .list_services()
+            .cluster(cluster)
+            .set_next_token(next_token.clone())
+            .send()
+            .await
+            .aws_context(|| format!("listing services of cluster {cluster}"));
+        let output = match result {
+            Ok(output) => output,
+            Err(error) if super::errors::class_of(&error) == Some(super::ErrorClass::NotFound) => {
+                return Ok(names)
+            }
+            Err(error) => return Err(error),
+        };
+        names.extend(
+            output
+                .service_arns()
+                .iter()
+                .map(|arn| arn.rsplit('/').next().unwrap_or(arn).to_string()),
+        );
+        next_token = output.next_token().map(str::to_string);
+        if next_token.is_none() {
+            return Ok(names);
+        }
+    }
+}
+
+/// Delete a service with its tasks (ECS DeleteService with force) and wait
+/// until it is INACTIVE or gone, at most `timeout`.
+pub async fn delete_service(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    client
+        .delete_service()
+        .cluster(cluster)
+        .service(service)
+        .force(true)
+        .send()
+        .await
+        .aws_context(|| format!("deleting service {service} of cluster {cluster}"))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let output = client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .aws_context(|| format!("describing service {service}"))?;
+        let gone = output
+            .services()
+            .iter()
+            .all(|found| found.status() == Some("INACTIVE"));
+        if gone {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "service {service} is still draining after {}s; run delete-stack again later",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}

@@ -77,6 +77,20 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
         }
     }
 
+    // deploy-release creates services outside CloudFormation; a cluster with
+    // services cannot be deleted, so they go first.
+    let cluster = existing
+        .iter()
+        .find(|info| info.name == names[0])
+        .and_then(|platform| platform.outputs.get("ClusterName").cloned());
+    let ecs_client = aws.ecs();
+    let services = match &cluster {
+        Some(cluster) => crate::aws::ecs::list_services(&ecs_client, cluster).await?,
+        None => Vec::new(),
+    };
+    for service in &services {
+        printer.info(format!("will delete ECS service {service} and its tasks"));
+    }
     for info in &existing {
         printer.info(format!("will delete {} ({})", info.name, info.status));
     }
@@ -94,6 +108,19 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
         stack.name
     );
     let mut deleted = Vec::new();
+    if let Some(cluster) = &cluster {
+        for service in &services {
+            crate::aws::ecs::delete_service(
+                &ecs_client,
+                cluster,
+                service,
+                std::time::Duration::from_secs(600),
+            )
+            .await?;
+            printer.success(format!("deleted ECS service {service}"));
+            deleted.push(format!("service {service}"));
+        }
+    }
     for info in &existing {
         let mut seen = existing_events(&cloudformation, &info.name).await?;
         if info.is_busy() {
