@@ -34,3 +34,82 @@ pub async fn last_lines(
         Err(error) => Err(error),
     }
 }
+
+/// One log event.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LogEvent {
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    pub stream: String,
+    pub message: String,
+    pub id: String,
+}
+
+/// What to read: a group, optional stream prefix and filter pattern, and the
+/// time range `[start, end)` in epoch milliseconds (AWS semantics: start
+/// inclusive, end exclusive; enforced here too, whatever the server does).
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub group: String,
+    pub stream_prefix: Option<String>,
+    pub pattern: Option<String>,
+}
+
+/// One page of FilterLogEvents in `[start, end)`.
+pub async fn filter_page(
+    client: &Client,
+    query: &Query,
+    start: i64,
+    end: i64,
+    token: Option<String>,
+) -> anyhow::Result<(Vec<LogEvent>, Option<String>)> {
+    let output = client
+        .filter_log_events()
+        .log_group_name(&query.group)
+        .set_log_stream_name_prefix(query.stream_prefix.clone())
+        .set_filter_pattern(query.pattern.clone())
+        .start_time(start)
+        .end_time(end)
+        .limit(10_000)
+        .set_next_token(token)
+        .send()
+        .await
+        .aws_context(|| format!("reading log group {}", query.group))?;
+    let events = output
+        .events()
+        .iter()
+        .filter_map(|event| {
+            let timestamp = event.timestamp()?;
+            (timestamp >= start && timestamp < end).then(|| LogEvent {
+                timestamp,
+                stream: event.log_stream_name().unwrap_or_default().to_string(),
+                message: event
+                    .message()
+                    .unwrap_or_default()
+                    .trim_end_matches('\n')
+                    .to_string(),
+                id: event.event_id().unwrap_or_default().to_string(),
+            })
+        })
+        .collect();
+    Ok((events, output.next_token().map(str::to_string)))
+}
+
+/// Every event of `[start, end)`, following page tokens.
+pub async fn filter_all(
+    client: &Client,
+    query: &Query,
+    start: i64,
+    end: i64,
+) -> anyhow::Result<Vec<LogEvent>> {
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let (page, next) = filter_page(client, query, start, end, token).await?;
+        events.extend(page);
+        match next {
+            Some(next) => token = Some(next),
+            None => return Ok(events),
+        }
+    }
+}
