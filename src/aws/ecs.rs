@@ -277,3 +277,66 @@ pub async fn delete_service(
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
 }
+
+/// The container instances (ECS hosts on EC2) of a cluster, described; none
+/// when the cluster has none (Fargate, or no host has joined yet) or is gone.
+pub async fn container_instances(
+    client: &Client,
+    cluster: &str,
+) -> anyhow::Result<Vec<aws_sdk_ecs::types::ContainerInstance>> {
+    let mut arns = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let result = client
+            .list_container_instances()
+            .cluster(cluster)
+            .set_next_token(next_token.clone())
+            .send()
+            .await
+            .aws_context(|| format!("listing the container instances of cluster {cluster}"));
+        let output = match result {
+            Ok(output) => output,
+            Err(error) if super::errors::class_of(&error) == Some(super::ErrorClass::NotFound) => {
+                return Ok(Vec::new())
+            }
+            Err(error) => return Err(error),
+        };
+        arns.extend(output.container_instance_arns().iter().cloned());
+        next_token = output.next_token().map(str::to_string);
+        if next_token.is_none() {
+            break;
+        }
+    }
+    let mut instances = Vec::new();
+    // DescribeContainerInstances takes at most 100 at a time.
+    for chunk in arns.chunks(100) {
+        let output = client
+            .describe_container_instances()
+            .cluster(cluster)
+            .set_container_instances(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws_context(|| format!("describing the container instances of cluster {cluster}"))?;
+        instances.extend(output.container_instances().iter().cloned());
+    }
+    Ok(instances)
+}
+
+/// The EC2 instance behind a container instance ARN.
+pub async fn container_instance_ec2_id(
+    client: &Client,
+    cluster: &str,
+    container_instance: &str,
+) -> anyhow::Result<Option<String>> {
+    let output = client
+        .describe_container_instances()
+        .cluster(cluster)
+        .container_instances(container_instance)
+        .send()
+        .await
+        .aws_context(|| format!("describing container instance {container_instance}"))?;
+    Ok(output
+        .container_instances()
+        .first()
+        .and_then(|instance| instance.ec2_instance_id().map(str::to_string)))
+}

@@ -6,6 +6,7 @@
 //! `AWS_ENDPOINT_URL`, then the stack file's `[local] endpoint_url`.
 
 pub mod cloudformation;
+pub mod cloudwatch;
 pub mod ec2;
 pub mod ecs;
 pub mod errors;
