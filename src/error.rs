@@ -130,6 +130,18 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
+/// A remote command (the console) ended with this status: stackup exits with it.
+#[derive(Debug)]
+pub struct RemoteExit(pub u8);
+
+impl fmt::Display for RemoteExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the remote command exited with status {}", self.0)
+    }
+}
+
+impl std::error::Error for RemoteExit {}
+
 /// Decide the exit status for an error returned by a command.
 pub fn exit_status_of(error: &anyhow::Error) -> ExitStatus {
     if error

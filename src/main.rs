@@ -7,7 +7,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use stackup::cli::Cli;
-use stackup::error::{exit_status_of, ExitStatus, InputError};
+use stackup::error::{exit_status_of, ExitStatus, InputError, RemoteExit};
 
 fn init_tracing(verbose: u8) {
     let default = match verbose {
@@ -48,6 +48,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            if let Some(remote) = error.downcast_ref::<RemoteExit>() {
+                // The remote command has said what it had to say.
+                return ExitCode::from(remote.0);
+            }
             let status = exit_status_of(&error);
             if status == ExitStatus::Success {
                 return ExitCode::SUCCESS;

@@ -139,8 +139,31 @@ fn client_config() -> Arc<client::Config> {
 }
 
 impl SshSession {
+    /// A second session to `target`, carried by a channel of this one (the
+    /// bastion opens the TCP connection to the inner host's SSH port). The
+    /// inner host's key is checked against known_hosts the same way.
+    pub async fn connect_through(&self, target: &SshTarget) -> anyhow::Result<SshSession> {
+        let stream = self.open_tcp(&target.host, target.port).await?;
+        Self::establish(target, |verifier| {
+            client::connect_stream(client_config(), stream, verifier)
+        })
+        .await
+    }
+
     /// Connect over TCP, check the host key, authenticate.
     pub async fn connect(target: &SshTarget) -> anyhow::Result<SshSession> {
+        let address = (target.host.clone(), target.port);
+        Self::establish(target, |verifier| {
+            client::connect(client_config(), address, verifier)
+        })
+        .await
+    }
+
+    async fn establish<F, Fut>(target: &SshTarget, connect: F) -> anyhow::Result<SshSession>
+    where
+        F: FnOnce(Verifier) -> Fut,
+        Fut: std::future::Future<Output = Result<Handle<Verifier>, russh::Error>>,
+    {
         let refusal = Arc::new(Mutex::new(None));
         let verifier = Verifier {
             host: target.host.clone(),
@@ -148,9 +171,7 @@ impl SshSession {
             known_hosts: target.known_hosts.clone(),
             refusal: refusal.clone(),
         };
-        let address = (target.host.clone(), target.port);
-        let connecting = client::connect(client_config(), address, verifier);
-        let handle = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        let handle = match tokio::time::timeout(CONNECT_TIMEOUT, connect(verifier)).await {
             Err(_) => anyhow::bail!(
                 "SSH to {target} did not answer within {}s; check the address, the security group (bastion_ingress) and your network",
                 CONNECT_TIMEOUT.as_secs()
@@ -264,6 +285,31 @@ impl SshSession {
 
     pub fn is_closed(&self) -> bool {
         self.handle.is_closed()
+    }
+
+    /// Run `command` on the host, with a PTY of `pty` = (term, columns, rows)
+    /// when given. The returned channel carries its output and exit status.
+    pub async fn exec(
+        &self,
+        command: &str,
+        pty: Option<(&str, u32, u32)>,
+    ) -> anyhow::Result<russh::Channel<client::Msg>> {
+        let channel = tokio::time::timeout(CHANNEL_TIMEOUT, self.handle.channel_open_session())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{} did not open a session within {}s",
+                    self.target,
+                    CHANNEL_TIMEOUT.as_secs()
+                )
+            })??;
+        if let Some((term, columns, rows)) = pty {
+            channel
+                .request_pty(true, term, columns, rows, 0, 0, &[])
+                .await?;
+        }
+        channel.exec(true, command).await?;
+        Ok(channel)
     }
 
     pub async fn close(self) {

@@ -3,6 +3,7 @@
 mod confirm;
 mod printer;
 mod progress;
+pub mod terminal;
 
 pub use confirm::confirm;
 pub use printer::{OutputFormat, Printer, StdoutClosed};
