@@ -110,8 +110,75 @@ pub enum Command {
     /// Roll services back to an earlier release from their history.
     Rollback(RollbackArgs),
 
+    /// Show the stack as AWS sees it: CloudFormation stacks, services,
+    /// tasks (with node names), hosts, CPU and memory, and recent events.
+    ///
+    /// Reads only. --output json gives the same data as one JSON document.
+    Status(StackArgs),
+
+    /// Application logs from CloudWatch: every stream merged in time order.
+    ///
+    /// One line per event (time, stream, message), or JSON lines with
+    /// --output json. --follow keeps reading (no duplicates, no gaps) until Ctrl-C.
+    Logs(LogsArgs),
+
+    /// Attach a console to a running node: SSH to the bastion, then through it
+    /// to the task's host, where the console command runs in a PTY.
+    ///
+    /// The command is the service's console_command (default `docker exec -it
+    /// {container} bin/{app} remote`); {container}, {node} and {app} are
+    /// filled in. Without a terminal it runs without a PTY, for scripts.
+    /// stackup exits with the command's status.
+    Console(ConsoleArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// The service (needed when the stack has several).
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// The task, by id or ARN (otherwise the only one, or a choice on a terminal).
+    #[arg(long, value_name = "ID")]
+    pub task: Option<String>,
+
+    /// The command to run instead of the service's console_command.
+    #[arg(long, value_name = "CMD")]
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// Only this service's streams (repeatable); default: every stream of the stack.
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+
+    /// Start: a duration ago (15m, 2h, 3d) or an RFC 3339 time. Inclusive.
+    #[arg(long, value_name = "DURATION|TIME", default_value = "15m")]
+    pub since: String,
+
+    /// End: a duration ago or an RFC 3339 time; default now. Exclusive.
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub until: Option<String>,
+
+    /// A CloudWatch Logs filter pattern, such as ERROR or "\"timed out\"".
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+
+    /// Keep reading new events until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,15 @@
 //! One file per command: each orchestrates the library and prints through `ui`.
 
 mod completions;
+mod console;
 mod create_stack;
 mod delete_stack;
 mod deploy_release;
+mod logs;
 mod rollback;
 mod rollout_wait;
 mod stack_events;
+mod status;
 mod tunnel;
 mod update_resources;
 mod validate;
@@ -51,6 +54,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tunnel(args) => tunnel::run(&context, &args).await,
         Command::DeployRelease(args) => deploy_release::run(&context, &args).await,
         Command::Rollback(args) => rollback::run(&context, &args).await,
+        Command::Status(args) => status::run(&context, &args).await,
+        Command::Logs(args) => logs::run(&context, &args).await,
+        Command::Console(args) => console::run(&context, &args).await,
         Command::Completions(args) => completions::run(&context, &args),
     }
 }
