@@ -620,3 +620,54 @@ async fn delete_stack_refuses_while_another_stack_imports_and_then_removes_both(
         .success()
         .stderr(predicates::str::contains("nothing to delete"));
 }
+
+#[tokio::test]
+async fn an_upstream_stacks_exports_are_imported_and_a_missing_upstream_is_named() {
+    // The stack file's own platform template imports an export of `shared`.
+    let mut platform: serde_json::Value =
+        serde_json::from_str(stackup::templates::BUILTIN_PLATFORM)
+            .expect("built-in platform template");
+    platform["Parameters"]["UpstreamSharedStackName"] = serde_json::json!({"Type": "String"});
+    platform["Outputs"]["SharedTopic"] = serde_json::json!({
+        "Value": {"Fn::ImportValue": {"Fn::Sub": "${UpstreamSharedStackName}:Topic"}}
+    });
+    let fixture = fixture(
+        "create-upstream",
+        &[("[services.web]", "[upstream]\nshared = \"org-shared-v1\"\n\n[templates]\nplatform = \"stacks/platform-with-shared.json\"\n\n[services.web]")],
+    );
+    std::fs::write(
+        fixture
+            .config
+            .path()
+            .join("stacks/platform-with-shared.json"),
+        platform.to_string(),
+    )
+    .expect("write template");
+    fixture
+        .stackup()
+        .args(["create-stack", "local", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "upstream stack org-shared-v1 ([upstream] shared",
+        ))
+        .stderr(predicates::str::contains("does not exist"));
+
+    let config = common::sdk_config(&fixture.proxy.endpoint).await;
+    let shared = serde_json::json!({
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"Topic": {"Value": {"Ref": "Topic"}, "Export": {"Name": "org-shared-v1:Topic"}}}
+    });
+    aws_sdk_cloudformation::Client::new(&config)
+        .create_stack()
+        .stack_name("org-shared-v1")
+        .template_body(shared.to_string())
+        .send()
+        .await
+        .expect("shared stack");
+    let report = fixture.create();
+    let imported = report["stacks"][1]["outputs"]["SharedTopic"]
+        .as_str()
+        .expect("imported output");
+    assert!(imported.contains("arn:aws:sns"), "{imported}");
+}
