@@ -379,7 +379,10 @@ async fn apply_layer(
         existing_events(cloudformation, name).await?
     };
     cloudformation
-        .execute_change_set(&change_set, &client_token("execute", &change_set_name))
+        .execute_change_set(
+            &change_set,
+            &client_token("execute", &format!("{name}-{change_set_name}")),
+        )
         .await?;
     let followed = follow(printer, cloudformation, name, &mut seen, resume).await?;
     let Some(stack) = followed.stack else {
