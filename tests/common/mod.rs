@@ -14,6 +14,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod faults;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
