@@ -131,6 +131,25 @@ impl StackEvent {
     }
 }
 
+impl From<&aws_sdk_cloudformation::types::StackEvent> for StackEvent {
+    fn from(event: &aws_sdk_cloudformation::types::StackEvent) -> Self {
+        StackEvent {
+            id: event.event_id().unwrap_or_default().to_string(),
+            timestamp: event
+                .timestamp()
+                .and_then(|time| time.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                .unwrap_or_default(),
+            logical_id: event.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: event.resource_type().unwrap_or_default().to_string(),
+            status: event
+                .resource_status()
+                .map(|status| status.as_str().to_string())
+                .unwrap_or_default(),
+            reason: event.resource_status_reason().map(str::to_string),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ExportInfo {
     pub name: String,
@@ -340,6 +359,24 @@ impl CloudFormation {
         Ok(())
     }
 
+    /// The newest page of a stack's events (up to 100), oldest first. Enough
+    /// to mark what is there before a change ([`Self::new_events`] stops at
+    /// the first event it has seen, and newer events come first) and to show
+    /// the last few, without walking a long-lived stack's whole history.
+    pub async fn recent_events(&self, stack: &str) -> anyhow::Result<Vec<StackEvent>> {
+        let output = self
+            .client
+            .describe_stack_events()
+            .stack_name(stack)
+            .send()
+            .await
+            .aws_context(|| format!("reading events of stack {stack}"))?;
+        let mut events: Vec<StackEvent> =
+            output.stack_events().iter().map(StackEvent::from).collect();
+        events.reverse();
+        Ok(events)
+    }
+
     /// Events not in `seen`, oldest first; `seen` is updated.
     pub async fn new_events(
         &self,
@@ -359,26 +396,10 @@ impl CloudFormation {
                 .aws_context(|| format!("reading events of stack {stack}"))?;
             // Newest first: stop at the first event already seen.
             for event in output.stack_events() {
-                let id = event.event_id().unwrap_or_default().to_string();
-                if seen.contains(&id) {
+                if seen.contains(event.event_id().unwrap_or_default()) {
                     break 'pages;
                 }
-                fresh.push(StackEvent {
-                    id,
-                    timestamp: event
-                        .timestamp()
-                        .and_then(|time| {
-                            time.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
-                        })
-                        .unwrap_or_default(),
-                    logical_id: event.logical_resource_id().unwrap_or_default().to_string(),
-                    resource_type: event.resource_type().unwrap_or_default().to_string(),
-                    status: event
-                        .resource_status()
-                        .map(|status| status.as_str().to_string())
-                        .unwrap_or_default(),
-                    reason: event.resource_status_reason().map(str::to_string),
-                });
+                fresh.push(StackEvent::from(event));
             }
             next_token = output.next_token().map(str::to_string);
             if next_token.is_none() {

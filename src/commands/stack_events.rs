@@ -22,9 +22,12 @@ pub async fn existing_events(
     cloudformation: &CloudFormation,
     stack: &str,
 ) -> anyhow::Result<HashSet<String>> {
-    let mut seen = HashSet::new();
-    cloudformation.new_events(stack, &mut seen).await?;
-    Ok(seen)
+    Ok(cloudformation
+        .recent_events(stack)
+        .await?
+        .into_iter()
+        .map(|event| event.id)
+        .collect())
 }
 
 pub fn event_line(printer: &Printer, event: &StackEvent) -> String {

@@ -4,7 +4,7 @@
 //! health and age; the cluster's EC2 hosts; CPU and memory from CloudWatch.
 //! Reads only. The calls that do not depend on each other run at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ecs::types::{ContainerInstance, DeploymentRolloutState, DesiredStatus, Service, Task};
@@ -318,7 +318,7 @@ async fn recent_stack_events(
     cloudformation: &CloudFormation,
     stack: &str,
 ) -> anyhow::Result<Vec<StackEvent>> {
-    let mut events = match cloudformation.new_events(stack, &mut HashSet::new()).await {
+    let mut events = match cloudformation.recent_events(stack).await {
         Ok(events) => events,
         // Deleted between the two calls: it has no events to show.
         Err(error) if class_of(&error) == Some(ErrorClass::NotFound) => Vec::new(),
