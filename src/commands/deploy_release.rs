@@ -503,6 +503,8 @@ async fn deploy_service(
         result: "started".into(),
         reason: None,
     };
+    // A failed or timed-out rollout: (result, reason, where ECS rolled back to).
+    let mut failed: Option<(&str, String, Option<String>)> = None;
     if !no_wait {
         match wait(
             printer,
@@ -527,86 +529,14 @@ async fn deploy_service(
                 rolled_back_to,
             } => {
                 printer.error(format!("{name}: the rollout failed: {reason}"));
-                for line in failure_details(
-                    &client,
-                    &aws.logs(),
-                    &cluster,
-                    &service_name,
-                    &task_definition,
-                    &plan.release.task_definition,
-                )
-                .await
-                {
-                    printer.info(format!("  {line}"));
-                }
-                result.result = "failed".into();
-                result.reason = Some(reason);
-                if rollback {
-                    if let Some(back_to) = roll_back(
-                        printer,
-                        &client,
-                        &cluster,
-                        &service_name,
-                        &name,
-                        rolled_back_to,
-                        plan.current_task_definition.clone(),
-                        rollback_timeout,
-                        &mut seen,
-                    )
-                    .await?
-                    {
-                        result.result = "rolled-back".into();
-                        result.reason = Some(format!(
-                            "{}; rolled back to revision {}",
-                            result.reason.unwrap_or_default(),
-                            history::revision_of(&back_to)
-                        ));
-                    }
-                }
+                failed = Some(("failed", reason, rolled_back_to));
             }
             Waited::TimedOut(counts) => {
+                let waited = humantime::format_duration(timeout);
                 printer.error(format!(
-                    "{name}: the rollout did not finish within {} ({counts})",
-                    humantime::format_duration(timeout)
+                    "{name}: the rollout did not finish within {waited} ({counts})"
                 ));
-                for line in failure_details(
-                    &client,
-                    &aws.logs(),
-                    &cluster,
-                    &service_name,
-                    &task_definition,
-                    &plan.release.task_definition,
-                )
-                .await
-                {
-                    printer.info(format!("  {line}"));
-                }
-                result.result = "timed-out".into();
-                result.reason = Some(format!(
-                    "not done after {}",
-                    humantime::format_duration(timeout)
-                ));
-                if rollback {
-                    if let Some(back_to) = roll_back(
-                        printer,
-                        &client,
-                        &cluster,
-                        &service_name,
-                        &name,
-                        None,
-                        plan.current_task_definition.clone(),
-                        rollback_timeout,
-                        &mut seen,
-                    )
-                    .await?
-                    {
-                        result.result = "rolled-back".into();
-                        result.reason = Some(format!(
-                            "timed out; rolled back to revision {}",
-                            history::revision_of(&back_to)
-                        ));
-                    }
-                }
+                failed = Some(("timed-out", format!("not done after {waited}"), None));
             }
             Waited::Interrupted => {
                 printer.warn(format!(
@@ -614,6 +544,44 @@ async fn deploy_service(
                     result.revision, stack.name, stack.name
                 ));
                 result.result = "interrupted".into();
+            }
+        }
+    }
+    if let Some((outcome, reason, rolled_back_to)) = failed {
+        for line in failure_details(
+            &client,
+            &aws.logs(),
+            &cluster,
+            &service_name,
+            &task_definition,
+            &plan.release.task_definition,
+        )
+        .await
+        {
+            printer.info(format!("  {line}"));
+        }
+        result.result = outcome.into();
+        result.reason = Some(reason);
+        if rollback {
+            let back_to = roll_back(
+                printer,
+                &client,
+                &cluster,
+                &service_name,
+                &name,
+                rolled_back_to,
+                plan.current_task_definition.clone(),
+                rollback_timeout,
+                &mut seen,
+            )
+            .await?;
+            if let Some(back_to) = back_to {
+                result.result = "rolled-back".into();
+                result.reason = Some(format!(
+                    "{}; rolled back to revision {}",
+                    result.reason.unwrap_or_default(),
+                    history::revision_of(&back_to)
+                ));
             }
         }
     }
