@@ -4,19 +4,13 @@
 
 mod common;
 
+use common::block_on;
+
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{AwsProxy, LocalCloud};
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
 
 struct Fixture {
     proxy: AwsProxy,

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::block_on;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -16,14 +18,6 @@ struct Database {
     proxy: AwsProxy,
     config: tempfile::TempDir,
     name: String,
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 /// A stack with its own database, created (network and platform) in its own

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::block_on;
+
 use std::io::Write;
 
 use common::{AwsProxy, LocalCloud};
@@ -10,14 +12,6 @@ use common::{AwsProxy, LocalCloud};
 struct Fixture {
     proxy: AwsProxy,
     config: tempfile::TempDir,
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 fn fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {

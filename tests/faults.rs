@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::block_on;
+
 use std::process::Output;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,14 +23,6 @@ use common::{AwsProxy, LocalCloud};
 const FAILURE_RATE: f64 = 0.3;
 /// No command may take longer than this, faults included.
 const COMMAND_LIMIT: Duration = Duration::from_secs(300);
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
 
 /// One account behind two proxies: `faulty` for the command under test,
 /// `clean` for everything else.

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::block_on;
+
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
@@ -20,14 +22,6 @@ const WORKER: (&str, &str) = (
 struct Fixture {
     proxy: AwsProxy,
     config: tempfile::TempDir,
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 /// A stack file and an account of the test's own, nothing created yet.

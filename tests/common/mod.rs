@@ -568,3 +568,12 @@ pub fn moto_control(proxy: &AwsProxy, path: &str, body: &serde_json::Value) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Run a future to completion from a synchronous test.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
