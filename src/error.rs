@@ -1,9 +1,10 @@
 //! Errors a user can act on, and how each ends the process (DESIGN.md §1).
 //!
-//! Commands return `anyhow::Error`. Two kinds are recognised by `main` by
-//! downcasting: [`InputError`] (bad usage or bad input, exit 2) and
-//! [`crate::ui::StdoutClosed`] (the reader went away, exit 0). Everything else is
-//! a failure of the remote side (AWS, database, rollout) and exits 1.
+//! Commands return `anyhow::Error`. Three kinds are recognised by `main` by
+//! downcasting: [`InputError`] (bad usage or bad input, exit 2),
+//! [`Interrupted`] (Ctrl-C, exit 130) and [`crate::ui::StdoutClosed`] (the
+//! reader went away, exit 0). Everything else is a failure of the remote side
+//! (AWS, database, rollout) and exits 1.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,9 @@ pub enum ExitStatus {
     Failure = 1,
     /// Bad usage or bad input, found before any change was made.
     Usage = 2,
+    /// Interrupted by the operator (SIGINT, Ctrl-C): 128 + 2, as a shell
+    /// reports a process that SIGINT ended.
+    Interrupted = 130,
 }
 
 /// One thing wrong with an input: where it is, what is wrong and how to fix it.
@@ -142,6 +146,20 @@ impl fmt::Display for RemoteExit {
 
 impl std::error::Error for RemoteExit {}
 
+/// The operator pressed Ctrl-C (SIGINT) and the command stopped where it
+/// could stop cleanly. The message says what state was left and what to run
+/// next; `main` prints it after `interrupted:` and exits 130.
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Decide the exit status for an error returned by a command.
 pub fn exit_status_of(error: &anyhow::Error) -> ExitStatus {
     if error
@@ -155,6 +173,12 @@ pub fn exit_status_of(error: &anyhow::Error) -> ExitStatus {
         .any(|cause| cause.downcast_ref::<InputError>().is_some())
     {
         return ExitStatus::Usage;
+    }
+    if error
+        .chain()
+        .any(|cause| cause.downcast_ref::<Interrupted>().is_some())
+    {
+        return ExitStatus::Interrupted;
     }
     ExitStatus::Failure
 }
@@ -190,5 +214,12 @@ mod tests {
             exit_status_of(&anyhow::anyhow!("remote")),
             ExitStatus::Failure
         );
+    }
+
+    #[test]
+    fn an_interruption_exits_130_even_with_context() {
+        let error = anyhow::Error::new(Interrupted("stopped".into())).context("deploying");
+        assert_eq!(exit_status_of(&error), ExitStatus::Interrupted);
+        assert_eq!(ExitStatus::Interrupted as u8, 130);
     }
 }

@@ -1,5 +1,5 @@
 //! Parse the command line, set up tracing, run the command, map the outcome to
-//! an exit code (0 success, 1 failure, 2 bad usage or input).
+//! an exit code (0 success, 1 failure, 2 bad usage or input, 130 interrupted).
 
 use std::process::ExitCode;
 
@@ -7,7 +7,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use stackup::cli::Cli;
-use stackup::error::{exit_status_of, ExitStatus, InputError, RemoteExit};
+use stackup::error::{exit_status_of, ExitStatus, InputError, Interrupted, RemoteExit};
 
 fn init_tracing(verbose: u8) {
     let default = match verbose {
@@ -63,6 +63,14 @@ fn main() -> ExitCode {
 }
 
 fn report(error: &anyhow::Error) {
+    if let Some(interrupted) = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Interrupted>())
+    {
+        // Not an error: the message says what was left and what to run next.
+        eprintln!("interrupted: {interrupted}");
+        return;
+    }
     if let Some(input) = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<InputError>())

@@ -92,6 +92,25 @@ pub async fn put_record(client: &Client, name: &str, value: &str) -> anyhow::Res
     Ok(output.version())
 }
 
+/// A plain String parameter's value (a release record), or `None` when the
+/// parameter does not exist.
+pub async fn get_record(client: &Client, name: &str) -> anyhow::Result<Option<String>> {
+    let result = client
+        .get_parameter()
+        .name(name)
+        .send()
+        .await
+        .aws_context(|| format!("reading SSM parameter {name}"));
+    match result {
+        Ok(output) => Ok(output
+            .parameter()
+            .and_then(|parameter| parameter.value())
+            .map(str::to_string)),
+        Err(error) if class_of(&error) == Some(ErrorClass::NotFound) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// Every value a parameter had, oldest first (none when it does not exist).
 pub async fn history(client: &Client, name: &str) -> anyhow::Result<Vec<(i64, String)>> {
     let mut values = Vec::new();

@@ -113,11 +113,17 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
 
     let mut results = Vec::new();
     let mut password_stored = !password_is_new;
+    // Said when a run stops in the network stack: the platform is untouched.
+    let platform_untouched = format!("{} was not started. ", platform.stack_name);
     for (layer, current) in [network, platform].into_iter().zip(current) {
         let store_password = (layer.layer == Layer::Platform && !password_stored).then(|| {
             password_stored = true;
             (password_parameter.clone(), password.clone())
         });
+        let untouched = match layer.layer {
+            Layer::Network => platform_untouched.as_str(),
+            Layer::Platform => "",
+        };
         let result = apply_layer(
             context,
             &cloudformation,
@@ -126,6 +132,7 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
             current,
             store_password,
             &stack.name,
+            untouched,
         )
         .await?;
         results.push(result);
@@ -253,6 +260,12 @@ fn show_changes(printer: &Printer, stack_name: &str, changes: &[ResourceChangeIn
     }
 }
 
+/// Create or update one CloudFormation stack. `untouched` names, for the
+/// messages of a run that stops here, what it has not started yet.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one layer's whole context; called once per layer"
+)]
 async fn apply_layer(
     context: &Context,
     cloudformation: &CloudFormation,
@@ -261,9 +274,11 @@ async fn apply_layer(
     mut current: Option<StackInfo>,
     store_password: Option<(String, Secret)>,
     stack_file: &str,
+    untouched: &str,
 ) -> anyhow::Result<LayerResult> {
-    let resume =
-        &format!("Run `stackup create-stack {stack_file}` again to follow it and continue.");
+    let resume = &format!(
+        "{untouched}Run `stackup create-stack {stack_file}` again to follow it to its end and continue."
+    );
     let printer = &context.printer;
     let name = &layer.stack_name;
 

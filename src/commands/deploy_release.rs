@@ -14,10 +14,11 @@ use crate::aws::cloudformation::CloudFormation;
 use crate::aws::{ecs, ssm, sts, Aws};
 use crate::cli::DeployReleaseArgs;
 use crate::config::{CookieMode, ServiceConfig, StackConfig};
-use crate::error::{InputError, Problem};
+use crate::error::{InputError, Interrupted, Problem};
 use crate::release::ecs_model::TaskDefinition;
 use crate::release::history::{self, ReleaseRecord};
 use crate::release::plan::{ReleaseContext, ServiceRelease};
+use crate::release::rollout::{interpret, Rollout};
 use crate::release::{cookie, diff};
 use crate::secret::Secret;
 use crate::ui::{confirm, Printer};
@@ -135,7 +136,19 @@ struct Planned {
     current_desired: Option<i32>,
     registration_needed: bool,
     changes: Vec<diff::Change>,
+    /// The running revision is the one to deploy, but its rollout was not
+    /// followed to its end (an interrupted run, `--no-wait`): follow it now.
+    unfinished: Option<Unfinished>,
 }
+
+/// A rollout under way, or finished without stackup seeing it.
+struct Unfinished {
+    /// The release that started it, when the history has it.
+    record: Option<ReleaseRecord>,
+}
+
+/// Results of a release that was not followed to its end.
+const UNFINISHED_RESULTS: [&str; 2] = ["interrupted", "started"];
 
 pub fn release_id() -> String {
     format!(
@@ -235,20 +248,55 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             (Some(old), true) => diff::diff(&to_value(old), &to_value(&resolved.task_definition)),
             _ => Vec::new(),
         };
+        // The same release again after an interrupted run converges: it waits
+        // for the rollout ECS carried on with and records its end.
+        let unfinished = match (&current, &current_task_definition) {
+            (Some(found), Some(arn)) if !registration_needed && !args.no_wait => {
+                let record =
+                    ssm::get_record(&ssm_client, &history::parameter(&stack, &service.name))
+                        .await?
+                        .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
+                        .filter(|record| {
+                            &record.task_definition == arn
+                                && UNFINISHED_RESULTS.contains(&record.result.as_str())
+                        });
+                match interpret(found, arn) {
+                    Rollout::InProgress(_) => Some(Unfinished { record }),
+                    Rollout::Completed(_) if record.is_some() => Some(Unfinished { record }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         planned.push(Planned {
             current_desired: current.as_ref().map(|found| found.desired_count()),
             current_task_definition,
             registration_needed,
             changes,
+            unfinished,
             release: resolved,
         });
     }
 
     let mut to_do = false;
+    let mut to_follow = false;
     for plan in &planned {
         let name = &plan.release.service.name;
         let desired = plan.release.service_definition.desired_count;
         match (&plan.current_task_definition, plan.registration_needed) {
+            (Some(current), false) if plan.unfinished.is_some() => {
+                to_follow = true;
+                let started_by = plan
+                    .unfinished
+                    .as_ref()
+                    .and_then(|unfinished| unfinished.record.as_ref())
+                    .map(|record| format!(" (release {}, {})", record.release, record.result))
+                    .unwrap_or_default();
+                printer.info(format!(
+                    "{name}: revision {} is deployed but its rollout{started_by} was not followed to its end: following it",
+                    history::revision_of(current)
+                ));
+            }
             (None, _) => {
                 to_do = true;
                 printer.info(format!(
@@ -286,7 +334,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             ));
         }
     }
-    if !to_do {
+    if !to_do && !to_follow {
         printer.success("nothing to deploy: every service already runs these definitions");
         let results = planned
             .iter()
@@ -306,11 +354,13 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             .collect();
         return report(printer, &stack, &release.release_id, results);
     }
-    if !confirm(
-        &format!("Deploy release {}", release.release_id),
-        context.global.yes,
-    )
-    .await?
+    // Following a rollout already under way changes nothing: no question.
+    if to_do
+        && !confirm(
+            &format!("Deploy release {}", release.release_id),
+            context.global.yes,
+        )
+        .await?
     {
         anyhow::bail!("cancelled: nothing was deployed");
     }
@@ -362,7 +412,13 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         .collect::<anyhow::Result<_>>()?;
     let failed: Vec<&ServiceResult> = results
         .iter()
-        .filter(|result| !["completed", "started", "unchanged"].contains(&result.result.as_str()))
+        .filter(|result| {
+            !["completed", "started", "unchanged", "interrupted"].contains(&result.result.as_str())
+        })
+        .collect();
+    let interrupted: Vec<&ServiceResult> = results
+        .iter()
+        .filter(|result| result.result == "interrupted")
         .collect();
     let summary = failed
         .iter()
@@ -384,7 +440,42 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     if !failed.is_empty() {
         anyhow::bail!("release {} did not roll out: {summary}", release.release_id);
     }
+    if !interrupted.is_empty() {
+        let left = interrupted
+            .iter()
+            .map(|result| {
+                format!(
+                    "the rollout of service {} continues in ECS without stackup (revision {}, recorded as interrupted)",
+                    result.service, result.revision
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let services = interrupted
+            .iter()
+            .map(|result| format!(" --service {}", result.service))
+            .collect::<String>();
+        return Err(Interrupted(format!(
+            "{left}. Run `{}` again to follow it to its end (nothing new is registered), or `stackup rollback {}{services}` to go back to the previous revision",
+            again_command(&stack, args),
+            stack.name
+        ))
+        .into());
+    }
     Ok(())
+}
+
+/// This deploy-release as a command to run again (global flags left out, as
+/// in every other hint).
+fn again_command(stack: &StackConfig, args: &DeployReleaseArgs) -> String {
+    let mut command = format!("stackup deploy-release {}", stack.name);
+    for image in &args.image {
+        command.push_str(&format!(" --image {image}"));
+    }
+    for service in &args.service {
+        command.push_str(&format!(" --service {service}"));
+    }
+    command
 }
 
 /// Any image, only to learn the cluster and service name before the running
@@ -482,6 +573,16 @@ async fn deploy_service(
 
     let mut seen = seen_events(&client, &cluster, &service_name).await?;
     let created = plan.current_task_definition.is_none();
+    // A rollout under way (of an interrupted run) is followed, not restarted,
+    // and recorded as the release that started it.
+    let unfinished = plan
+        .unfinished
+        .as_ref()
+        .map(|unfinished| unfinished.record.clone());
+    let previous = match &unfinished {
+        Some(record) => record.as_ref().and_then(|record| record.previous.clone()),
+        None => plan.current_task_definition.clone(),
+    };
     if created {
         let token = format!("stackup-{}-{name}", release.release_id);
         ecs::create_service(&client, &definition, &token).await?;
@@ -490,8 +591,10 @@ async fn deploy_service(
         let desired = definition
             .desired_count
             .filter(|desired| Some(*desired) != plan.current_desired);
-        ecs::update_service(&client, &definition, desired).await?;
-        printer.success(format!("{name}: updated service {service_name}"));
+        if unfinished.is_none() || desired.is_some() {
+            ecs::update_service(&client, &definition, desired).await?;
+            printer.success(format!("{name}: updated service {service_name}"));
+        }
     }
 
     let mut result = ServiceResult {
@@ -540,8 +643,8 @@ async fn deploy_service(
             }
             Waited::Interrupted => {
                 printer.warn(format!(
-                    "{name}: interrupted; ECS carries on with the rollout of revision {}. Follow it with `stackup status {}`, or roll back with `stackup rollback {} --service {name}`",
-                    result.revision, stack.name, stack.name
+                    "{name}: interrupted; ECS carries on with the rollout of revision {} (look at it with `stackup status {}`)",
+                    result.revision, stack.name
                 ));
                 result.result = "interrupted".into();
             }
@@ -570,7 +673,7 @@ async fn deploy_service(
                 &service_name,
                 &name,
                 rolled_back_to,
-                plan.current_task_definition.clone(),
+                previous.clone(),
                 rollback_timeout,
                 &mut seen,
             )
@@ -585,16 +688,22 @@ async fn deploy_service(
             }
         }
     }
+    let started_by = unfinished.flatten();
     let record = ReleaseRecord {
-        release: release.release_id.clone(),
+        release: started_by
+            .as_ref()
+            .map(|record| record.release.clone())
+            .unwrap_or_else(|| release.release_id.clone()),
         service: name.clone(),
         task_definition: task_definition.clone(),
         revision: result.revision,
-        images: plan.release.images(),
+        images: started_by
+            .map(|record| record.images)
+            .unwrap_or_else(|| plan.release.images()),
         time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         by: caller.to_string(),
         result: result.result.clone(),
-        previous: plan.current_task_definition.clone(),
+        previous,
     };
     ssm::put_record(
         &aws.ssm(),
@@ -654,7 +763,16 @@ pub async fn roll_back(
         seen,
     )
     .await?;
-    Ok(back.then_some(target))
+    Ok((back == Back::Runs).then_some(target))
+}
+
+/// How waiting for a service to run a revision again ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Back {
+    Runs,
+    NotDone,
+    /// Ctrl-C: ECS carries on without stackup.
+    Interrupted,
 }
 
 /// Point a service at `target` and wait for it (the rollback command).
@@ -665,7 +783,7 @@ pub async fn roll_back_to(
     service: &str,
     target: &str,
     timeout: Duration,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Back> {
     let mut seen = seen_events(client, cluster, service).await?;
     ecs::set_task_definition(client, cluster, service, target).await?;
     wait_back(
@@ -684,7 +802,7 @@ async fn wait_back(
     target: &str,
     timeout: Duration,
     seen: &mut HashSet<String>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Back> {
     match wait(
         printer,
         client,
@@ -701,14 +819,21 @@ async fn wait_back(
                 "{name}: runs revision {}",
                 history::revision_of(target)
             ));
-            Ok(true)
+            Ok(Back::Runs)
+        }
+        Waited::Interrupted => {
+            printer.warn(format!(
+                "{name}: interrupted; ECS carries on with the rollout of revision {}",
+                history::revision_of(target)
+            ));
+            Ok(Back::Interrupted)
         }
         _ => {
             printer.error(format!(
                 "{name}: the rollout of revision {} did not complete; look at `stackup status`",
                 history::revision_of(target)
             ));
-            Ok(false)
+            Ok(Back::NotDone)
         }
     }
 }

@@ -5,6 +5,7 @@ mod console;
 mod create_stack;
 mod delete_stack;
 mod deploy_release;
+mod interrupt;
 mod logs;
 mod rollback;
 mod rollout_wait;

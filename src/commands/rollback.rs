@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::deploy_release::{release_id, roll_back_to, select_services};
+use super::deploy_release::{release_id, roll_back_to, select_services, Back};
 use super::Context;
 use crate::aws::{ecs, ssm, sts, Aws};
 use crate::cli::RollbackArgs;
+use crate::error::Interrupted;
 use crate::release::history::{self, ReleaseRecord};
 use crate::ui::confirm;
 use crate::validation;
@@ -77,13 +78,27 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     let release = release_id();
     let mut results = Vec::new();
     let mut failed = Vec::new();
+    let mut interrupted = Vec::new();
+    let mut not_reached = Vec::new();
     for (service, current, target, images) in plans {
+        // After Ctrl-C the services not reached yet are left as they are.
+        if !interrupted.is_empty() {
+            not_reached.push(service.name.clone());
+            continue;
+        }
         let back =
             roll_back_to(printer, &client, &cluster, &service.name, &target, timeout).await?;
-        let result = if back { "completed" } else { "failed" };
-        if !back {
-            failed.push(service.name.clone());
-        }
+        let result = match back {
+            Back::Runs => "completed",
+            Back::NotDone => {
+                failed.push(service.name.clone());
+                "failed"
+            }
+            Back::Interrupted => {
+                interrupted.push((service.name.clone(), history::revision_of(&target)));
+                "interrupted"
+            }
+        };
         let record = ReleaseRecord {
             release: format!("rollback-{release}"),
             service: service.name.clone(),
@@ -132,6 +147,18 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     }
     if !failed.is_empty() {
         anyhow::bail!("the rollback of {} did not complete", failed.join(", "));
+    }
+    if let Some((service, revision)) = interrupted.first() {
+        return Err(Interrupted(format!(
+            "the rollback of service {service} to revision {revision} continues in ECS without stackup (recorded as interrupted){}. Run `stackup rollback {} --service {service} --to {revision}` again to follow it to its end",
+            if not_reached.is_empty() {
+                String::new()
+            } else {
+                format!("; {} not rolled back", not_reached.join(", "))
+            },
+            stack.name
+        ))
+        .into());
     }
     Ok(())
 }

@@ -53,13 +53,22 @@ pub async fn wait(
     timeout: Duration,
     seen: &mut HashSet<String>,
 ) -> anyhow::Result<Waited> {
+    let mut interrupt = super::interrupt::listen()?;
     let progress = Progress::spinner(printer, format!("{service}: waiting for the rollout"));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut delay = Duration::from_millis(300);
-    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     let mut last_counts = String::new();
     loop {
-        let Some(current) = ecs::describe_service(client, cluster, service).await? else {
+        // Ctrl-C is heard during the call too: a slow or retried call must
+        // not hold the operator for its whole timeout.
+        let described = tokio::select! {
+            described = ecs::describe_service(client, cluster, service) => described?,
+            _ = interrupt.recv() => {
+                progress.finish();
+                return Ok(Waited::Interrupted);
+            }
+        };
+        let Some(current) = described else {
             anyhow::bail!(
                 "service {service} disappeared from cluster {cluster} during the rollout"
             );
@@ -116,7 +125,7 @@ pub async fn wait(
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = &mut interrupt => {
+            _ = interrupt.recv() => {
                 progress.finish();
                 return Ok(Waited::Interrupted);
             }

@@ -53,7 +53,8 @@ pub fn event_line(printer: &Printer, event: &StackEvent) -> String {
 
 /// Poll the stack's events and status until it is no longer in progress, or
 /// gone. Ctrl-C stops following (CloudFormation carries on) with a message
-/// saying how to pick up again.
+/// saying which state the stack was left in and how to pick up again
+/// (`resume_hint`).
 pub async fn follow(
     printer: &Printer,
     cloudformation: &CloudFormation,
@@ -61,29 +62,22 @@ pub async fn follow(
     seen: &mut HashSet<String>,
     resume_hint: &str,
 ) -> anyhow::Result<Followed> {
+    let mut interrupt = super::interrupt::listen()?;
     let progress = Progress::spinner(printer, format!("{stack_name}: waiting for CloudFormation"));
     let deadline = tokio::time::Instant::now() + STACK_TIMEOUT;
     let mut failures = Vec::new();
     let mut delay = Duration::from_millis(250);
-    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
-        match cloudformation.new_events(stack_name, seen).await {
-            Ok(events) => {
-                for event in events {
-                    progress.line(event_line(printer, &event));
-                    if event.is_failure() {
-                        failures.push(event);
-                    }
-                }
+        // Ctrl-C is heard during the calls too: a slow or retried call must
+        // not hold the operator for its whole timeout.
+        let polled = tokio::select! {
+            polled = poll(printer, cloudformation, stack_name, seen, &progress, &mut failures) => polled?,
+            _ = interrupt.recv() => {
+                progress.finish();
+                return Err(interrupted(cloudformation, stack_name, resume_hint).await);
             }
-            // A stack that is gone has no events: the status check below tells.
-            Err(error)
-                if crate::aws::errors::class_of(&error)
-                    == Some(crate::aws::ErrorClass::NotFound) => {}
-            Err(error) => return Err(error),
-        }
-        let stack = cloudformation.describe(stack_name).await?;
-        let Some(stack) = stack else {
+        };
+        let Some(stack) = polled else {
             progress.finish();
             return Ok(Followed {
                 stack: None,
@@ -107,16 +101,72 @@ pub async fn follow(
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = &mut interrupt => {
+            _ = interrupt.recv() => {
                 progress.finish();
-                anyhow::bail!(
-                    "interrupted: stopped following {stack_name}, which is {}; CloudFormation carries on without stackup. {resume_hint}",
-                    stack.status
-                );
+                return Err(interrupted(cloudformation, stack_name, resume_hint).await);
             }
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     }
+}
+
+/// One look at the stack: its new events (shown, failures kept), then its
+/// status; `None` when it is gone.
+async fn poll(
+    printer: &Printer,
+    cloudformation: &CloudFormation,
+    stack_name: &str,
+    seen: &mut HashSet<String>,
+    progress: &Progress,
+    failures: &mut Vec<StackEvent>,
+) -> anyhow::Result<Option<StackInfo>> {
+    match cloudformation.new_events(stack_name, seen).await {
+        Ok(events) => {
+            for event in events {
+                progress.line(event_line(printer, &event));
+                if event.is_failure() {
+                    failures.push(event);
+                }
+            }
+        }
+        // A stack that is gone has no events: the status check below tells.
+        Err(error)
+            if crate::aws::errors::class_of(&error) == Some(crate::aws::ErrorClass::NotFound) => {}
+        Err(error) => return Err(error),
+    }
+    cloudformation.describe(stack_name).await
+}
+
+/// How long the last look at an interrupted stack may take.
+const LAST_LOOK: Duration = Duration::from_secs(5);
+
+/// The message of an interrupted follow: the stack's state now (one more
+/// look, bounded), whether CloudFormation is still at work on it, and what
+/// to run next.
+async fn interrupted(
+    cloudformation: &CloudFormation,
+    stack_name: &str,
+    resume_hint: &str,
+) -> anyhow::Error {
+    let state = match tokio::time::timeout(LAST_LOOK, cloudformation.describe(stack_name)).await {
+        Ok(Ok(Some(stack))) if stack.is_busy() => format!(
+            "which is {}: CloudFormation carries on without stackup",
+            stack.status
+        ),
+        Ok(Ok(Some(stack))) => format!("which is {}", stack.status),
+        Ok(Ok(None)) => "which no longer exists".to_string(),
+        Ok(Err(error)) => {
+            tracing::debug!(error = format!("{error:#}"), "the last look failed");
+            "whose state could not be read: CloudFormation carries on without stackup".to_string()
+        }
+        Err(_) => format!(
+            "whose state could not be read within {}: CloudFormation carries on without stackup",
+            humantime::format_duration(LAST_LOOK)
+        ),
+    };
+    anyhow::Error::new(crate::error::Interrupted(format!(
+        "stopped following {stack_name}, {state}. {resume_hint}"
+    )))
 }
 
 /// The failed resources, for the error message.

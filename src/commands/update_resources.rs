@@ -5,7 +5,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde::Serialize;
+use tokio::signal::unix::Signal;
 
 use super::Context;
 use crate::aws::cloudformation::CloudFormation;
@@ -16,7 +18,7 @@ use crate::db::migrations::{self, Migration};
 use crate::db::postgres::Login;
 use crate::db::provision::{self, DatabaseState, RoleState};
 use crate::db::route::{Route, Tunnel};
-use crate::error::{InputError, Problem};
+use crate::error::{InputError, Interrupted, Problem};
 use crate::secret::Secret;
 use crate::ui::confirm;
 use crate::validation;
@@ -420,34 +422,98 @@ async fn migrate(
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let printer = &context.printer;
+    // Ctrl-C from here on stops between two steps, or cancels the one running.
+    let mut interrupt = super::interrupt::listen()?;
     migrations::ensure_table(&app.client).await?;
     // Read again under the lock: another operator may have migrated meanwhile.
     let applied = migrations::applied(&app.client).await?;
     let pending = migrations::pending(&wanted.migrations, &applied, dir)?;
+    // Where the database stands, for the message of a run that stops.
+    let mut at = applied.iter().max_by_key(|row| row.version).map(|row| {
+        wanted
+            .migrations
+            .iter()
+            .find(|migration| migration.version == row.version)
+            .map(|migration| migration.file_name.clone())
+            .unwrap_or_else(|| format!("version {} ({})", row.version, row.name))
+    });
+    let again = format!(
+        "Run `stackup update-resources {}` again to continue",
+        report.stack
+    );
+    let database_at = |at: &Option<String>| match at {
+        Some(last) => format!("the database is at {last}"),
+        None => "the database has no migration applied".to_string(),
+    };
     for migration in pending {
-        printer.info(format!("applying {}", migration.file_name));
+        let file = &migration.file_name;
+        if interrupt.recv().now_or_never().is_some() {
+            return Err(Interrupted(format!(
+                "stopped before {file}, which was not started; {}. {again}",
+                database_at(&at)
+            ))
+            .into());
+        }
+        printer.info(format!("applying {file}"));
         let cancel = app.cancel.clone();
-        guarded(
+        let outcome = guarded(
             tunnel,
+            &mut interrupt,
             &cancel,
-            &migration.file_name,
+            file,
             migrations::apply(&mut app.client, migration),
         )
         .await?;
-        printer.success(format!("applied {}", migration.file_name));
-        report.migrations_applied.push(migration.file_name.clone());
+        match outcome {
+            Guarded::Done(()) => {}
+            Guarded::RolledBack => {
+                return Err(Interrupted(format!(
+                    "Ctrl-C during {file}: it was cancelled on the server and its transaction rolled back, so {file} was not applied and {}. {again}",
+                    database_at(&at)
+                ))
+                .into())
+            }
+            Guarded::CommittedFirst(()) => {
+                report.migrations_applied.push(file.clone());
+                return Err(Interrupted(format!(
+                    "Ctrl-C during {file}, which had committed before it could be stopped: the database is at {file}. {again}"
+                ))
+                .into());
+            }
+        }
+        printer.success(format!("applied {file}"));
+        report.migrations_applied.push(file.clone());
+        at = Some(file.clone());
     }
     if let Some((file, sql)) = &wanted.seeds {
         let current = migrations::seeds_checksum(&app.client).await?;
         if !report.migrations_applied.is_empty() || current != Some(migrations::checksum(sql)) {
+            if interrupt.recv().now_or_never().is_some() {
+                return Err(Interrupted(format!(
+                    "stopped before the seeds {file}, which were not run; every migration is applied ({}). {again}",
+                    database_at(&at)
+                ))
+                .into());
+            }
             let cancel = app.cancel.clone();
-            guarded(
+            let outcome = guarded(
                 tunnel,
+                &mut interrupt,
                 &cancel,
                 file,
                 migrations::seed(&mut app.client, file, sql),
             )
             .await?;
+            match outcome {
+                Guarded::Done(()) | Guarded::CommittedFirst(()) => {}
+                Guarded::RolledBack => {
+                    return Err(Interrupted(format!(
+                        "Ctrl-C during the seeds {file}: they were cancelled on the server and their transaction rolled back; every migration is applied ({}). {again}",
+                        database_at(&at)
+                    ))
+                    .into())
+                }
+            }
             printer.success(format!("ran seeds {file}"));
             report.seeds_applied = true;
         }
@@ -455,15 +521,30 @@ async fn migrate(
     Ok(())
 }
 
-/// Run database work; if the SSH link dies or the operator presses Ctrl-C,
-/// cancel the statement on the server over a fresh channel, so that its
-/// transaction rolls back now instead of whenever the server notices.
+/// How a guarded step ended.
+enum Guarded<T> {
+    Done(T),
+    /// Ctrl-C: the step was cancelled on the server; its transaction rolled back.
+    RolledBack,
+    /// Ctrl-C came as the step committed: it is done.
+    CommittedFirst(T),
+}
+
+/// How long a cancelled step may take to report that it stopped.
+const CANCEL_WAIT: Duration = Duration::from_secs(15);
+
+/// Run database work (one transaction). If the SSH link dies, cancel the
+/// statement on the server over a fresh channel, so that its transaction
+/// rolls back now instead of whenever the server notices. If the operator
+/// presses Ctrl-C, cancel it over the live link and wait for the work to say
+/// how it ended: rolled back, or committed just before the cancel arrived.
 async fn guarded<T>(
     tunnel: &Tunnel,
+    interrupt: &mut Signal,
     cancel: &tokio_postgres::CancelToken,
     what: &str,
     work: impl Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
+) -> anyhow::Result<Guarded<T>> {
     let link_died = async {
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -472,18 +553,37 @@ async fn guarded<T>(
             }
         }
     };
+    let mut work = std::pin::pin!(work);
     let reason = tokio::select! {
-        result = work => {
+        result = &mut work => {
             match result {
                 Err(error) if tunnel.is_closed() => {
                     tracing::debug!(%error, "work failed with the link down");
                     "the SSH link to the bastion died"
                 }
-                other => return other,
+                other => return other.map(Guarded::Done),
             }
         }
         _ = link_died => "the SSH link to the bastion died",
-        _ = tokio::signal::ctrl_c() => "interrupted",
+        _ = interrupt.recv() => {
+            tunnel.cancel(cancel).await.map_err(|error| {
+                anyhow::Error::new(Interrupted(format!(
+                    "Ctrl-C during {what}: cancelling it on the server failed ({error:#}); PostgreSQL rolls its transaction back when it notices the lost connection, and schema_migrations lists only what was committed. Run update-resources again to continue"
+                )))
+            })?;
+            return match tokio::time::timeout(CANCEL_WAIT, work).await {
+                Ok(Ok(value)) => Ok(Guarded::CommittedFirst(value)),
+                Ok(Err(error)) => {
+                    tracing::debug!(error = format!("{error:#}"), "the cancelled step ended");
+                    Ok(Guarded::RolledBack)
+                }
+                Err(_) => Err(Interrupted(format!(
+                    "Ctrl-C during {what}: it was cancelled on the server but did not stop within {}; PostgreSQL rolls its transaction back when the connection closes, and schema_migrations lists only what was committed. Run update-resources again to continue",
+                    humantime::format_duration(CANCEL_WAIT)
+                ))
+                .into()),
+            };
+        }
     };
     let cancelled = match tunnel.cancel(cancel).await {
         Ok(()) => "it was cancelled on the server, so its transaction was rolled back".to_string(),

@@ -1,5 +1,6 @@
 //! "Go ahead?" before any change: asked on a terminal, `--yes` skips it, and
-//! without a terminal and without `--yes` the answer is a refusal.
+//! without a terminal and without `--yes` the answer is a refusal. Ctrl-C at
+//! the question answers no.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -17,16 +18,26 @@ pub async fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
         )
         .into());
     }
+    // Ctrl-C at the question is a "no". Listened for here because an earlier
+    // wait of the same run (create-stack's network stack) may have replaced
+    // the default action of SIGINT, which would otherwise leave it unheard.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let question = question.to_string();
-    let answer = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+    let reading = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let mut stderr = std::io::stderr();
         write!(stderr, "{question}? [y/N] ")?;
         stderr.flush()?;
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
         Ok(line)
-    })
-    .await??;
+    });
+    let answer = tokio::select! {
+        answer = reading => answer??,
+        _ = interrupt.recv() => {
+            eprintln!();
+            return Ok(false);
+        }
+    };
     Ok(matches!(
         answer.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"

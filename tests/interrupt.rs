@@ -1,0 +1,787 @@
+//! Ctrl-C (SIGINT) in the three long waits: deploy-release while it follows a
+//! rollout, update-resources while a migration runs, create-stack while it
+//! follows stack events. Each test runs the real binary against the local
+//! cloud, waits until it is in that phase (its stderr, and the cloud itself),
+//! sends SIGINT, and checks the exit code (130), the message (the state left
+//! and the command to run next), that nothing is half-applied, and that
+//! running the same command again converges.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sha2::Digest;
+
+use common::{block_on, AwsProxy, LocalCloud};
+
+/// The exit code of a command stopped by Ctrl-C (README, "Exit codes").
+const INTERRUPTED: i32 = 130;
+
+/// The stackup binary running in the background, its stderr read line by
+/// line as it comes. Dropping it kills the process if it still runs, so no
+/// test leaves one behind, even when it fails.
+struct Running {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+    stdout: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    fn spawn(config_dir: &std::path::Path, endpoint: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("stackup"))
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("RUST_LOG")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .arg("--config-dir")
+            .arg(config_dir)
+            .arg("--endpoint-url")
+            .arg(endpoint)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("stackup starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
+        let err_pipe = child.stderr.take().expect("stderr");
+        let err_sink = stderr.clone();
+        readers.push(std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                let mut text = err_sink.lock().expect("stderr");
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }));
+        let mut out_pipe = child.stdout.take().expect("stdout");
+        let out_sink = stdout.clone();
+        readers.push(std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out_pipe.read_to_string(&mut text);
+            out_sink.lock().expect("stdout").push_str(&text);
+        }));
+        Running {
+            child,
+            stderr,
+            stdout,
+            readers,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr").clone()
+    }
+
+    /// Wait until `ready` holds (checked with the stderr so far), failing if
+    /// the process ends first or `limit` passes.
+    fn wait_until(&mut self, what: &str, limit: Duration, mut ready: impl FnMut(&str) -> bool) {
+        let start = Instant::now();
+        loop {
+            if ready(&self.stderr()) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                std::thread::sleep(Duration::from_millis(200));
+                panic!("stackup ended ({status}) before {what}:\n{}", self.stderr());
+            }
+            assert!(
+                start.elapsed() < limit,
+                "timed out after {limit:?} waiting for {what}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Ctrl-C, as a terminal sends it: SIGINT to the process.
+    fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -INT failed");
+    }
+
+    /// Wait for the exit (bounded): the code (None when a signal ended it),
+    /// stdout and stderr.
+    fn finish(mut self, limit: Duration) -> (Option<i32>, String, String) {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "stackup did not exit within {limit:?} of the interrupt:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        let stdout = self.stdout.lock().expect("stdout").clone();
+        (status.code(), stdout, self.stderr())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// deploy-release
+
+/// A stack whose service rolls out slowly: 5 tasks replaced one at a time
+/// (maximumPercent 120 allows one extra task, minimumHealthyPercent 100 keeps
+/// all 5 running), as a cautious rolling update does on ECS. The local cloud's
+/// model of ECS (scripts/moto_server.py, section 8) takes one scheduler step
+/// per DescribeServices, so this rollout needs about seven looks, several
+/// seconds of stackup's polling: a real window to press Ctrl-C in.
+fn slow_rollout_stack(proxy: &AwsProxy) -> tempfile::TempDir {
+    let config = common::stack_config_dir(&[("desired_count = 2", "desired_count = 5")]);
+    let service_file = config.path().join("task-defs/web-service.json");
+    let text = std::fs::read_to_string(&service_file).expect("service definition");
+    let slow = text.replace(
+        "\"maximumPercent\": 150,\n    \"minimumHealthyPercent\": 50,",
+        "\"maximumPercent\": 120,\n    \"minimumHealthyPercent\": 100,",
+    );
+    assert_ne!(slow, text, "the deployment configuration was edited");
+    std::fs::write(&service_file, slow).expect("write service definition");
+    common::stackup(config.path(), &proxy.endpoint)
+        .args(["create-stack", "local", "--yes"])
+        .assert()
+        .success();
+    config
+}
+
+fn web_service(config: &aws_config::SdkConfig) -> aws_sdk_ecs::types::Service {
+    block_on(async {
+        aws_sdk_ecs::Client::new(config)
+            .describe_services()
+            .cluster("demo-local-v1")
+            .services("web")
+            .send()
+            .await
+            .expect("service")
+            .services()[0]
+            .clone()
+    })
+}
+
+/// Every version of the service's release record, oldest first.
+fn release_history(config: &aws_config::SdkConfig) -> Vec<serde_json::Value> {
+    block_on(async {
+        let ssm = aws_sdk_ssm::Client::new(config);
+        let mut versions: Vec<(i64, serde_json::Value)> = Vec::new();
+        let mut token = None;
+        loop {
+            let page = ssm
+                .get_parameter_history()
+                .name("/stackup/demo-local-v1/releases/web")
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("release history");
+            for parameter in page.parameters() {
+                versions.push((
+                    parameter.version(),
+                    serde_json::from_str(parameter.value().expect("value")).expect("JSON record"),
+                ));
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        versions.sort_by_key(|(version, _)| *version);
+        versions.into_iter().map(|(_, record)| record).collect()
+    })
+}
+
+#[test]
+fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_same_command_converges(
+) {
+    let cloud = LocalCloud::load();
+    let proxy = AwsProxy::start(
+        &cloud.moto_endpoint(),
+        &common::account_for("interrupt-deploy"),
+    );
+    let config = slow_rollout_stack(&proxy);
+    common::stackup(config.path(), &proxy.endpoint)
+        .args(["deploy-release", "local", "--yes"])
+        .args(["--image", "web=ghcr.io/example/demo:1.0.0"])
+        .assert()
+        .success();
+    let sdk = block_on(common::sdk_config(&proxy.endpoint));
+    let first = web_service(&sdk)
+        .task_definition()
+        .expect("revision 1")
+        .to_string();
+
+    let release_args = [
+        "--output",
+        "json",
+        "deploy-release",
+        "local",
+        "--yes",
+        "--image",
+        "web=ghcr.io/example/demo:1.1.0",
+    ];
+    let mut run = Running::spawn(config.path(), &proxy.endpoint, &release_args);
+    run.wait_until(
+        "the wait for the rollout",
+        Duration::from_secs(60),
+        |stderr| stderr.contains("web: waiting for the rollout"),
+    );
+    run.interrupt();
+    let (code, stdout, stderr) = run.finish(Duration::from_secs(30));
+    eprintln!("the interrupted run said:\n{stderr}");
+    assert_eq!(code, Some(INTERRUPTED), "{stderr}");
+    assert!(
+        stderr.contains(
+            "interrupted: the rollout of service web continues in ECS without stackup (revision 2, recorded as interrupted). \
+             Run `stackup deploy-release local --image web=ghcr.io/example/demo:1.1.0` again to follow it to its end (nothing new is registered), \
+             or `stackup rollback local --service web` to go back to the previous revision"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error:"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(report["services"][0]["result"], "interrupted");
+    assert_eq!(report["services"][0]["revision"], 2);
+
+    // The update was made whole (the service runs revision 2's deployment)
+    // and its rollout is ECS's to finish: nothing is half-applied.
+    let service = web_service(&sdk);
+    let second = service.task_definition().expect("revision").to_string();
+    assert!(second.ends_with(":2"), "{second}");
+    let primary = &service.deployments()[0];
+    assert_eq!(primary.task_definition(), Some(second.as_str()));
+    assert_eq!(
+        primary.rollout_state().map(|state| state.as_str()),
+        Some("IN_PROGRESS"),
+        "the rollout was still under way when stackup stopped following it"
+    );
+    let interrupted = release_history(&sdk);
+    let last = interrupted.last().expect("a record");
+    assert_eq!(last["result"], "interrupted");
+    assert_eq!(last["revision"], 2);
+    let release = last["release"].as_str().expect("release id").to_string();
+
+    // The same command again follows that rollout to its end and records it.
+    let before = proxy.operations().len();
+    let output = common::stackup(config.path(), &proxy.endpoint)
+        .args(release_args)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "web: revision 2 is deployed but its rollout (release {release}, interrupted) was not followed to its end: following it"
+        )),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["services"][0]["result"], "completed");
+    assert_eq!(report["services"][0]["registered"], false);
+    assert_eq!(report["services"][0]["revision"], 2);
+    let second_run = proxy.operations()[before..].to_vec();
+    for mutation in ["RegisterTaskDefinition", "UpdateService", "CreateService"] {
+        assert!(
+            !second_run.iter().any(|operation| operation == mutation),
+            "{mutation} in {second_run:?}"
+        );
+    }
+    assert_eq!(
+        second_run
+            .iter()
+            .filter(|operation| *operation == "PutParameter")
+            .count(),
+        1,
+        "one record, of the release's end: {second_run:?}"
+    );
+
+    let service = web_service(&sdk);
+    assert_eq!(service.task_definition(), Some(second.as_str()));
+    assert_eq!(service.deployments().len(), 1, "only revision 2 is left");
+    let deployment = &service.deployments()[0];
+    assert_eq!(
+        deployment.rollout_state().map(|state| state.as_str()),
+        Some("COMPLETED")
+    );
+    assert_eq!(
+        (deployment.running_count(), deployment.desired_count()),
+        (5, 5)
+    );
+    let family = second
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.split(':').next())
+        .expect("family")
+        .to_string();
+    let revisions = block_on(async {
+        aws_sdk_ecs::Client::new(&sdk)
+            .list_task_definitions()
+            .family_prefix(&family)
+            .send()
+            .await
+            .expect("task definitions")
+            .task_definition_arns()
+            .to_vec()
+    });
+    assert_eq!(
+        revisions,
+        vec![first.clone(), second.clone()],
+        "no revision was registered twice"
+    );
+    // Revision 2 is one release, recorded as it went: interrupted, then completed.
+    let records: Vec<(String, String)> = release_history(&sdk)
+        .iter()
+        .filter(|record| record["revision"] == 2)
+        .map(|record| {
+            (
+                record["release"].as_str().unwrap_or_default().to_string(),
+                record["result"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        records,
+        vec![
+            (release.clone(), "interrupted".to_string()),
+            (release.clone(), "completed".to_string())
+        ]
+    );
+    let completed = release_history(&sdk);
+    let last = completed.last().expect("record");
+    assert_eq!(last["previous"], serde_json::json!(first), "{last}");
+
+    // And then there is nothing left to do.
+    let output = common::stackup(config.path(), &proxy.endpoint)
+        .args(release_args)
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["services"][0]["result"], "unchanged");
+}
+
+// ---------------------------------------------------------------------------
+// update-resources
+
+/// A stack with its own database and role on the local cloud (dropped at the end).
+struct Database {
+    cloud: LocalCloud,
+    proxy: AwsProxy,
+    config: tempfile::TempDir,
+    name: String,
+}
+
+impl Database {
+    fn create(test: &str) -> Database {
+        let cloud = LocalCloud::load();
+        let account = common::account_for(test);
+        let proxy = AwsProxy::start(&cloud.moto_endpoint(), &account);
+        let name = format!("t{}", &account[..10]);
+        let master = cloud.master_password();
+        block_on(async {
+            aws_sdk_ssm::Client::new(&common::sdk_config(&proxy.endpoint).await)
+                .put_parameter()
+                .name("/stackup/demo-local-v1/database/master-password")
+                .value(master)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .overwrite(true)
+                .send()
+                .await
+                .expect("master password parameter");
+        });
+        let config = common::database_config_dir(&cloud, &name, None, None, None);
+        let database = Database {
+            cloud,
+            proxy,
+            config,
+            name,
+        };
+        database
+            .stackup()
+            .args(["create-stack", "local", "--yes"])
+            .assert()
+            .success();
+        database
+    }
+
+    fn stackup(&self) -> assert_cmd::Command {
+        common::stackup(self.config.path(), &self.proxy.endpoint)
+    }
+
+    fn sql(&self, sql: &str) -> String {
+        self.cloud.psql(&self.name, sql)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| {
+            self.cloud.psql(
+                "postgres",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            );
+            self.cloud.psql(
+                "postgres",
+                &format!("DROP ROLE IF EXISTS {}_app", self.name),
+            );
+        });
+    }
+}
+
+/// The migration lock (`stackup::db::migrations::LOCK_KEY`) as pg_locks shows
+/// a bigint advisory lock: its high and low 32 bits.
+fn lock_holders(db: &Database) -> String {
+    let key = stackup::db::migrations::LOCK_KEY;
+    db.cloud.psql(
+        "postgres",
+        &format!(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = {} AND objid = {} AND objsubid = 1",
+            key >> 32,
+            key & 0xffff_ffff
+        ),
+    )
+}
+
+#[test]
+fn update_resources_interrupted_during_a_migration_rolls_it_back_and_the_same_command_converges() {
+    let db = Database::create("interrupt-migration");
+    // The database, the role, 001 and the seeds, so that the interrupted run
+    // has only the new migration to apply.
+    db.stackup()
+        .args(["update-resources", "local", "--yes"])
+        .assert()
+        .success();
+
+    // 002 sleeps for as long as the role's setting says: 60 s while the test
+    // holds it there, 0 once the setting is gone. The file stays the same, so
+    // the converging run applies the very migration that was interrupted.
+    let role = format!("{}_app", db.name);
+    db.cloud.psql(
+        "postgres",
+        &format!("ALTER ROLE {role} SET stackup_test.hold_seconds = '60'"),
+    );
+    let slow_file = db.config.path().join("scripts/db/migrations/002_slow.sql");
+    let slow_sql = "CREATE TABLE slow_partial (id int);\n\
+                    INSERT INTO slow_partial VALUES (1);\n\
+                    SELECT pg_sleep(coalesce(current_setting('stackup_test.hold_seconds', true), '0')::float8);\n";
+    std::fs::write(&slow_file, slow_sql).expect("write 002");
+
+    let sleeping = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()",
+        db.name
+    );
+    let args = ["--output", "json", "update-resources", "local", "--yes"];
+    let mut run = Running::spawn(db.config.path(), &db.proxy.endpoint, &args);
+    run.wait_until("002_slow.sql to run", Duration::from_secs(60), |stderr| {
+        stderr.contains("applying 002_slow.sql") && db.cloud.psql("postgres", &sleeping) == "1"
+    });
+    run.interrupt();
+    let (code, stdout, stderr) = run.finish(Duration::from_secs(30));
+    eprintln!("the interrupted run said:\n{stderr}");
+    assert_eq!(code, Some(INTERRUPTED), "{stderr}");
+    assert!(
+        stderr.contains(
+            "interrupted: Ctrl-C during 002_slow.sql: it was cancelled on the server and its transaction rolled back, \
+             so 002_slow.sql was not applied and the database is at 001_create_accounts.sql. \
+             Run `stackup update-resources local` again to continue"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "no report for a stopped run: {stdout}");
+
+    // Nothing of 002 is left: its statement stopped on the server (not when
+    // its 60 s were up), its table and row are gone, the lock is free.
+    assert_eq!(db.cloud.psql("postgres", &sleeping), "0");
+    assert_eq!(
+        db.sql("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations"),
+        "1"
+    );
+    assert_eq!(db.sql("SELECT to_regclass('slow_partial') IS NULL"), "t");
+    assert_eq!(lock_holders(&db), "0");
+
+    // The same command again applies 002 (once) and the seeds after it.
+    db.cloud.psql(
+        "postgres",
+        &format!("ALTER ROLE {role} RESET stackup_test.hold_seconds"),
+    );
+    let output = db.stackup().args(args).output().expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        report["migrations_applied"],
+        serde_json::json!(["002_slow.sql"])
+    );
+    assert_eq!(report["seeds_applied"], true);
+    let checksum = |file: &str| {
+        let text =
+            std::fs::read_to_string(db.config.path().join("scripts/db/migrations").join(file))
+                .expect("migration file");
+        sha2::Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        db.sql("SELECT string_agg(version || ' ' || name || ' ' || checksum, ',' ORDER BY version) FROM schema_migrations"),
+        format!(
+            "1 create_accounts {},2 slow {}",
+            checksum("001_create_accounts.sql"),
+            checksum("002_slow.sql")
+        )
+    );
+    assert_eq!(
+        db.sql("SELECT count(*) FROM slow_partial"),
+        "1",
+        "applied once"
+    );
+    assert_eq!(lock_holders(&db), "0");
+    db.stackup()
+        .args(["update-resources", "local", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("nothing to do"));
+}
+
+// ---------------------------------------------------------------------------
+// create-stack
+
+/// A proxy in front of a test's [`AwsProxy`] that holds every
+/// DescribeStackEvents request (up to a minute) while `holding` is set.
+///
+/// Why: moto creates a whole stack inside ExecuteChangeSet, so on the local
+/// cloud there is no moment at which a stack is still in progress and
+/// create-stack is following its events, as it is for minutes on AWS. Holding
+/// the event calls puts create-stack at that same point (waiting on AWS in its
+/// event stream, as it does when a call is slow or being retried) without
+/// pretending anything about the stack: its real state, CREATE_COMPLETE in
+/// moto, is what the interrupted run must report.
+struct HoldingProxy {
+    endpoint: String,
+    holding: Arc<AtomicBool>,
+    /// DescribeStackEvents requests being held now.
+    held: Arc<AtomicUsize>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+const HOLD_AT_MOST: Duration = Duration::from_secs(60);
+
+impl HoldingProxy {
+    fn start(upstream: &str) -> HoldingProxy {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let address: SocketAddr = listener.local_addr().expect("address");
+        let holding = Arc::new(AtomicBool::new(true));
+        let held = Arc::new(AtomicUsize::new(0));
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let upstream = upstream.to_string();
+        let (task_holding, task_held) = (holding.clone(), held.clone());
+        runtime.spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (client, upstream) = (client.clone(), upstream.clone());
+                let (holding, held) = (task_holding.clone(), task_held.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                        let (client, upstream) = (client.clone(), upstream.clone());
+                        let (holding, held) = (holding.clone(), held.clone());
+                        async move {
+                            let (parts, body) = request.into_parts();
+                            let body = body.collect().await?.to_bytes();
+                            if String::from_utf8_lossy(&body).contains("Action=DescribeStackEvents")
+                            {
+                                held.fetch_add(1, Ordering::SeqCst);
+                                let start = Instant::now();
+                                while holding.load(Ordering::SeqCst)
+                                    && start.elapsed() < HOLD_AT_MOST
+                                {
+                                    tokio::time::sleep(Duration::from_millis(20)).await;
+                                }
+                                held.fetch_sub(1, Ordering::SeqCst);
+                            }
+                            let path = parts
+                                .uri
+                                .path_and_query()
+                                .map(|p| p.as_str())
+                                .unwrap_or("/");
+                            let mut builder = Request::builder()
+                                .method(parts.method)
+                                .uri(format!("{upstream}{path}"));
+                            for (name, value) in &parts.headers {
+                                builder = builder.header(name, value);
+                            }
+                            let response = client
+                                .request(builder.body(Full::new(body)).expect("request"))
+                                .await;
+                            Ok::<_, hyper::Error>(match response {
+                                Ok(response) => {
+                                    let (parts, body) = response.into_parts();
+                                    let body = body.collect().await?.to_bytes();
+                                    Response::from_parts(parts, Full::new(body))
+                                }
+                                Err(error) => Response::builder()
+                                    .status(502)
+                                    .body(Full::new(Bytes::from(format!("holding proxy: {error}"))))
+                                    .expect("response"),
+                            })
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        HoldingProxy {
+            endpoint: format!("http://{address}"),
+            holding,
+            held,
+            _runtime: runtime,
+        }
+    }
+
+    fn release(&self) {
+        self.holding.store(false, Ordering::SeqCst);
+    }
+}
+
+fn stack_status(config: &aws_config::SdkConfig, name: &str) -> Option<String> {
+    block_on(async {
+        aws_sdk_cloudformation::Client::new(config)
+            .describe_stacks()
+            .stack_name(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|output| {
+                output.stacks().first().and_then(|stack| {
+                    stack
+                        .stack_status()
+                        .map(|status| status.as_str().to_string())
+                })
+            })
+    })
+}
+
+#[test]
+fn create_stack_interrupted_while_following_events_says_where_it_stopped_and_the_same_command_converges(
+) {
+    let cloud = LocalCloud::load();
+    let proxy = AwsProxy::start(
+        &cloud.moto_endpoint(),
+        &common::account_for("interrupt-create"),
+    );
+    let holding = HoldingProxy::start(&proxy.endpoint);
+    let config = common::stack_config_dir(&[]);
+
+    let mut run = Running::spawn(
+        config.path(),
+        &holding.endpoint,
+        &["create-stack", "local", "--yes"],
+    );
+    run.wait_until(
+        "create-stack to follow the network stack's events",
+        Duration::from_secs(60),
+        |stderr| {
+            stderr.contains("demo-local-v1-network: waiting for CloudFormation")
+                && holding.held.load(Ordering::SeqCst) > 0
+        },
+    );
+    run.interrupt();
+    let (code, _, stderr) = run.finish(Duration::from_secs(30));
+    eprintln!("the interrupted run said:\n{stderr}");
+    assert_eq!(code, Some(INTERRUPTED), "{stderr}");
+    assert!(
+        stderr.contains(
+            "interrupted: stopped following demo-local-v1-network, which is CREATE_COMPLETE. \
+             demo-local-v1-platform was not started. \
+             Run `stackup create-stack local` again to follow it to its end and continue."
+        ),
+        "{stderr}"
+    );
+
+    // Nothing of the platform exists: not its stack, not its master password.
+    let sdk = block_on(common::sdk_config(&proxy.endpoint));
+    assert_eq!(
+        stack_status(&sdk, "demo-local-v1-network").as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+    assert_eq!(stack_status(&sdk, "demo-local-v1-platform"), None);
+    let password = block_on(async {
+        aws_sdk_ssm::Client::new(&sdk)
+            .get_parameter()
+            .name("/stackup/demo-local-v1/database/master-password")
+            .send()
+            .await
+    });
+    assert!(password.is_err(), "the platform's password was stored");
+    let executed = |proxy: &AwsProxy| {
+        proxy
+            .operations()
+            .iter()
+            .filter(|operation| *operation == "ExecuteChangeSet")
+            .count()
+    };
+    assert_eq!(executed(&proxy), 1);
+
+    // The same command again: the network has nothing to change, the
+    // platform is created.
+    holding.release();
+    let output = common::stackup(config.path(), &holding.endpoint)
+        .args(["--output", "json", "create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["stacks"][0]["result"], "unchanged");
+    assert_eq!(report["stacks"][1]["result"], "created");
+    assert_eq!(report["stacks"][1]["status"], "CREATE_COMPLETE");
+    assert_eq!(executed(&proxy), 2, "each stack's change set executed once");
+    assert_eq!(
+        stack_status(&sdk, "demo-local-v1-platform").as_deref(),
+        Some("CREATE_COMPLETE")
+    );
+}
