@@ -391,6 +391,99 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
     assert_eq!(report["services"][0]["result"], "unchanged");
 }
 
+#[test]
+fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_finishes_it() {
+    let cloud = LocalCloud::load();
+    let proxy = AwsProxy::start(
+        &cloud.moto_endpoint(),
+        &common::account_for("interrupt-rollback"),
+    );
+    let config = slow_rollout_stack(&proxy);
+    for version in ["1.0.0", "1.1.0"] {
+        common::stackup(config.path(), &proxy.endpoint)
+            .args(["deploy-release", "local", "--yes"])
+            .args(["--image", &format!("web=ghcr.io/example/demo:{version}")])
+            .assert()
+            .success();
+    }
+    let sdk = block_on(common::sdk_config(&proxy.endpoint));
+    let second = web_service(&sdk)
+        .task_definition()
+        .expect("revision 2")
+        .to_string();
+    let first = second.replace(":2", ":1");
+
+    let mut run = Running::spawn(
+        config.path(),
+        &proxy.endpoint,
+        &["rollback", "local", "--yes"],
+    );
+    run.wait_until(
+        "the wait for the rollback",
+        Duration::from_secs(60),
+        |stderr| stderr.contains("web: waiting for the rollout"),
+    );
+    run.interrupt();
+    let (code, _, stderr) = run.finish(Duration::from_secs(30));
+    eprintln!("the interrupted run said:\n{stderr}");
+    assert_eq!(code, Some(INTERRUPTED), "{stderr}");
+    assert!(
+        stderr.contains(
+            "interrupted: the rollback of service web to revision 1 continues in ECS without stackup (recorded as interrupted). \
+             Run `stackup rollback local --service web --to 1` again to follow it to its end"
+        ),
+        "{stderr}"
+    );
+    let service = web_service(&sdk);
+    assert_eq!(service.task_definition(), Some(first.as_str()));
+    assert_eq!(
+        service.deployments()[0]
+            .rollout_state()
+            .map(|state| state.as_str()),
+        Some("IN_PROGRESS")
+    );
+    let history = release_history(&sdk);
+    let last = history.last().expect("record");
+    assert_eq!(
+        (last["revision"].clone(), last["result"].clone()),
+        (1.into(), "interrupted".into())
+    );
+
+    // The command it named finishes the rollback; a plain rollback would go
+    // further back than revision 1, which is why the message names it.
+    let before = proxy.operations().len();
+    common::stackup(config.path(), &proxy.endpoint)
+        .args([
+            "rollback",
+            "local",
+            "--service",
+            "web",
+            "--to",
+            "1",
+            "--yes",
+        ])
+        .assert()
+        .success();
+    let service = web_service(&sdk);
+    assert_eq!(service.task_definition(), Some(first.as_str()));
+    assert_eq!(service.deployments().len(), 1);
+    assert_eq!(
+        service.deployments()[0]
+            .rollout_state()
+            .map(|state| state.as_str()),
+        Some("COMPLETED")
+    );
+    assert!(!proxy.operations()[before..]
+        .iter()
+        .any(|operation| operation == "RegisterTaskDefinition"));
+    let history = release_history(&sdk);
+    let last = history.last().expect("record");
+    assert_eq!(
+        (last["revision"].clone(), last["result"].clone()),
+        (1.into(), "completed".into())
+    );
+}
+
 // ---------------------------------------------------------------------------
 // update-resources
 

@@ -451,14 +451,23 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             })
             .collect::<Vec<_>>()
             .join("; ");
+        // A service this release created has no previous revision to go back to.
         let services = interrupted
             .iter()
+            .filter(|result| !result.created)
             .map(|result| format!(" --service {}", result.service))
             .collect::<String>();
+        let or_back = if services.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", or `stackup rollback {}{services}` to go back to the previous revision",
+                stack.name
+            )
+        };
         return Err(Interrupted(format!(
-            "{left}. Run `{}` again to follow it to its end (nothing new is registered), or `stackup rollback {}{services}` to go back to the previous revision",
-            again_command(&stack, args),
-            stack.name
+            "{left}. Run `{}` again to follow it to its end (nothing new is registered){or_back}",
+            again_command(&stack, args)
         ))
         .into());
     }
