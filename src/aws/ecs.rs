@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::{DesiredStatus, Service, Task, TaskDefinitionField};
+use aws_sdk_ecs::config::retry::RetryConfig;
+use aws_sdk_ecs::types::{DesiredStatus, Service, SortOrder, Task, TaskDefinitionField};
 use aws_sdk_ecs::Client;
 
 use super::errors::AwsResultExt;
+use super::once::{at_most_once, attempt, Attempt};
 use crate::release::ecs_model::{ServiceDefinition, TaskDefinition};
 
 /// The service, or `None` when it does not exist (or was deleted: INACTIVE).
@@ -51,27 +53,86 @@ pub async fn describe_task_definition(
     Ok((TaskDefinition::from_sdk(definition), tags))
 }
 
-/// Register a revision; returns its ARN.
+/// Register a revision; returns its ARN. Once, even when an answer is lost
+/// (RegisterTaskDefinition has no client token): before sending again, the
+/// family's newest revisions are searched for one carrying all of `tags`,
+/// which name this release (see [`super::once`]).
 pub async fn register(
     client: &Client,
     definition: &TaskDefinition,
     tags: &BTreeMap<String, String>,
 ) -> anyhow::Result<String> {
-    let output = definition
-        .register_request(client, tags)?
+    let context = || format!("registering task definition {}", definition.family);
+    at_most_once(
+        || async {
+            let request = match definition.register_request(client, tags) {
+                Ok(request) => request,
+                Err(error) => return Attempt::Fail(error),
+            };
+            let result = request
+                .customize()
+                .config_override(
+                    aws_sdk_ecs::config::Builder::default().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            let output = match attempt(result, context) {
+                Attempt::Done(output) => output,
+                Attempt::Retry(error) => return Attempt::Retry(error),
+                Attempt::Fail(error) => return Attempt::Fail(error),
+            };
+            match output
+                .task_definition()
+                .and_then(|registered| registered.task_definition_arn())
+            {
+                Some(arn) => Attempt::Done(arn.to_string()),
+                None => Attempt::Fail(anyhow::anyhow!(
+                    "ECS returned no ARN for the new revision of {}",
+                    definition.family
+                )),
+            }
+        },
+        || registered_with(client, &definition.family, tags),
+    )
+    .await
+}
+
+/// How many of a family's newest revisions are searched for a lost registration:
+/// it is the newest unless other registrations came in between.
+const RECENT_REVISIONS: i32 = 10;
+
+/// The newest revision of `family` that carries every one of `tags`, if any.
+async fn registered_with(
+    client: &Client,
+    family: &str,
+    tags: &BTreeMap<String, String>,
+) -> anyhow::Result<Option<String>> {
+    let output = client
+        .list_task_definitions()
+        .family_prefix(family)
+        .sort(SortOrder::Desc)
+        .max_results(RECENT_REVISIONS)
         .send()
         .await
-        .aws_context(|| format!("registering task definition {}", definition.family))?;
-    output
-        .task_definition()
-        .and_then(|registered| registered.task_definition_arn())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "ECS returned no ARN for the new revision of {}",
-                definition.family
-            )
-        })
+        .aws_context(|| format!("listing the revisions of task definition {family}"))?;
+    for arn in output.task_definition_arns() {
+        // family_prefix is a prefix: "web" lists "web-worker" too
+        let of_family = arn
+            .rsplit_once('/')
+            .and_then(|(_, name)| name.rsplit_once(':'))
+            .is_some_and(|(name, _)| name == family);
+        if !of_family {
+            continue;
+        }
+        let (_, found) = describe_task_definition(client, arn).await?;
+        if tags
+            .iter()
+            .all(|(key, value)| found.get(key) == Some(value))
+        {
+            return Ok(Some(arn.clone()));
+        }
+    }
+    Ok(None)
 }
 
 pub async fn create_service(

@@ -11,6 +11,7 @@ pub mod ec2;
 pub mod ecs;
 pub mod errors;
 pub mod logs;
+pub mod once;
 pub mod ssm;
 pub mod sts;
 

@@ -3,7 +3,10 @@
 use aws_sdk_ssm::types::ParameterType;
 use aws_sdk_ssm::Client;
 
+use aws_sdk_ssm::config::retry::RetryConfig;
+
 use super::errors::{class_of, AwsResultExt, ErrorClass};
+use super::once::{at_most_once, attempt, Attempt};
 use crate::secret::Secret;
 
 /// A SecureString's value, or `None` when the parameter does not exist.
@@ -78,18 +81,44 @@ pub async fn put_secret(
 }
 
 /// Store a plain String parameter (a release record), replacing the value:
-/// SSM keeps the previous values as versions.
+/// SSM keeps the previous values as versions. Once, even when an answer is
+/// lost (PutParameter has no client token, and a second put would make a
+/// second version): before sending again, the parameter is read, and if it
+/// already holds `value` (a record names its release and time) that is it.
 pub async fn put_record(client: &Client, name: &str, value: &str) -> anyhow::Result<i64> {
-    let output = client
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .aws_context(|| format!("recording {name}"))?;
-    Ok(output.version())
+    at_most_once(
+        || async {
+            let result = client
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(ParameterType::String)
+                .overwrite(true)
+                .customize()
+                .config_override(
+                    aws_sdk_ssm::config::Builder::default().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            match attempt(result, || format!("recording {name}")) {
+                Attempt::Done(output) => Attempt::Done(output.version()),
+                Attempt::Retry(error) => Attempt::Retry(error),
+                Attempt::Fail(error) => Attempt::Fail(error),
+            }
+        },
+        || async {
+            let output = client.get_parameter().name(name).send().await;
+            match output.aws_context(|| format!("reading SSM parameter {name}")) {
+                Ok(output) => Ok(output
+                    .parameter()
+                    .filter(|parameter| parameter.value() == Some(value))
+                    .map(|parameter| parameter.version())),
+                Err(error) if class_of(&error) == Some(ErrorClass::NotFound) => Ok(None),
+                Err(error) => Err(error),
+            }
+        },
+    )
+    .await
 }
 
 /// A plain String parameter's value (a release record), or `None` when the
