@@ -512,7 +512,7 @@ impl Connection {
             .unwrap_or("/")
             .to_string();
         let protocol = Protocol::of(&parts.headers, &body, &path);
-        let operation = super::operation_of(&parts.headers, &body);
+        let operation = super::operation_of(&parts.uri, &parts.headers, &body);
         let service = service_of(&parts.headers);
         let (attempt, max_attempts) = attempt_of(&parts.headers);
         let mut exchange = Exchange {

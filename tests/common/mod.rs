@@ -213,7 +213,7 @@ async fn forward(
     count.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    let operation = operation_of(&parts.headers, &body);
+    let operation = operation_of(&parts.uri, &parts.headers, &body);
     recorded
         .lock()
         .expect("recorded")
@@ -251,7 +251,17 @@ async fn forward(
     }
 }
 
-fn operation_of(headers: &hyper::HeaderMap, body: &Bytes) -> String {
+/// The operation of an AWS request: X-Amz-Target (json protocols), the path
+/// `/service/<service>/operation/<Op>` (Smithy RPCv2 CBOR, CloudWatch), else the
+/// Action of a query body.
+fn operation_of(uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &Bytes) -> String {
+    if let Some((_, operation)) = uri
+        .path()
+        .strip_prefix("/service/")
+        .and_then(|rest| rest.split_once("/operation/"))
+    {
+        return operation.to_string();
+    }
     if let Some(target) = headers
         .get("x-amz-target")
         .and_then(|value| value.to_str().ok())
