@@ -9,7 +9,9 @@ request is forwarded as is (method, path, headers, body) over a kept-alive conne
 per client thread, and counted as "service:Operation":
   - the operation from the X-Amz-Target header ("AmazonSSM.GetParameter") or from the
     Action= field of the query string or of a form-encoded body (the Query protocol of
-    CloudFormation, EC2, ...); otherwise "METHOD /first/path/segment" (REST APIs);
+    CloudFormation, EC2, ...) or from the path of Smithy RPCv2 CBOR
+    (/service/<service>/operation/<Operation>: CloudWatch); otherwise
+    "METHOD /first/path/segment" (REST APIs);
   - the service from the SigV4 credential scope of the Authorization header.
 It also adds up, per operation, the seconds moto took to answer (from forwarding the
 request to reading the whole response), which tells a client's own time from moto's.
@@ -35,6 +37,8 @@ HOP_BY_HOP = {
     "te", "trailers", "transfer-encoding", "upgrade",
 }
 SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+# Smithy RPCv2 CBOR (CloudWatch): POST /service/<service>/operation/<Operation>
+RPCV2 = re.compile(r"^/service/[^/]+/operation/([^/]+)$")
 
 counts = Counter()
 seconds = Counter()
@@ -51,6 +55,9 @@ def operation(method, path, headers, body):
     if target:
         return f"{service}:{target.rsplit('.', 1)[-1]}"
     url = urllib.parse.urlsplit(path)
+    rpcv2 = RPCV2.match(url.path)
+    if rpcv2:
+        return f"{service}:{rpcv2.group(1)}"
     fields = urllib.parse.parse_qs(url.query)
     if "Action" not in fields and "x-www-form-urlencoded" in headers.get("Content-Type", ""):
         fields = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
