@@ -70,6 +70,15 @@ against the region's exports and publishes the stack's outputs and exports once 
    `POST /moto-api/ecs-model/fail-deployments` and clear plans with
    `POST /moto-api/ecs-model/reset` (or `/moto-api/reset`).
 
+9. CloudWatch speaks Smithy RPCv2 CBOR (the protocol aws-sdk-cloudwatch uses; botocore lists
+   it first: ["smithy-rpc-v2-cbor", "json", "query"]): POST /service/<service>/operation/<Op>
+   with a CBOR body and the header smithy-protocol: rpc-v2-cbor.  moto 5.2.5 answers only the
+   json and query protocols (getmoto/moto#9195).  The bridge (section "9" at the end) turns
+   such a request into the same operation in the json protocol (X-Amz-Target
+   <service>.<Op>, awsJson1_0) and the answer back into CBOR, shape by shape from botocore's
+   model (Smithy "RPC v2 CBOR protocol": timestamps are tag 1 epoch seconds, blobs are byte
+   strings, errors carry "__type", the response has the smithy-protocol header).
+
 usage: moto_server.py -H 127.0.0.1 -p PORT
 """
 import re
@@ -943,6 +952,263 @@ def moto_api_reset(self):
 
 
 moto_api_models.MotoAPIBackend.reset = moto_api_reset
+
+
+# --- 9: CloudWatch over Smithy RPCv2 CBOR -------------------------------------------------------
+import base64  # noqa: E402
+import io  # noqa: E402
+import struct  # noqa: E402
+from datetime import datetime  # noqa: E402
+
+import botocore.session  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
+
+_RPCV2_PATH = re.compile(r"^/service/(?P<service>[A-Za-z0-9_]+)/operation/(?P<operation>[A-Za-z0-9_]+)$")
+_RPCV2_SERVICES = {"GraniteServiceVersion20100801": "cloudwatch"}  # targetPrefix -> botocore name
+_CBOR_TAG_EPOCH = 1
+
+
+class _CborTag:
+    def __init__(self, tag, value):
+        self.tag, self.value = tag, value
+
+
+def _cbor_decode(data):
+    """RFC 8949, the subset a Smithy client sends: every major type, definite and indefinite
+    lengths, half/single/double floats; tags are kept as _CborTag."""
+    stream = io.BytesIO(data)
+
+    def read(n):
+        chunk = stream.read(n)
+        if len(chunk) != n:
+            raise ValueError("truncated CBOR")
+        return chunk
+
+    def argument(info):
+        if info < 24:
+            return info
+        if info in (24, 25, 26, 27):
+            return int.from_bytes(read(1 << (info - 24)), "big")
+        if info == 31:
+            return None  # indefinite length
+        raise ValueError(f"bad CBOR additional information {info}")
+
+    def item():
+        first = read(1)[0]
+        major, info = first >> 5, first & 31
+        if major == 7:
+            if info == 20:
+                return False
+            if info == 21:
+                return True
+            if info in (22, 23):
+                return None
+            if info == 25:
+                return struct.unpack(">e", read(2))[0]
+            if info == 26:
+                return struct.unpack(">f", read(4))[0]
+            if info == 27:
+                return struct.unpack(">d", read(8))[0]
+            if info == 31:
+                return _BREAK
+            raise ValueError(f"unsupported CBOR simple value {info}")
+        n = argument(info)
+        if major == 0:
+            return n
+        if major == 1:
+            return -1 - n
+        if major in (2, 3):
+            if n is None:
+                chunks = []
+                while (chunk := item()) is not _BREAK:
+                    chunks.append(chunk)
+                raw = (b"" if major == 2 else "").join(chunks)
+                return raw
+            raw = read(n)
+            return raw if major == 2 else raw.decode("utf-8")
+        if major == 4:
+            if n is None:
+                out = []
+                while (value := item()) is not _BREAK:
+                    out.append(value)
+                return out
+            return [item() for _ in range(n)]
+        if major == 5:
+            out = {}
+            while n is None or len(out) < n:
+                key = item()
+                if key is _BREAK:
+                    break
+                out[key] = item()
+            return out
+        return _CborTag(n, item())  # major 6
+
+    value = item()
+    if stream.read(1):
+        raise ValueError("trailing bytes after the CBOR item")
+    return value
+
+
+_BREAK = object()
+
+
+def _cbor_encode(value):
+    out = bytearray()
+
+    def head(major, n):
+        if n < 24:
+            out.append(major << 5 | n)
+        elif n < 1 << 8:
+            out.extend([major << 5 | 24, n])
+        elif n < 1 << 16:
+            out.append(major << 5 | 25)
+            out.extend(n.to_bytes(2, "big"))
+        elif n < 1 << 32:
+            out.append(major << 5 | 26)
+            out.extend(n.to_bytes(4, "big"))
+        else:
+            out.append(major << 5 | 27)
+            out.extend(n.to_bytes(8, "big"))
+
+    def item(v):
+        if v is None:
+            out.append(0xF6)
+        elif v is True:
+            out.append(0xF5)
+        elif v is False:
+            out.append(0xF4)
+        elif isinstance(v, _CborTag):
+            head(6, v.tag)
+            item(v.value)
+        elif isinstance(v, int):
+            head(0, v) if v >= 0 else head(1, -1 - v)
+        elif isinstance(v, float):
+            out.append(0xFB)
+            out.extend(struct.pack(">d", v))
+        elif isinstance(v, bytes):
+            head(2, len(v))
+            out.extend(v)
+        elif isinstance(v, str):
+            raw = v.encode("utf-8")
+            head(3, len(raw))
+            out.extend(raw)
+        elif isinstance(v, list):
+            head(4, len(v))
+            for x in v:
+                item(x)
+        elif isinstance(v, dict):
+            head(5, len(v))
+            for k, x in v.items():
+                item(k)
+                item(x)
+        else:
+            raise TypeError(f"cannot encode {type(v).__name__} as CBOR")
+
+    item(value)
+    return bytes(out)
+
+
+def _epoch(value):
+    if isinstance(value, _CborTag):
+        value = value.value
+    if isinstance(value, str):  # the json protocol's answer may carry ISO 8601
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return float(value)
+
+
+def _cbor_to_json(shape, value):
+    """A decoded CBOR request value -> the json protocol's value of the same shape."""
+    if value is None or shape is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure":
+        return {k: _cbor_to_json(shape.members.get(k), v) for k, v in value.items()}
+    if kind == "list":
+        return [_cbor_to_json(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: _cbor_to_json(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        return _epoch(value)
+    if kind == "blob":
+        return base64.b64encode(value).decode()
+    return value.value if isinstance(value, _CborTag) else value
+
+
+def _json_to_cbor(shape, value):
+    """The json protocol's answer -> the CBOR value of the same shape."""
+    if value is None or shape is None:
+        return value
+    kind = shape.type_name
+    if kind == "structure":
+        return {k: _json_to_cbor(shape.members.get(k), v) for k, v in value.items()}
+    if kind == "list":
+        return [_json_to_cbor(shape.member, v) for v in value]
+    if kind == "map":
+        return {k: _json_to_cbor(shape.value, v) for k, v in value.items()}
+    if kind == "timestamp":
+        return _CborTag(_CBOR_TAG_EPOCH, _epoch(value))
+    if kind == "blob":
+        return base64.b64decode(value)
+    if kind in ("double", "float"):
+        return float(value)
+    if kind in ("integer", "long", "short", "byte"):
+        return int(value)
+    return value
+
+
+_BOTOCORE = botocore.session.get_session()
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _rpcv2_call(self, environ, start_response):
+    match = _RPCV2_PATH.match(environ.get("PATH_INFO", ""))
+    if (
+        not match
+        or environ.get("REQUEST_METHOD") != "POST"
+        or environ.get("HTTP_SMITHY_PROTOCOL", "").lower() != "rpc-v2-cbor"
+        or match["service"] not in _RPCV2_SERVICES
+    ):
+        return _dispatch(self, environ, start_response)
+    model = _BOTOCORE.get_service_model(_RPCV2_SERVICES[match["service"]])
+    operation = model.operation_model(match["operation"])
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    request = _cbor_to_json(operation.input_shape, _cbor_decode(body)) if body else {}
+    payload = json.dumps(request or {}).encode()
+    json_environ = dict(environ)
+    json_environ.update({
+        "PATH_INFO": "/",
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+        "CONTENT_LENGTH": str(len(payload)),
+        "HTTP_X_AMZ_TARGET": f"{match['service']}.{match['operation']}",
+        "wsgi.input": io.BytesIO(payload),
+    })
+    json_environ.pop("HTTP_SMITHY_PROTOCOL", None)
+    answer = {}
+
+    def capture(status, headers, exc_info=None):
+        answer["status"], answer["headers"] = status, headers
+        return lambda chunk: None
+
+    chunks = _dispatch(self, json_environ, capture)
+    try:
+        text = b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    decoded = json.loads(text) if text.strip() else {}
+    if answer["status"].startswith("2"):
+        encoded = _cbor_encode(_json_to_cbor(operation.output_shape, decoded))
+    else:  # an error: "__type" and "message" as the json protocol gave them
+        kind = str(decoded.get("__type", "InternalFailure")).split("#")[-1]
+        encoded = _cbor_encode({"__type": kind, "message": decoded.get("message") or decoded.get("Message", "")})
+    headers = [(k, v) for k, v in answer["headers"] if k.lower() not in ("content-type", "content-length")]
+    headers += [("Content-Type", "application/cbor"), ("Content-Length", str(len(encoded))),
+                ("smithy-protocol", "rpc-v2-cbor")]
+    start_response(answer["status"], headers)
+    return [encoded]
+
+
+DomainDispatcherApplication.__call__ = _rpcv2_call
 
 
 if __name__ == "__main__":

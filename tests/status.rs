@@ -325,8 +325,10 @@ fn status_before_deploy_release_shows_every_service_as_not_deployed() {
     );
 }
 
+/// aws-sdk-cloudwatch speaks only Smithy RPCv2 CBOR, which moto 5.2.5 does
+/// not (getmoto/moto#9195); the local cloud's launcher bridges it (section 9
+/// of scripts/moto_server.py), so this goes through the real SDK and protocol.
 #[test]
-#[ignore = "the local cloud's moto (5.2.5) does not speak CloudWatch's RPCv2 CBOR protocol, the only one aws-sdk-cloudwatch uses (getmoto/moto#9195); run with --ignored once scripts/moto_server.py bridges it"]
 fn status_shows_the_newest_cloudwatch_datapoint_of_each_metric() {
     let fixture = deployed_fixture("status-metrics", &[]);
     fixture.put_web_cpu();
