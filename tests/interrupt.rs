@@ -411,7 +411,8 @@ fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_fi
         .task_definition()
         .expect("revision 2")
         .to_string();
-    let first = second.replace(":2", ":1");
+    // the revision is after the last ':' (the account id may hold ":2" too)
+    let first = format!("{}:1", second.rsplit_once(':').expect("family:revision").0);
 
     let mut run = Running::spawn(
         config.path(),
@@ -673,8 +674,9 @@ fn update_resources_interrupted_during_a_migration_rolls_it_back_and_the_same_co
 // ---------------------------------------------------------------------------
 // create-stack
 
-/// A proxy in front of a test's [`AwsProxy`] that holds every
-/// DescribeStackEvents request (up to a minute) while `holding` is set.
+/// A proxy in front of a test's [`AwsProxy`] that holds every request whose
+/// body holds all of `hold` (up to a minute) while `holding` is set: the
+/// DescribeStackEvents calls, or the platform's CreateChangeSet.
 ///
 /// Why: moto creates a whole stack inside ExecuteChangeSet, so on the local
 /// cloud there is no moment at which a stack is still in progress and
@@ -686,7 +688,7 @@ fn update_resources_interrupted_during_a_migration_rolls_it_back_and_the_same_co
 struct HoldingProxy {
     endpoint: String,
     holding: Arc<AtomicBool>,
-    /// DescribeStackEvents requests being held now.
+    /// Requests being held now.
     held: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
@@ -694,7 +696,7 @@ struct HoldingProxy {
 const HOLD_AT_MOST: Duration = Duration::from_secs(60);
 
 impl HoldingProxy {
-    fn start(upstream: &str) -> HoldingProxy {
+    fn start(upstream: &str, hold: &'static [&'static str]) -> HoldingProxy {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -720,8 +722,8 @@ impl HoldingProxy {
                         async move {
                             let (parts, body) = request.into_parts();
                             let body = body.collect().await?.to_bytes();
-                            if String::from_utf8_lossy(&body).contains("Action=DescribeStackEvents")
-                            {
+                            let text = String::from_utf8_lossy(&body);
+                            if hold.iter().all(|part| text.contains(part)) {
                                 held.fetch_add(1, Ordering::SeqCst);
                                 let start = Instant::now();
                                 while holding.load(Ordering::SeqCst)
@@ -803,7 +805,7 @@ fn create_stack_interrupted_while_following_events_says_where_it_stopped_and_the
         &cloud.moto_endpoint(),
         &common::account_for("interrupt-create"),
     );
-    let holding = HoldingProxy::start(&proxy.endpoint);
+    let holding = HoldingProxy::start(&proxy.endpoint, &["Action=DescribeStackEvents"]);
     let config = common::stack_config_dir(&[]);
 
     let mut run = Running::spawn(
@@ -877,4 +879,59 @@ fn create_stack_interrupted_while_following_events_says_where_it_stopped_and_the
         stack_status(&sdk, "demo-local-v1-platform").as_deref(),
         Some("CREATE_COMPLETE")
     );
+}
+
+/// Ctrl-C while no wait is listening (here: while the platform's change set
+/// is being made, between following the network and following the platform)
+/// ends the run at once with 130, as SIGINT's default action would, instead
+/// of being swallowed by the handler an earlier wait installed. The same
+/// command then converges.
+#[test]
+fn create_stack_interrupted_between_two_waits_ends_at_once_and_the_same_command_converges() {
+    let cloud = LocalCloud::load();
+    let proxy = AwsProxy::start(
+        &cloud.moto_endpoint(),
+        &common::account_for("interrupt-between"),
+    );
+    let holding = HoldingProxy::start(
+        &proxy.endpoint,
+        &["Action=CreateChangeSet", "StackName=demo-local-v1-platform"],
+    );
+    let config = common::stack_config_dir(&[]);
+    let mut run = Running::spawn(
+        config.path(),
+        &holding.endpoint,
+        &["create-stack", "local", "--yes"],
+    );
+    run.wait_until(
+        "create-stack to make the platform's change set",
+        Duration::from_secs(60),
+        |_| holding.held.load(Ordering::SeqCst) > 0,
+    );
+    run.interrupt();
+    let (code, _, stderr) = run.finish(Duration::from_secs(30));
+    eprintln!("the interrupted run said:\n{stderr}");
+    assert_eq!(code, Some(INTERRUPTED), "{stderr}");
+    assert!(stderr.trim_end().ends_with("interrupted"), "{stderr}");
+
+    // The held call goes on to moto (as a request already sent to AWS would);
+    // the next run finds the platform as that left it and finishes the job.
+    holding.release();
+    let output = common::stackup(config.path(), &holding.endpoint)
+        .args(["--output", "json", "create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sdk = block_on(common::sdk_config(&proxy.endpoint));
+    for stack in ["demo-local-v1-network", "demo-local-v1-platform"] {
+        assert_eq!(
+            stack_status(&sdk, stack).as_deref(),
+            Some("CREATE_COMPLETE"),
+            "{stack}"
+        );
+    }
 }

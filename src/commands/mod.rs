@@ -5,7 +5,7 @@ mod console;
 mod create_stack;
 mod delete_stack;
 mod deploy_release;
-mod interrupt;
+pub(crate) mod interrupt;
 mod logs;
 mod rollback;
 mod rollout_wait;

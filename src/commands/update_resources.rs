@@ -5,9 +5,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::interrupt::Listener;
 use futures_util::FutureExt;
 use serde::Serialize;
-use tokio::signal::unix::Signal;
 
 use super::Context;
 use crate::aws::cloudformation::CloudFormation;
@@ -540,7 +540,7 @@ const CANCEL_WAIT: Duration = Duration::from_secs(15);
 /// how it ended: rolled back, or committed just before the cancel arrived.
 async fn guarded<T>(
     tunnel: &Tunnel,
-    interrupt: &mut Signal,
+    interrupt: &mut Listener,
     cancel: &tokio_postgres::CancelToken,
     what: &str,
     work: impl Future<Output = anyhow::Result<T>>,

@@ -18,10 +18,8 @@ pub async fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
         )
         .into());
     }
-    // Ctrl-C at the question is a "no". Listened for here because an earlier
-    // wait of the same run (create-stack's network stack) may have replaced
-    // the default action of SIGINT, which would otherwise leave it unheard.
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // Ctrl-C at the question is a "no" (see commands::interrupt).
+    let mut interrupt = crate::commands::interrupt::listen()?;
     let question = question.to_string();
     let reading = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let mut stderr = std::io::stderr();
