@@ -2,10 +2,10 @@
 //! definition revision when something changed, create or update the service,
 //! wait for the rollout (or `--no-wait`), roll back on failure.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::future::{join_all, try_join_all};
 use serde::Serialize;
 
 use super::rollout_wait::{failure_details, seen_events, wait, Waited};
@@ -115,18 +115,61 @@ pub async fn stack_outputs(
     stack: &StackConfig,
     aws: &Aws,
 ) -> anyhow::Result<BTreeMap<String, String>> {
+    stack_outputs_for(stack, aws, None).await
+}
+
+/// Outputs of the platform stack, and of the network stack as well unless the
+/// platform has every output in `needed` (it re-exports what services use, so
+/// a deploy usually reads one stack, not two). A platform output wins over a
+/// network output of the same name.
+pub async fn stack_outputs_for(
+    stack: &StackConfig,
+    aws: &Aws,
+    needed: Option<&BTreeSet<String>>,
+) -> anyhow::Result<BTreeMap<String, String>> {
     let cloudformation = CloudFormation::new(aws.cloudformation());
-    let mut outputs = BTreeMap::new();
-    for name in [stack.network_stack_name(), stack.platform_stack_name()] {
-        let found = cloudformation.describe(&name).await?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "stack {name} does not exist; run `stackup create-stack {}` first",
-                stack.name
-            )
-        })?;
-        outputs.extend(found.outputs);
+    let missing = |name: &str| {
+        anyhow::anyhow!(
+            "stack {name} does not exist; run `stackup create-stack {}` first",
+            stack.name
+        )
+    };
+    let network_name = stack.network_stack_name();
+    let platform_name = stack.platform_stack_name();
+    let Some(platform) = cloudformation.describe(&platform_name).await? else {
+        // Name the first stack to create, as reading both in order would.
+        return Err(match cloudformation.describe(&network_name).await? {
+            None => missing(&network_name),
+            Some(_) => missing(&platform_name),
+        });
+    };
+    let mut outputs = platform.outputs;
+    let complete =
+        needed.is_some_and(|needed| needed.iter().all(|name| outputs.contains_key(name)));
+    if !complete {
+        let network = cloudformation
+            .describe(&network_name)
+            .await?
+            .ok_or_else(|| missing(&network_name))?;
+        for (name, value) in network.outputs {
+            outputs.entry(name).or_insert(value);
+        }
     }
     Ok(outputs)
+}
+
+/// The stack outputs the services' templates refer to (`{{stack.<Output>}}`).
+fn outputs_used(stack: &StackConfig, services: &[ServiceConfig]) -> BTreeSet<String> {
+    services
+        .iter()
+        .flat_map(|service| [&service.task_definition, &service.service_definition])
+        .filter_map(|path| {
+            let path = stack.resolve(path);
+            crate::release::templates::parse(&path, &path).ok()
+        })
+        .flat_map(|template| crate::release::placeholders::scan(&template).0)
+        .filter_map(|found| found.name.strip_prefix("stack.").map(str::to_string))
+        .collect()
 }
 
 /// One service's plan after reading what runs now.
@@ -190,93 +233,30 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
     let ecs_client = aws.ecs();
     let ssm_client = aws.ssm();
-    let caller = sts::caller(&aws.sts()).await?;
+    // Independent reads, made at once.
+    let used = outputs_used(&stack, &services);
+    let sts_client = aws.sts();
+    let (caller, outputs) = tokio::try_join!(
+        sts::caller(&sts_client),
+        stack_outputs_for(&stack, &aws, Some(&used))
+    )?;
     let release = ReleaseContext {
         stack: &stack,
         region: aws.region().to_string(),
         account: caller.account.clone(),
-        outputs: stack_outputs(&stack, &aws).await?,
+        outputs,
         images,
         release_id: release_id(),
     };
 
-    // Plan every service: what runs now, what would change.
-    let mut planned = Vec::new();
-    for service in &services {
-        let probe = release.resolve(service, &BTreeMap::new());
-        let (cluster, service_name) = match &probe {
-            Ok(resolved) => (
-                resolved.service_definition.cluster.clone(),
-                resolved.service_definition.service_name.clone(),
-            ),
-            Err(_) => {
-                // Missing images are resolved from the running revision below;
-                // the cluster and name come from a partial resolution.
-                let partial = release.resolve(service, &placeholder_images(&stack, service));
-                match partial {
-                    Ok(resolved) => (
-                        resolved.service_definition.cluster.clone(),
-                        resolved.service_definition.service_name.clone(),
-                    ),
-                    Err(error) => return Err(error.into()),
-                }
-            }
-        };
-        let current = ecs::describe_service(&ecs_client, &cluster, &service_name).await?;
-        let current_task_definition = current
-            .as_ref()
-            .and_then(|found| found.task_definition().map(str::to_string));
-        let (current_model, current_tags) = match &current_task_definition {
-            Some(arn) => {
-                let (model, tags) = ecs::describe_task_definition(&ecs_client, arn).await?;
-                (Some(model), tags)
-            }
-            None => (None, BTreeMap::new()),
-        };
-        let running_images: BTreeMap<String, String> = current_model
+    // Plan every service: what runs now, what would change. The services are
+    // read at once, as they are deployed.
+    let planned = try_join_all(
+        services
             .iter()
-            .flat_map(|model| {
-                model
-                    .container_definitions
-                    .iter()
-                    .map(|container| (container.name.clone(), container.image.clone()))
-            })
-            .collect();
-        let resolved = release.resolve(service, &running_images)?;
-        let registration_needed = current_tags.get(DEFINITION_TAG) != Some(&resolved.sha256);
-        let changes = match (&current_model, registration_needed) {
-            (Some(old), true) => diff::diff(&to_value(old), &to_value(&resolved.task_definition)),
-            _ => Vec::new(),
-        };
-        // The same release again after an interrupted run converges: it waits
-        // for the rollout ECS carried on with and records its end.
-        let unfinished = match (&current, &current_task_definition) {
-            (Some(found), Some(arn)) if !registration_needed && !args.no_wait => {
-                let record =
-                    ssm::get_record(&ssm_client, &history::parameter(&stack, &service.name))
-                        .await?
-                        .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
-                        .filter(|record| {
-                            &record.task_definition == arn
-                                && UNFINISHED_RESULTS.contains(&record.result.as_str())
-                        });
-                match interpret(found, arn) {
-                    Rollout::InProgress(_) => Some(Unfinished { record }),
-                    Rollout::Completed(_) if record.is_some() => Some(Unfinished { record }),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        planned.push(Planned {
-            current_desired: current.as_ref().map(|found| found.desired_count()),
-            current_task_definition,
-            registration_needed,
-            changes,
-            unfinished,
-            release: resolved,
-        });
-    }
+            .map(|service| plan_service(&release, &ecs_client, &ssm_client, args, service)),
+    )
+    .await?;
 
     let mut to_do = false;
     let mut to_follow = false;
@@ -487,6 +467,89 @@ fn again_command(stack: &StackConfig, args: &DeployReleaseArgs) -> String {
     command
 }
 
+/// What runs now for one service, and what this release would change.
+async fn plan_service(
+    release: &ReleaseContext<'_>,
+    ecs_client: &aws_sdk_ecs::Client,
+    ssm_client: &aws_sdk_ssm::Client,
+    args: &DeployReleaseArgs,
+    service: &ServiceConfig,
+) -> anyhow::Result<Planned> {
+    let stack = release.stack;
+    let probe = release.resolve(service, &BTreeMap::new());
+    let (cluster, service_name) = match &probe {
+        Ok(resolved) => (
+            resolved.service_definition.cluster.clone(),
+            resolved.service_definition.service_name.clone(),
+        ),
+        Err(_) => {
+            // Missing images are resolved from the running revision below;
+            // the cluster and name come from a partial resolution.
+            let partial = release.resolve(service, &placeholder_images(stack, service));
+            match partial {
+                Ok(resolved) => (
+                    resolved.service_definition.cluster.clone(),
+                    resolved.service_definition.service_name.clone(),
+                ),
+                Err(error) => return Err(error.into()),
+            }
+        }
+    };
+    let current = ecs::describe_service(ecs_client, &cluster, &service_name).await?;
+    let current_task_definition = current
+        .as_ref()
+        .and_then(|found| found.task_definition().map(str::to_string));
+    let (current_model, current_tags) = match &current_task_definition {
+        Some(arn) => {
+            let (model, tags) = ecs::describe_task_definition(ecs_client, arn).await?;
+            (Some(model), tags)
+        }
+        None => (None, BTreeMap::new()),
+    };
+    let running_images: BTreeMap<String, String> = current_model
+        .iter()
+        .flat_map(|model| {
+            model
+                .container_definitions
+                .iter()
+                .map(|container| (container.name.clone(), container.image.clone()))
+        })
+        .collect();
+    let resolved = release.resolve(service, &running_images)?;
+    let registration_needed = current_tags.get(DEFINITION_TAG) != Some(&resolved.sha256);
+    let changes = match (&current_model, registration_needed) {
+        (Some(old), true) => diff::diff(&to_value(old), &to_value(&resolved.task_definition)),
+        _ => Vec::new(),
+    };
+    // The same release again after an interrupted run converges: it waits
+    // for the rollout ECS carried on with and records its end.
+    let unfinished = match (&current, &current_task_definition) {
+        (Some(found), Some(arn)) if !registration_needed && !args.no_wait => {
+            let record = ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
+                .await?
+                .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
+                .filter(|record| {
+                    &record.task_definition == arn
+                        && UNFINISHED_RESULTS.contains(&record.result.as_str())
+                });
+            match interpret(found, arn) {
+                Rollout::InProgress(_) => Some(Unfinished { record }),
+                Rollout::Completed(_) if record.is_some() => Some(Unfinished { record }),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    Ok(Planned {
+        current_desired: current.as_ref().map(|found| found.desired_count()),
+        current_task_definition,
+        registration_needed,
+        changes,
+        unfinished,
+        release: resolved,
+    })
+}
+
 /// Any image, only to learn the cluster and service name before the running
 /// revision is known.
 fn placeholder_images(stack: &StackConfig, service: &ServiceConfig) -> BTreeMap<String, String> {
@@ -580,7 +643,12 @@ async fn deploy_service(
         };
     definition.task_definition = task_definition.clone();
 
-    let mut seen = seen_events(&client, &cluster, &service_name).await?;
+    // The events already there are not this rollout's; without a wait none are shown.
+    let mut seen = if no_wait {
+        HashSet::new()
+    } else {
+        seen_events(&client, &cluster, &service_name).await?
+    };
     let created = plan.current_task_definition.is_none();
     // A rollout under way (of an interrupted run) is followed, not restarted,
     // and recorded as the release that started it.
