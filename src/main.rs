@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
 use stackup::cli::Cli;
@@ -19,7 +21,25 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .finish()
+        .with(payload_cap())
         .init();
+}
+
+/// Whatever RUST_LOG asks for, libraries that log payloads stay below the
+/// level where they do: the AWS SDK writes whole response bodies and parsed
+/// outputs at trace (secrets included: CloudFormation parameters, anything a
+/// service echoes), SigV4 its canonical requests; tokio-postgres writes every
+/// statement at debug (CREATE ROLE carries the password verifier); russh
+/// traces packets.
+fn payload_cap() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("aws_smithy_runtime", LevelFilter::DEBUG)
+        .with_target("aws_smithy_runtime_api", LevelFilter::DEBUG)
+        .with_target("aws_sigv4", LevelFilter::DEBUG)
+        .with_target("tokio_postgres", LevelFilter::INFO)
+        .with_target("russh", LevelFilter::DEBUG)
 }
 
 fn main() -> ExitCode {
