@@ -271,6 +271,8 @@ impl Template {
 
         let mut references = Vec::new();
         collect_references(&self.body, &mut Vec::new(), &mut references);
+        // A name used in several places is one problem, not one per use.
+        let mut reported = BTreeSet::new();
         for reference in references {
             let ok = match &reference {
                 Reference::Ref(name) => is_value(name),
@@ -290,6 +292,9 @@ impl Template {
                     Reference::Sub(name, _) => ("Fn::Sub", name),
                     Reference::Condition(name) => ("condition", name),
                 };
+                if !reported.insert((what, name.clone())) {
+                    continue;
+                }
                 let line = self
                     .text
                     .find(&format!("\"{name}\""))

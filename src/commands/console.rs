@@ -122,6 +122,7 @@ fn choose_service(stack: &StackConfig, name: Option<&str>) -> Result<ServiceConf
         Some(name) => stack.services.get(name).cloned().ok_or_else(|| {
             InputError::one(
                 Problem::new(format!("--service {name}: the stack has no such service"))
+                    .in_file(&stack.file)
                     .fix(format!("services: {}", names())),
             )
         }),
@@ -135,6 +136,7 @@ fn choose_service(stack: &StackConfig, name: Option<&str>) -> Result<ServiceConf
         }
         None => Err(InputError::one(
             Problem::new("the stack has several services")
+                .in_file(&stack.file)
                 .fix(format!("choose one with --service: {}", names())),
         )),
     }

@@ -9,6 +9,7 @@ use super::deploy_release::{release_id, roll_back_to, select_services, Back};
 use super::Context;
 use crate::aws::{ecs, ssm, sts, Aws};
 use crate::cli::RollbackArgs;
+use crate::error::InputError;
 use crate::error::Interrupted;
 use crate::release::history::{self, ReleaseRecord};
 use crate::ui::confirm;
@@ -32,6 +33,9 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     let printer = &context.printer;
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
     let services = select_services(&stack, &args.service)?;
+    if let Some(to) = &args.to {
+        history::check_target_argument(to).map_err(InputError::one)?;
+    }
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
     let client = aws.ecs();
     let ssm_client = aws.ssm();
@@ -50,10 +54,20 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             .await?
             .and_then(|found| found.task_definition().map(str::to_string))
             .ok_or_else(|| {
-                anyhow::anyhow!("service {} does not run in cluster {cluster}", service.name)
+                anyhow::anyhow!(
+                    "service {} does not run in cluster {cluster}: there is nothing to roll back; deploy it with `stackup deploy-release {} --service {}`",
+                    service.name,
+                    stack.name,
+                    service.name
+                )
             })?;
-        let target = history::rollback_target(&records, &current, args.to.as_deref())
-            .map_err(|reason| anyhow::anyhow!("{}: {reason}", service.name))?;
+        let target =
+            history::rollback_target(&records, &current, args.to.as_deref()).map_err(|reason| {
+                anyhow::anyhow!(
+                    "{}: {reason} (release history: SSM parameter {parameter})",
+                    service.name
+                )
+            })?;
         printer.info(format!(
             "{}: roll back from revision {} to revision {}",
             service.name,

@@ -9,6 +9,7 @@ use crate::aws::Aws;
 use crate::cli::TunnelArgs;
 use crate::config::SslMode;
 use crate::db::route::{Route, Tunnel};
+use crate::error::{InputError, Problem};
 use crate::validation;
 
 #[derive(Serialize)]
@@ -23,6 +24,19 @@ struct Listening {
 pub async fn run(context: &Context, args: &TunnelArgs) -> anyhow::Result<()> {
     let printer = &context.printer;
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
+    // The port first: a port in use is the operator's to change, and says so
+    // before any call.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.local_port))
+        .await
+        .map_err(|error| {
+            InputError::one(
+                Problem::new(format!(
+                    "--local-port {}: cannot listen on 127.0.0.1:{}: {error}",
+                    args.local_port, args.local_port
+                ))
+                .fix("choose another port with --local-port (0 picks a free one)"),
+            )
+        })?;
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
     let platform = CloudFormation::new(aws.cloudformation())
         .describe(&stack.platform_stack_name())
@@ -35,14 +49,6 @@ pub async fn run(context: &Context, args: &TunnelArgs) -> anyhow::Result<()> {
             )
         })?;
     let route = Route::resolve(&stack, &platform.outputs)?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.local_port))
-        .await
-        .map_err(|error| {
-            anyhow::anyhow!(
-                "cannot listen on 127.0.0.1:{}: {error}; choose another port with --local-port",
-                args.local_port
-            )
-        })?;
     let local = listener.local_addr()?;
     let mut tunnel = Tunnel::open(route.clone()).await?;
 

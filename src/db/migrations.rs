@@ -137,6 +137,25 @@ pub fn read_folder(dir: &Path) -> Result<Vec<Migration>, InputError> {
             },
         );
     }
+    // A gap is a migration lost (a bad merge, a file not committed) or a typo
+    // in a number; the first version may be above 1 (an old history squashed).
+    for (previous, next) in ups.values().zip(ups.values().skip(1)) {
+        let expected = previous.version + 1;
+        if next.version != expected {
+            let width = next.file_name.find('_').unwrap_or_default();
+            let renamed = format!("{expected:0width$}_{}.sql", next.name);
+            problems.push(
+                Problem::new(format!(
+                    "is version {}, but version {expected} is missing (the migration before it is {})",
+                    next.version, previous.file_name
+                ))
+                .in_file(dir.join(&next.file_name))
+                .fix(format!(
+                    "rename it {renamed}, or restore the missing migration; versions go up by one"
+                )),
+            );
+        }
+    }
     for (version, (file_name, sql, path)) in downs {
         match ups.get_mut(&version) {
             Some(migration) => migration.down = Some((file_name, sql)),
@@ -276,9 +295,10 @@ pub async fn apply(client: &mut Client, migration: &Migration) -> anyhow::Result
         .await
         .map_err(|error| {
             anyhow::anyhow!(
-                "migration {} failed and was rolled back: {}",
+                "migration {} failed and was rolled back: {}\n  fix: correct {} and run update-resources again; the migrations before it stay applied",
                 migration.file_name,
-                describe(&error)
+                describe(&error),
+                migration.file_name
             )
         })?;
     transaction
@@ -331,7 +351,7 @@ pub async fn seed(client: &mut Client, file_name: &str, sql: &str) -> anyhow::Re
     let transaction = client.transaction().await?;
     transaction.batch_execute(sql).await.map_err(|error| {
         anyhow::anyhow!(
-            "seeds {file_name} failed and were rolled back: {}",
+            "seeds {file_name} failed and were rolled back: {}\n  fix: correct {file_name} and run update-resources again",
             describe(&error)
         )
     })?;
@@ -379,8 +399,8 @@ mod tests {
     fn migrations_are_ordered_by_number_not_by_text() {
         let dir = folder(&[
             ("10_ten.sql", "SELECT 10;"),
-            ("2_two.sql", "SELECT 2;"),
-            ("2_two.down.sql", "SELECT -2;"),
+            ("9_nine.sql", "SELECT 9;"),
+            ("9_nine.down.sql", "SELECT -9;"),
             ("README.md", "not SQL"),
         ]);
         let migrations = read_folder(dir.path()).expect("valid");
@@ -388,7 +408,7 @@ mod tests {
             .iter()
             .map(|migration| migration.version)
             .collect();
-        assert_eq!(versions, vec![2, 10]);
+        assert_eq!(versions, vec![9, 10]);
         assert!(migrations[0].down.is_some());
         assert!(migrations[1].down.is_none());
     }
@@ -404,6 +424,31 @@ mod tests {
         ]);
         let error = read_folder(dir.path()).expect_err("invalid");
         assert_eq!(error.problems.len(), 4, "{error}");
+    }
+
+    #[test]
+    fn a_gap_in_the_versions_names_the_file_and_its_new_name() {
+        let dir = folder(&[
+            ("001_a.sql", "SELECT 1;"),
+            ("002_b.sql", "SELECT 2;"),
+            ("004_d.sql", "SELECT 4;"),
+        ]);
+        let error = read_folder(dir.path()).expect_err("a gap");
+        assert_eq!(error.problems.len(), 1, "{error}");
+        let problem = &error.problems[0];
+        assert!(problem.message.contains("version 3 is missing"), "{error}");
+        assert!(problem.message.contains("002_b.sql"), "{error}");
+        assert!(
+            problem
+                .fix
+                .as_deref()
+                .unwrap_or_default()
+                .contains("rename it 003_d.sql"),
+            "{error}"
+        );
+        // Starting above 1 is fine: an old history may have been squashed.
+        let dir = folder(&[("005_e.sql", "SELECT 5;"), ("006_f.sql", "SELECT 6;")]);
+        assert_eq!(read_folder(dir.path()).expect("valid").len(), 2);
     }
 
     #[test]

@@ -143,8 +143,17 @@ impl SshSession {
     /// bastion opens the TCP connection to the inner host's SSH port). The
     /// inner host's key is checked against known_hosts the same way.
     pub async fn connect_through(&self, target: &SshTarget) -> anyhow::Result<SshSession> {
-        let stream = self.open_tcp(&target.host, target.port).await?;
-        Self::establish(target, |verifier| {
+        let stream = self
+            .open_channel(&target.host, target.port)
+            .await?
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "the bastion could not reach the host {}:{}: {error}; check that the host is running and that its security group admits SSH from the bastion",
+                    target.host,
+                    target.port
+                )
+            })?;
+        Self::establish(target, "host", |verifier| {
             client::connect_stream(client_config(), stream, verifier)
         })
         .await
@@ -153,13 +162,18 @@ impl SshSession {
     /// Connect over TCP, check the host key, authenticate.
     pub async fn connect(target: &SshTarget) -> anyhow::Result<SshSession> {
         let address = (target.host.clone(), target.port);
-        Self::establish(target, |verifier| {
+        Self::establish(target, "bastion", |verifier| {
             client::connect(client_config(), address, verifier)
         })
         .await
     }
 
-    async fn establish<F, Fut>(target: &SshTarget, connect: F) -> anyhow::Result<SshSession>
+    /// `role` (bastion, host) names the machine in messages.
+    async fn establish<F, Fut>(
+        target: &SshTarget,
+        role: &str,
+        connect: F,
+    ) -> anyhow::Result<SshSession>
     where
         F: FnOnce(Verifier) -> Fut,
         Fut: std::future::Future<Output = Result<Handle<Verifier>, russh::Error>>,
@@ -180,7 +194,14 @@ impl SshSession {
                 if let Some(message) = refusal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
                     return Err(HostKeyRefused { message }.into());
                 }
-                anyhow::bail!("SSH to {target} failed: {error}");
+                let group = if role == "bastion" {
+                    "the security group (bastion_ingress)"
+                } else {
+                    "its security group"
+                };
+                anyhow::bail!(
+                    "cannot reach the {role} {target} over SSH: {error}; check the address, that the {role} is running, {group} and your network"
+                );
             }
             Ok(Ok(handle)) => handle,
         };
@@ -269,18 +290,33 @@ impl SshSession {
         host: &str,
         port: u16,
     ) -> anyhow::Result<ChannelStream<client::Msg>> {
+        let channel = self.open_channel(host, port).await?.map_err(|error| {
+            anyhow::anyhow!(
+                "the bastion could not reach {host}:{port}: {error}; check that the database security group admits the bastion"
+            )
+        })?;
+        Ok(channel)
+    }
+
+    /// A direct-tcpip channel from the bastion to `host:port`: the outer error
+    /// is a timeout, the inner one the bastion's refusal.
+    async fn open_channel(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> anyhow::Result<Result<ChannelStream<client::Msg>, russh::Error>> {
         let opening = self
             .handle
             .channel_open_direct_tcpip(host, u32::from(port), "127.0.0.1", 0);
         let channel = tokio::time::timeout(CHANNEL_TIMEOUT, opening)
             .await
-            .map_err(|_| anyhow::anyhow!("the bastion did not open a connection to {host}:{port} within {}s", CHANNEL_TIMEOUT.as_secs()))?
-            .map_err(|error| {
+            .map_err(|_| {
                 anyhow::anyhow!(
-                    "the bastion could not reach {host}:{port}: {error}; check that the database security group admits the bastion"
+                    "the bastion did not open a connection to {host}:{port} within {}s",
+                    CHANNEL_TIMEOUT.as_secs()
                 )
             })?;
-        Ok(channel.into_stream())
+        Ok(channel.map(|channel| channel.into_stream()))
     }
 
     pub fn is_closed(&self) -> bool {

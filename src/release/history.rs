@@ -43,6 +43,18 @@ pub fn parse(values: &[(i64, String)]) -> Vec<ReleaseRecord> {
         .collect()
 }
 
+/// Check `--to` before any call: a revision number, `family:revision` or a
+/// task definition ARN all end in a revision number.
+pub fn check_target_argument(to: &str) -> Result<(), crate::error::Problem> {
+    match to.rsplit(':').next().map(str::parse::<i64>) {
+        Some(Ok(revision)) if revision >= 1 => Ok(()),
+        _ => Err(crate::error::Problem::new(format!(
+            "--to {to} is not a task definition revision"
+        ))
+        .fix("give a revision number such as --to 3 (or family:3, or the task definition's ARN); without --to, rollback goes back one completed release")),
+    }
+}
+
 /// The task definition to roll back to: `--to` (a revision number, or
 /// `family:revision`, or an ARN), or else the newest completed release with a
 /// lower revision than the current one (so repeated rollbacks go further back).
@@ -98,6 +110,20 @@ fn known_revisions(records: &[ReleaseRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_must_end_in_a_revision() {
+        for good in [
+            "3",
+            "demo-local-v1-web:3",
+            "arn:aws:ecs:eu-west-1:1:task-definition/demo-web:12",
+        ] {
+            assert!(check_target_argument(good).is_ok(), "{good}");
+        }
+        for bad in ["latest", "0", "web:", "3.1", ""] {
+            assert!(check_target_argument(bad).is_err(), "{bad}");
+        }
+    }
 
     fn record(revision: i64, result: &str) -> ReleaseRecord {
         ReleaseRecord {

@@ -130,14 +130,14 @@ impl ReleaseContext<'_> {
         if !problems.is_empty() {
             return Err(InputError::new(problems));
         }
-        let task_definition: TaskDefinition = serde_json::from_value(task_value).map_err(|error| {
+        let task_definition: TaskDefinition = from_resolved(&task_value).map_err(|error| {
             InputError::one(
                 Problem::new(format!("is not a task definition stackup can register: {error}"))
                     .in_file(&task_file)
                     .fix("use the ECS RegisterTaskDefinition field names (camelCase); see task-defs/web.json"),
             )
         })?;
-        let service_definition: ServiceDefinition = serde_json::from_value(service_value).map_err(|error| {
+        let service_definition: ServiceDefinition = from_resolved(&service_value).map_err(|error| {
             InputError::one(
                 Problem::new(format!("is not a service definition stackup can use: {error}"))
                     .in_file(&service_file)
@@ -164,6 +164,47 @@ impl ReleaseContext<'_> {
             sha256,
             service_definition,
         })
+    }
+}
+
+/// Read a resolved template into the ECS model. serde names unknown and
+/// missing fields itself; a bad value (`"demo" is not a whole number`) is
+/// located by looking for that string in the resolved template.
+fn from_resolved<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
+    serde_json::from_value(value.clone()).map_err(|error| {
+        let message = error.to_string();
+        let quoted = message
+            .strip_prefix('"')
+            .and_then(|rest| rest.split_once('"'))
+            .map(|(text, _)| text);
+        let mut pointers = Vec::new();
+        if let Some(text) = quoted {
+            find_string(value, text, &mut String::new(), &mut pointers);
+        }
+        match pointers.as_slice() {
+            [pointer] => format!("{pointer}: {message}"),
+            _ => message,
+        }
+    })
+}
+
+/// JSON pointers of the strings equal to `text`.
+fn find_string(value: &Value, text: &str, pointer: &mut String, found: &mut Vec<String>) {
+    let mut visit = |key: &str, item: &Value, pointer: &mut String| {
+        let length = pointer.len();
+        pointer.push('/');
+        pointer.push_str(key);
+        find_string(item, text, pointer, found);
+        pointer.truncate(length);
+    };
+    match value {
+        Value::String(string) if string == text => found.push(pointer.clone()),
+        Value::Object(map) => map.iter().for_each(|(key, item)| visit(key, item, pointer)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(index, item)| visit(&index.to_string(), item, pointer)),
+        _ => {}
     }
 }
 
@@ -196,5 +237,30 @@ fn resolve_file(
             }
             template.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only deserialised")]
+    struct Limits {
+        #[serde(deserialize_with = "crate::release::lenient::int")]
+        memory: i32,
+        name: String,
+    }
+
+    #[test]
+    fn a_bad_value_names_its_field() {
+        let error = from_resolved::<Limits>(&serde_json::json!({"name": "web", "memory": "demo"}))
+            .expect_err("not a number");
+        assert_eq!(error, "/memory: \"demo\" is not a whole number");
+        let error = from_resolved::<Limits>(&serde_json::json!({"name": "web", "memroy": 1}))
+            .expect_err("unknown field");
+        assert!(error.starts_with("unknown field `memroy`"), "{error}");
+        assert!(!error.contains("line"), "{error}");
     }
 }

@@ -129,6 +129,32 @@ pub fn check(
         }
     }
 
+    if kind == TemplateKind::ServiceDefinition && !context.containers.is_empty() {
+        // ECS would refuse it, but only after the revision was registered.
+        let balancers = template.get("loadBalancers").and_then(Value::as_array);
+        for (index, balancer) in balancers.into_iter().flatten().enumerate() {
+            let Some(name) = balancer.get("containerName").and_then(Value::as_str) else {
+                continue;
+            };
+            if !name.contains("{{") && !context.containers.contains(name) {
+                problems.push(problem(
+                    format!("{name} names no container of the service's task definition"),
+                    &format!("/loadBalancers/{index}/containerName"),
+                    line_of(&format!("\"{name}\"")),
+                    &format!(
+                        "use one of: {}",
+                        context
+                            .containers
+                            .iter()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+
     let (found, syntax) = placeholders::scan(template);
     for bad in syntax {
         problems.push(problem(
@@ -255,6 +281,31 @@ mod tests {
             "secrets": [{"name": "RELEASE_COOKIE", "valueFrom": "{{cookie.arn}}"}]}]}),
         );
         assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn a_load_balancer_must_name_a_container_of_the_task_definition() {
+        let outputs = BTreeSet::new();
+        let containers: BTreeSet<String> = ["web".to_string()].into();
+        let service = json!({"loadBalancers": [
+            {"containerName": "web"}, {"containerName": "api"}, {"containerName": "{{app}}"}
+        ]});
+        let problems = check(
+            TemplateKind::ServiceDefinition,
+            &service,
+            &service.to_string(),
+            Path::new("task-defs/web-service.json"),
+            &CheckContext {
+                stack_outputs: &outputs,
+                containers: &containers,
+            },
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(
+            problems[0].key.as_deref(),
+            Some("/loadBalancers/1/containerName")
+        );
+        assert_eq!(problems[0].fix.as_deref(), Some("use one of: web"));
     }
 
     #[test]
