@@ -13,7 +13,9 @@ use stackup::error::{exit_status_of, ExitStatus, InputError, Interrupted, Remote
 
 fn init_tracing(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        // The SDK's own warnings (each credential source that had nothing,
+        // say) are noise next to the error stackup reports; -v shows them.
+        0 => "error,stackup=warn",
         1 => "warn,stackup=debug",
         _ => "info,stackup=trace,aws_config=debug,aws_smithy_runtime=debug,russh=debug",
     };

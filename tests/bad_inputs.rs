@@ -414,10 +414,10 @@ fn cases() -> Vec<Case> {
 
         // Endpoints that cannot be reached.
         case("endpoint-closed-status", Unreachable, Empty, &["status", "local"], 1,
-            &["127.0.0.1:{closed_port}", "Connection refused", "hint: check the network and the endpoint (--endpoint-url, AWS_ENDPOINT_URL, [local] endpoint_url)"])
+            &["Connection refused", "hint: every AWS call goes to http://127.0.0.1:{closed_port}: is it up? (it comes from --endpoint-url"])
             .closed_endpoint(),
         case("endpoint-closed-create", Unreachable, Empty, CREATE, 1,
-            &["127.0.0.1:{closed_port}", "Connection refused", "hint: check the network and the endpoint"])
+            &["Connection refused", "hint: every AWS call goes to http://127.0.0.1:{closed_port}: is it up?"])
             .closed_endpoint(),
         case("bastion-closed-update-resources", Unreachable, Live, UPDATE, 1,
             &["cannot reach the bastion stackup@127.0.0.1:{closed_port} over SSH: Connection refused", "check the address, that the bastion is running"])

@@ -78,3 +78,37 @@ fn a_closed_stdout_is_not_an_error() {
     assert!(status.success(), "exit {status:?}, stderr: {stderr}");
     assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
 }
+
+/// No credentials anywhere: one plain sentence saying so and where they are
+/// looked for, with the credentials hint, not the network's; none of the SDK's
+/// per-source warnings or Debug dumps.
+#[test]
+fn missing_credentials_are_named_as_such() {
+    let config = common::stack_config_dir(&[]);
+    let home = tempfile::tempdir().expect("home");
+    let output = common::stackup(config.path(), "http://127.0.0.1:9")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .args(["status", "local"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .contains("no AWS credentials could be loaded (environment, AWS_PROFILE or --profile"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: check the credentials"), "{stderr}");
+    assert!(!stderr.contains("WARN"), "{stderr}");
+    assert!(!stderr.contains("ProviderError("), "{stderr}");
+    // the error, the sources the chain tried (one line each), the hint
+    assert!(stderr.lines().count() <= 10, "{stderr}");
+}

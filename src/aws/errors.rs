@@ -12,8 +12,17 @@
 
 use std::fmt;
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// The endpoint every AWS call goes to, when it is not AWS's own: an
+/// unreachable endpoint's hint names it.
+static CUSTOM_ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+pub fn set_custom_endpoint(endpoint: String) {
+    let _ = CUSTOM_ENDPOINT.set(endpoint);
+}
 
 /// The meaning of an AWS error, for decisions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,10 +125,16 @@ impl fmt::Display for AwsError {
                 f,
                 "\n  hint: check the credentials (AWS_PROFILE, --profile, `aws sts get-caller-identity`) and their permissions"
             )?,
-            ErrorClass::Unreachable => write!(
-                f,
-                "\n  hint: check the network and the endpoint (--endpoint-url, AWS_ENDPOINT_URL, [local] endpoint_url)"
-            )?,
+            ErrorClass::Unreachable => match CUSTOM_ENDPOINT.get() {
+                Some(endpoint) => write!(
+                    f,
+                    "\n  hint: every AWS call goes to {endpoint}: is it up? (it comes from --endpoint-url, AWS_ENDPOINT_URL or the stack file's [local] endpoint_url)"
+                )?,
+                None => write!(
+                    f,
+                    "\n  hint: check the network (a proxy, DNS, a VPN) and the region's endpoints"
+                )?,
+            },
             _ => {}
         }
         Ok(())
@@ -132,7 +147,7 @@ impl AwsError {
     pub fn from_sdk<E, R>(operation: String, error: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: fmt::Debug,
+        R: fmt::Debug + 'static,
     {
         let (code, message, request_id) = match error {
             SdkError::ServiceError(context) => {
@@ -145,13 +160,21 @@ impl AwsError {
             }
             _ => (None, None, None),
         };
+        // The credential chain fails inside the request, as a dispatch failure;
+        // it is not the network's fault and deserves its own words.
+        let credentials = causes(error).any(|cause| cause.is::<CredentialsError>());
         let class = match error {
+            _ if credentials => ErrorClass::AccessDenied,
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ErrorClass::Unreachable,
             _ => classify(code.as_deref(), message.as_deref()),
         };
         let detail = match error {
             SdkError::ServiceError(_) => None,
-            other => Some(aws_smithy_types::error::display::DisplayErrorContext(other).to_string()),
+            _ if credentials => Some(format!(
+                "no AWS credentials could be loaded (environment, AWS_PROFILE or --profile, SSO, container or instance role); the last source tried said: {}",
+                causes(error).last().map(|cause| cause.to_string()).unwrap_or_default()
+            )),
+            other => Some(chain_text(other)),
         };
         AwsError {
             operation,
@@ -164,6 +187,27 @@ impl AwsError {
     }
 }
 
+/// An error and its sources, outermost first.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |cause| cause.source())
+}
+
+/// The messages of an error's chain joined with ": ", each said once (a
+/// message often repeats its source's), without the SDK's Debug dump.
+fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes(error) {
+        let text = cause.to_string();
+        if text.is_empty() || parts.iter().any(|part| part.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
+}
+
 /// Add what was being done to an SDK result, as an [`AwsError`] inside an
 /// `anyhow::Error` (test its meaning with [`class_of`]).
 pub trait AwsResultExt<T> {
@@ -173,7 +217,7 @@ pub trait AwsResultExt<T> {
 impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
+    R: fmt::Debug + 'static,
 {
     fn aws_context<C: fmt::Display>(self, operation: impl FnOnce() -> C) -> anyhow::Result<T> {
         self.map_err(|error| {

@@ -93,6 +93,12 @@ impl Aws {
             tracing::debug!(%endpoint, "sending AWS calls to a custom endpoint");
             loader = loader.endpoint_url(endpoint);
         }
+        let shown = endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        if let Some(shown) = shown {
+            errors::set_custom_endpoint(shown);
+        }
         let config = loader.load().await;
         if config.region().is_none() {
             let mut problem = Problem::new("no AWS region is set")
