@@ -23,6 +23,9 @@ pub const CHANNEL_TIMEOUT: Duration = Duration::from_secs(15);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// Keepalives without answer before the link counts as dead (~15 s).
 const KEEPALIVE_MAX: usize = 3;
+/// Read buffer of the bastion's socket: room for a whole packet of the
+/// largest size russh accepts by default (32 KiB) and then some.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// Where and as whom to connect.
 #[derive(Clone, Debug)]
@@ -130,8 +133,9 @@ pub struct SshSession {
 }
 
 fn client_config() -> Arc<client::Config> {
+    // No `nodelay` here: it only applies to russh's own `connect`, and
+    // `connect` below opens the socket itself (and sets it).
     Arc::new(client::Config {
-        nodelay: true,
         keepalive_interval: Some(KEEPALIVE_INTERVAL),
         keepalive_max: KEEPALIVE_MAX,
         ..Default::default()
@@ -162,8 +166,18 @@ impl SshSession {
     /// Connect over TCP, check the host key, authenticate.
     pub async fn connect(target: &SshTarget) -> anyhow::Result<SshSession> {
         let address = (target.host.clone(), target.port);
-        Self::establish(target, "bastion", |verifier| {
-            client::connect(client_config(), address, verifier)
+        Self::establish(target, "bastion", |verifier| async move {
+            let socket = tokio::net::TcpStream::connect(address).await?;
+            socket.set_nodelay(true)?;
+            // russh reads each packet with two exact reads straight from the
+            // socket (its length, then the rest), and as the second one fills
+            // its buffer the next read is tried too and fails with EAGAIN:
+            // three recvfrom per packet, on the path of every answer.
+            // Buffered, one recvfrom takes the whole packet; strace -c of
+            // 2000 `SELECT 1` through `stackup tunnel`: 4.04 recvfrom per
+            // query before, 2.02 after (the same as a bare TCP forwarder).
+            let socket = tokio::io::BufReader::with_capacity(READ_BUFFER, socket);
+            client::connect_stream(client_config(), socket, verifier).await
         })
         .await
     }
