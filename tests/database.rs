@@ -66,16 +66,7 @@ impl Database {
 
     /// The same command as a background process.
     fn spawn(&self, args: &[&str]) -> Child {
-        Command::new(assert_cmd::cargo::cargo_bin("stackup"))
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("NO_COLOR", "1")
-            .env_remove("AWS_ENDPOINT_URL")
-            .arg("--config-dir")
-            .arg(self.config.path())
-            .arg("--endpoint-url")
-            .arg(&self.proxy.endpoint)
+        common::stackup_process(self.config.path(), &self.proxy.endpoint)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

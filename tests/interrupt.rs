@@ -40,19 +40,7 @@ struct Running {
 
 impl Running {
     fn spawn(config_dir: &std::path::Path, endpoint: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("stackup"))
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("RUST_LOG")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .arg("--config-dir")
-            .arg(config_dir)
-            .arg("--endpoint-url")
-            .arg(endpoint)
+        let mut child = common::stackup_process(config_dir, endpoint)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

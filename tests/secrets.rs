@@ -67,20 +67,7 @@ impl Audit {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(assert_cmd::cargo::cargo_bin("stackup"));
-        command
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("RUST_LOG")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .arg("--config-dir")
-            .arg(self.config.path())
-            .arg("--endpoint-url")
-            .arg(&self.proxy.endpoint);
+        let mut command = common::stackup_process(self.config.path(), &self.proxy.endpoint);
         match self.verbosity {
             Verbosity::DoubleVerbose => {
                 command.arg("-vv");

@@ -277,7 +277,13 @@ fn operation_of(uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &Bytes) -> S
 
 /// The stackup binary with a clean AWS environment pointing at `endpoint`.
 pub fn stackup(config_dir: &Path, endpoint: &str) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("stackup").expect("binary");
+    assert_cmd::Command::from_std(stackup_process(config_dir, endpoint))
+}
+
+/// [`stackup`] as a plain process, for a test that runs it in the background
+/// (reads its output as it comes, signals it): the same clean environment.
+pub fn stackup_process(config_dir: &Path, endpoint: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("stackup"));
     command
         .env_remove("AWS_PROFILE")
         .env_remove("AWS_ENDPOINT_URL")
