@@ -479,19 +479,7 @@ impl World {
         if kind == Empty {
             return world;
         }
-        let master = world.cloud.master_password();
-        let parameter = "/stackup/demo-local-v1/database/master-password";
-        block_on(async {
-            let ssm = aws_sdk_ssm::Client::new(&common::sdk_config(&world.proxy.endpoint).await);
-            ssm.put_parameter()
-                .name(parameter)
-                .value(master)
-                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-                .overwrite(true)
-                .send()
-                .await
-                .expect("master password parameter");
-        });
+        common::db::put_master_password(&world.cloud, &world.proxy.endpoint);
         let config = world.config_dir();
         let setup = |args: &[&str]| {
             let output = common::stackup(config.path(), &world.proxy.endpoint)
@@ -529,7 +517,10 @@ impl World {
                 block_on(async {
                     let ssm =
                         aws_sdk_ssm::Client::new(&common::sdk_config(&world.proxy.endpoint).await);
-                    for name in [parameter, "/stackup/demo-local-v1/releases/web"] {
+                    for name in [
+                        common::db::MASTER_PASSWORD_PARAMETER,
+                        "/stackup/demo-local-v1/releases/web",
+                    ] {
                         ssm.delete_parameter()
                             .name(name)
                             .send()
@@ -679,16 +670,7 @@ impl Drop for World {
         if self.kind == Empty {
             return;
         }
-        let _ = std::panic::catch_unwind(|| {
-            self.cloud.psql(
-                "postgres",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
-            );
-            self.cloud.psql(
-                "postgres",
-                &format!("DROP ROLE IF EXISTS {}_app", self.database),
-            );
-        });
+        common::db::drop_database(&self.cloud, &self.database);
     }
 }
 

@@ -11,14 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{AwsProxy, LocalCloud};
-
-struct Database {
-    cloud: LocalCloud,
-    proxy: AwsProxy,
-    config: tempfile::TempDir,
-    name: String,
-}
+use common::db::DatabaseStack;
+use common::LocalCloud;
 
 /// A stack with its own database, created (network and platform) in its own
 /// moto account whose SSM holds the local PostgreSQL's real master password.
@@ -27,43 +21,14 @@ fn database(
     bastion: Option<String>,
     address: Option<String>,
     known_hosts: Option<&Path>,
-) -> Database {
-    let cloud = LocalCloud::load();
-    let account = common::account_for(test);
-    let proxy = AwsProxy::start(&cloud.moto_endpoint(), &account);
-    let name = format!("t{}", &account[..10]);
-    let master = cloud.master_password();
-    block_on(async {
-        let ssm = aws_sdk_ssm::Client::new(&common::sdk_config(&proxy.endpoint).await);
-        ssm.put_parameter()
-            .name("/stackup/demo-local-v1/database/master-password")
-            .value(master)
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-            .overwrite(true)
-            .send()
-            .await
-            .expect("master password parameter");
-    });
-    let config = common::database_config_dir(&cloud, &name, bastion, address, known_hosts);
-    let database = Database {
-        cloud,
-        proxy,
-        config,
-        name,
-    };
-    database
-        .stackup()
-        .args(["create-stack", "local", "--yes"])
-        .assert()
-        .success();
+) -> DatabaseStack {
+    let database = DatabaseStack::with_route(test, "t", bastion, address, known_hosts);
+    database.create_stack();
     database
 }
 
-impl Database {
-    fn stackup(&self) -> assert_cmd::Command {
-        common::stackup(self.config.path(), &self.proxy.endpoint)
-    }
-
+/// What these tests do with a database stack beyond the shared harness.
+impl DatabaseStack {
     /// The same command as a background process.
     fn spawn(&self, args: &[&str]) -> Child {
         common::stackup_process(self.config.path(), &self.proxy.endpoint)
@@ -112,21 +77,6 @@ impl Database {
                 .and_then(|parameter| parameter.value().map(str::to_string))
                 .expect("value")
         })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| {
-            self.cloud.psql(
-                "postgres",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            );
-            self.cloud.psql(
-                "postgres",
-                &format!("DROP ROLE IF EXISTS {}_app", self.name),
-            );
-        });
     }
 }
 

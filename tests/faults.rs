@@ -551,17 +551,7 @@ struct DatabaseFixture {
 
 impl Drop for DatabaseFixture {
     fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| {
-            let cloud = &self.fixture.cloud;
-            cloud.psql(
-                "postgres",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            );
-            cloud.psql(
-                "postgres",
-                &format!("DROP ROLE IF EXISTS {}_app", self.name),
-            );
-        });
+        common::db::drop_database(&self.fixture.cloud, &self.name);
     }
 }
 
@@ -576,18 +566,7 @@ fn update_resources_under_faults_applies_the_migration_once() {
         name,
     };
     let fixture = &database.fixture;
-    let master = fixture.cloud.master_password();
-    block_on(async {
-        aws_sdk_ssm::Client::new(&common::sdk_config(&fixture.clean.endpoint).await)
-            .put_parameter()
-            .name("/stackup/demo-local-v1/database/master-password")
-            .value(master)
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-            .overwrite(true)
-            .send()
-            .await
-            .expect("master password parameter");
-    });
+    common::db::put_master_password(&fixture.cloud, &fixture.clean.endpoint);
     fixture.cleanly(&["create-stack", "local", "--yes"]);
 
     use FaultKind::{InternalError, Reset, Throttling, Unavailable};

@@ -23,6 +23,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use sha2::Digest;
 
+use common::db::DatabaseStack;
 use common::{block_on, AwsProxy, LocalCloud};
 
 /// The exit code of a command stopped by Ctrl-C (README, "Exit codes").
@@ -476,74 +477,9 @@ fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_fi
 // ---------------------------------------------------------------------------
 // update-resources
 
-/// A stack with its own database and role on the local cloud (dropped at the end).
-struct Database {
-    cloud: LocalCloud,
-    proxy: AwsProxy,
-    config: tempfile::TempDir,
-    name: String,
-}
-
-impl Database {
-    fn create(test: &str) -> Database {
-        let cloud = LocalCloud::load();
-        let account = common::account_for(test);
-        let proxy = AwsProxy::start(&cloud.moto_endpoint(), &account);
-        let name = format!("t{}", &account[..10]);
-        let master = cloud.master_password();
-        block_on(async {
-            aws_sdk_ssm::Client::new(&common::sdk_config(&proxy.endpoint).await)
-                .put_parameter()
-                .name("/stackup/demo-local-v1/database/master-password")
-                .value(master)
-                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-                .overwrite(true)
-                .send()
-                .await
-                .expect("master password parameter");
-        });
-        let config = common::database_config_dir(&cloud, &name, None, None, None);
-        let database = Database {
-            cloud,
-            proxy,
-            config,
-            name,
-        };
-        database
-            .stackup()
-            .args(["create-stack", "local", "--yes"])
-            .assert()
-            .success();
-        database
-    }
-
-    fn stackup(&self) -> assert_cmd::Command {
-        common::stackup(self.config.path(), &self.proxy.endpoint)
-    }
-
-    fn sql(&self, sql: &str) -> String {
-        self.cloud.psql(&self.name, sql)
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| {
-            self.cloud.psql(
-                "postgres",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            );
-            self.cloud.psql(
-                "postgres",
-                &format!("DROP ROLE IF EXISTS {}_app", self.name),
-            );
-        });
-    }
-}
-
 /// The migration lock (`stackup::db::migrations::LOCK_KEY`) as pg_locks shows
 /// a bigint advisory lock: its high and low 32 bits.
-fn lock_holders(db: &Database) -> String {
+fn lock_holders(db: &DatabaseStack) -> String {
     let key = stackup::db::migrations::LOCK_KEY;
     db.cloud.psql(
         "postgres",
@@ -557,7 +493,8 @@ fn lock_holders(db: &Database) -> String {
 
 #[test]
 fn update_resources_interrupted_during_a_migration_rolls_it_back_and_the_same_command_converges() {
-    let db = Database::create("interrupt-migration");
+    let db = DatabaseStack::new("interrupt-migration", "t");
+    db.create_stack();
     // The database, the role, 001 and the seeds, so that the interrupted run
     // has only the new migration to apply.
     db.stackup()

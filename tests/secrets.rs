@@ -13,7 +13,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{block_on, AwsProxy, LocalCloud};
+use common::block_on;
+use common::db::DatabaseStack;
 
 const COMMAND_LIMIT: Duration = Duration::from_secs(180);
 
@@ -28,10 +29,8 @@ enum Verbosity {
 }
 
 struct Audit {
-    cloud: LocalCloud,
-    proxy: AwsProxy,
-    config: tempfile::TempDir,
-    database: String,
+    /// Dropped with the audit: the database and role it provisioned go too.
+    stack: DatabaseStack,
     verbosity: Verbosity,
     /// Every command's stdout and stderr, labelled.
     transcript: Vec<(String, String)>,
@@ -39,35 +38,16 @@ struct Audit {
 
 impl Audit {
     fn new(test: &str, verbosity: Verbosity) -> Audit {
-        let cloud = LocalCloud::load();
-        let account = common::account_for(test);
-        let proxy = AwsProxy::start(&cloud.moto_endpoint(), &account);
-        let database = format!("s{}", &account[..10]);
-        let master = cloud.master_password();
-        block_on(async {
-            aws_sdk_ssm::Client::new(&common::sdk_config(&proxy.endpoint).await)
-                .put_parameter()
-                .name("/stackup/demo-local-v1/database/master-password")
-                .value(master)
-                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-                .overwrite(true)
-                .send()
-                .await
-                .expect("master password parameter");
-        });
-        let config = common::database_config_dir(&cloud, &database, None, None, None);
         Audit {
-            cloud,
-            proxy,
-            config,
-            database,
+            stack: DatabaseStack::new(test, "s"),
             verbosity,
             transcript: Vec::new(),
         }
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = common::stackup_process(self.config.path(), &self.proxy.endpoint);
+        let mut command =
+            common::stackup_process(self.stack.config.path(), &self.stack.proxy.endpoint);
         match self.verbosity {
             Verbosity::DoubleVerbose => {
                 command.arg("-vv");
@@ -142,9 +122,9 @@ impl Audit {
         let psql = Command::new("psql")
             .arg(format!(
                 "host=127.0.0.1 port={port} dbname={} user={}_app sslmode=verify-ca sslrootcert={}",
-                self.database,
-                self.database,
-                self.cloud.path("postgres", "ca_file").display()
+                self.stack.name,
+                self.stack.name,
+                self.stack.cloud.path("postgres", "ca_file").display()
             ))
             .args(["-X", "-A", "-t", "-c", "SELECT count(*) FROM accounts"])
             .env("PGPASSWORD", app_password)
@@ -174,7 +154,7 @@ impl Audit {
 
     fn secret(&self, name: &str) -> String {
         block_on(async {
-            aws_sdk_ssm::Client::new(&common::sdk_config(&self.proxy.endpoint).await)
+            aws_sdk_ssm::Client::new(&common::sdk_config(&self.stack.proxy.endpoint).await)
                 .get_parameter()
                 .name(name)
                 .with_decryption(true)
@@ -190,7 +170,8 @@ impl Audit {
     /// Every revision of every task definition family, as registered.
     fn task_definitions(&self) -> Vec<aws_sdk_ecs::types::TaskDefinition> {
         block_on(async {
-            let ecs = aws_sdk_ecs::Client::new(&common::sdk_config(&self.proxy.endpoint).await);
+            let ecs =
+                aws_sdk_ecs::Client::new(&common::sdk_config(&self.stack.proxy.endpoint).await);
             let arns = ecs
                 .list_task_definitions()
                 .send()
@@ -216,7 +197,7 @@ impl Audit {
     fn cloudformation_documents(&self) -> Vec<(String, String)> {
         block_on(async {
             let cloudformation = aws_sdk_cloudformation::Client::new(
-                &common::sdk_config(&self.proxy.endpoint).await,
+                &common::sdk_config(&self.stack.proxy.endpoint).await,
             );
             let mut documents = Vec::new();
             for stack in ["demo-local-v1-network", "demo-local-v1-platform"] {
@@ -247,24 +228,25 @@ impl Audit {
 
     /// The application role's password verifier, as PostgreSQL stores it.
     fn scram_verifier(&self) -> String {
-        self.cloud.psql(
+        self.stack.cloud.psql(
             "postgres",
             &format!(
                 "SELECT rolpassword FROM pg_authid WHERE rolname = '{}_app'",
-                self.database
+                self.stack.name
             ),
         )
     }
 
     fn running_task(&self) -> String {
         block_on(async {
-            let arns = aws_sdk_ecs::Client::new(&common::sdk_config(&self.proxy.endpoint).await)
-                .list_tasks()
-                .cluster("demo-local-v1")
-                .service_name("web")
-                .send()
-                .await
-                .expect("tasks");
+            let arns =
+                aws_sdk_ecs::Client::new(&common::sdk_config(&self.stack.proxy.endpoint).await)
+                    .list_tasks()
+                    .cluster("demo-local-v1")
+                    .service_name("web")
+                    .send()
+                    .await
+                    .expect("tasks");
             arns.task_arns()
                 .first()
                 .expect("a running task")
@@ -273,21 +255,6 @@ impl Audit {
                 .expect("id")
                 .to_string()
         })
-    }
-}
-
-impl Drop for Audit {
-    fn drop(&mut self) {
-        let _ = std::panic::catch_unwind(|| {
-            self.cloud.psql(
-                "postgres",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database),
-            );
-            self.cloud.psql(
-                "postgres",
-                &format!("DROP ROLE IF EXISTS {}_app", self.database),
-            );
-        });
     }
 }
 
@@ -421,7 +388,7 @@ fn audit_every_command(test: &str, verbosity: Verbosity) {
     // The secrets, read after the fact.
     let cookie = audit.secret("/stackup/demo-local-v1/cookie");
     let master_password = audit.secret("/stackup/demo-local-v1/database/master-password");
-    assert_eq!(master_password, audit.cloud.master_password());
+    assert_eq!(master_password, audit.stack.cloud.master_password());
     let verifier = audit.scram_verifier();
     assert!(verifier.starts_with("SCRAM-SHA-256$"), "{verifier}");
     let secrets = [
@@ -438,7 +405,7 @@ fn audit_every_command(test: &str, verbosity: Verbosity) {
     assert_eq!(definitions.len(), 2, "two revisions were registered");
     let cookie_arn = format!(
         "arn:aws:ssm:us-east-1:{}:parameter/stackup/demo-local-v1/cookie",
-        audit.proxy.account
+        audit.stack.proxy.account
     );
     for definition in &definitions {
         let container = &definition.container_definitions()[0];

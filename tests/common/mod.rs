@@ -14,6 +14,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod db;
 pub mod faults;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
