@@ -445,36 +445,16 @@ fn psql_through_the_tunnel_runs_a_query() {
     let mut tunnel = db.spawn(&["--output", "json", "tunnel", "local", "--local-port", "0"]);
     let mut lines = BufReader::new(tunnel.stdout.take().expect("stdout")).lines();
     let first = lines.next().expect("a line").expect("readable");
-    let listening: serde_json::Value = serde_json::from_str(&first).expect("JSON line");
+    let port = common::db::tunnel_port(&first);
     assert!(
         !first.contains(&db.app_password()),
         "no password in the output"
     );
-    let port = listening["local_address"]
-        .as_str()
-        .expect("address")
-        .rsplit(':')
-        .next()
-        .expect("port")
-        .to_string();
-    let output = Command::new("psql")
-        .arg(format!(
-            "host=127.0.0.1 port={port} dbname={} user={}_app sslmode=verify-ca sslrootcert={}",
-            db.name,
-            db.name,
-            db.cloud.path("postgres", "ca_file").display()
-        ))
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-c",
-            "SELECT current_user || ' ' || count(*) FROM accounts",
-        ])
-        .env("PGPASSWORD", db.app_password())
-        .env("PGCONNECT_TIMEOUT", "10")
-        .output()
-        .expect("psql runs");
+    let output = db.psql_through_tunnel(
+        &port,
+        &db.app_password(),
+        "SELECT current_user || ' ' || count(*) FROM accounts",
+    );
     assert!(
         output.status.success(),
         "{}",

@@ -111,26 +111,11 @@ impl Audit {
             let _ = child.wait();
             panic!("the tunnel did not print where it listens within a minute");
         };
-        let listening: serde_json::Value = serde_json::from_str(&first).expect("JSON line");
-        let port = listening["local_address"]
-            .as_str()
-            .expect("address")
-            .rsplit(':')
-            .next()
-            .expect("port")
-            .to_string();
-        let psql = Command::new("psql")
-            .arg(format!(
-                "host=127.0.0.1 port={port} dbname={} user={}_app sslmode=verify-ca sslrootcert={}",
-                self.stack.name,
-                self.stack.name,
-                self.stack.cloud.path("postgres", "ca_file").display()
-            ))
-            .args(["-X", "-A", "-t", "-c", "SELECT count(*) FROM accounts"])
-            .env("PGPASSWORD", app_password)
-            .env("PGCONNECT_TIMEOUT", "10")
-            .output()
-            .expect("psql runs");
+        let psql = self.stack.psql_through_tunnel(
+            &common::db::tunnel_port(&first),
+            app_password,
+            "SELECT count(*) FROM accounts",
+        );
         Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()

@@ -69,6 +69,40 @@ impl DatabaseStack {
     pub fn sql(&self, sql: &str) -> String {
         self.cloud.psql(&self.name, sql)
     }
+
+    /// Run SQL in this database with the real psql client as the application
+    /// role, through a `stackup tunnel` listening on `port`.
+    pub fn psql_through_tunnel(
+        &self,
+        port: &str,
+        app_password: &str,
+        sql: &str,
+    ) -> std::process::Output {
+        std::process::Command::new("psql")
+            .arg(format!(
+                "host=127.0.0.1 port={port} dbname={} user={}_app sslmode=verify-ca sslrootcert={}",
+                self.name,
+                self.name,
+                self.cloud.path("postgres", "ca_file").display()
+            ))
+            .args(["-X", "-A", "-t", "-c", sql])
+            .env("PGPASSWORD", app_password)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .output()
+            .expect("psql runs")
+    }
+}
+
+/// The local port of a tunnel, from the first line `tunnel --output json` prints.
+pub fn tunnel_port(first_line: &str) -> String {
+    let listening: serde_json::Value = serde_json::from_str(first_line).expect("JSON line");
+    listening["local_address"]
+        .as_str()
+        .expect("address")
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_string()
 }
 
 impl Drop for DatabaseStack {
