@@ -600,18 +600,10 @@ async fn delete_stack_refuses_while_another_stack_imports_and_then_removes_both(
         .success()
         .stdout("deleted demo-local-v1-platform\ndeleted demo-local-v1-network\n");
     for name in ["demo-local-v1-platform", "demo-local-v1-network"] {
-        let gone = match cloudformation
-            .describe_stacks()
-            .stack_name(name)
-            .send()
-            .await
-        {
-            Err(_) => true,
-            Ok(output) => output.stacks().iter().all(|stack| {
-                stack.stack_status().map(|status| status.as_str()) == Some("DELETE_COMPLETE")
-            }),
-        };
-        assert!(gone, "{name} still exists");
+        assert!(
+            common::stack_is_gone(&config, name).await,
+            "{name} still exists"
+        );
     }
     fixture
         .stackup()

@@ -65,19 +65,10 @@ impl Fixture {
     }
 
     fn service_task_definition(&self) -> String {
-        let ecs = aws_sdk_ecs::Client::new(&self.sdk());
-        block_on(async {
-            ecs.describe_services()
-                .cluster("demo-local-v1")
-                .services("web")
-                .send()
-                .await
-                .expect("service")
-                .services()[0]
-                .task_definition()
-                .expect("task definition")
-                .to_string()
-        })
+        block_on(common::web_service(&self.sdk()))
+            .task_definition()
+            .expect("task definition")
+            .to_string()
     }
 }
 

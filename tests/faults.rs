@@ -295,13 +295,8 @@ fn create_stack_and_delete_stack_complete_under_faults_and_execute_once() {
     assert_eq!(report["stacks"][1]["result"], "created", "{report}");
 
     let config = fixture.sdk();
-    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
     for name in ["demo-local-v1-network", "demo-local-v1-platform"] {
-        let status = block_on(cloudformation.describe_stacks().stack_name(name).send())
-            .expect("stack")
-            .stacks()[0]
-            .stack_status()
-            .map(|status| status.as_str().to_string());
+        let status = block_on(common::stack_status(&config, name));
         assert_eq!(status.as_deref(), Some("CREATE_COMPLETE"), "{name}");
     }
     // One change set per layer was created and executed, each once.
@@ -351,13 +346,10 @@ fn create_stack_and_delete_stack_complete_under_faults_and_execute_once() {
         "deleted demo-local-v1-platform\ndeleted demo-local-v1-network\n"
     );
     for name in ["demo-local-v1-platform", "demo-local-v1-network"] {
-        let gone = match block_on(cloudformation.describe_stacks().stack_name(name).send()) {
-            Err(_) => true,
-            Ok(output) => output.stacks().iter().all(|stack| {
-                stack.stack_status().map(|status| status.as_str()) == Some("DELETE_COMPLETE")
-            }),
-        };
-        assert!(gone, "{name} still exists");
+        assert!(
+            block_on(common::stack_is_gone(&config, name)),
+            "{name} still exists"
+        );
     }
     assert_eq!(fixture.done_upstream("DeleteStack"), 2);
     fixture.retried_past("DeleteStack", 3);
@@ -676,14 +668,8 @@ fn lost_responses_to_deploy_release_leave_the_right_service_and_record() {
             .expect("services")
             .service_arns()
             .to_vec();
-        let running = ecs
-            .describe_services()
-            .cluster("demo-local-v1")
-            .services("web")
-            .send()
+        let running = common::web_service(&config)
             .await
-            .expect("service")
-            .services()[0]
             .task_definition()
             .unwrap_or_default()
             .to_string();

@@ -167,20 +167,6 @@ fn slow_rollout_stack(proxy: &AwsProxy) -> tempfile::TempDir {
     config
 }
 
-fn web_service(config: &aws_config::SdkConfig) -> aws_sdk_ecs::types::Service {
-    block_on(async {
-        aws_sdk_ecs::Client::new(config)
-            .describe_services()
-            .cluster("demo-local-v1")
-            .services("web")
-            .send()
-            .await
-            .expect("service")
-            .services()[0]
-            .clone()
-    })
-}
-
 /// Every version of the service's release record, oldest first.
 fn release_history(config: &aws_config::SdkConfig) -> Vec<serde_json::Value> {
     block_on(async {
@@ -226,7 +212,7 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
         .assert()
         .success();
     let sdk = block_on(common::sdk_config(&proxy.endpoint));
-    let first = web_service(&sdk)
+    let first = block_on(common::web_service(&sdk))
         .task_definition()
         .expect("revision 1")
         .to_string();
@@ -265,7 +251,7 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
 
     // The update was made whole (the service runs revision 2's deployment)
     // and its rollout is ECS's to finish: nothing is half-applied.
-    let service = web_service(&sdk);
+    let service = block_on(common::web_service(&sdk));
     let second = service.task_definition().expect("revision").to_string();
     assert!(second.ends_with(":2"), "{second}");
     let primary = &service.deployments()[0];
@@ -315,7 +301,7 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
         "one record, of the release's end: {second_run:?}"
     );
 
-    let service = web_service(&sdk);
+    let service = block_on(common::web_service(&sdk));
     assert_eq!(service.task_definition(), Some(second.as_str()));
     assert_eq!(service.deployments().len(), 1, "only revision 2 is left");
     let deployment = &service.deployments()[0];
@@ -396,7 +382,7 @@ fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_fi
             .success();
     }
     let sdk = block_on(common::sdk_config(&proxy.endpoint));
-    let second = web_service(&sdk)
+    let second = block_on(common::web_service(&sdk))
         .task_definition()
         .expect("revision 2")
         .to_string();
@@ -424,7 +410,7 @@ fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_fi
         ),
         "{stderr}"
     );
-    let service = web_service(&sdk);
+    let service = block_on(common::web_service(&sdk));
     assert_eq!(service.task_definition(), Some(first.as_str()));
     assert_eq!(
         service.deployments()[0]
@@ -454,7 +440,7 @@ fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_fi
         ])
         .assert()
         .success();
-    let service = web_service(&sdk);
+    let service = block_on(common::web_service(&sdk));
     assert_eq!(service.task_definition(), Some(first.as_str()));
     assert_eq!(service.deployments().len(), 1);
     assert_eq!(
@@ -704,24 +690,6 @@ impl HoldingProxy {
     }
 }
 
-fn stack_status(config: &aws_config::SdkConfig, name: &str) -> Option<String> {
-    block_on(async {
-        aws_sdk_cloudformation::Client::new(config)
-            .describe_stacks()
-            .stack_name(name)
-            .send()
-            .await
-            .ok()
-            .and_then(|output| {
-                output.stacks().first().and_then(|stack| {
-                    stack
-                        .stack_status()
-                        .map(|status| status.as_str().to_string())
-                })
-            })
-    })
-}
-
 #[test]
 fn create_stack_interrupted_while_following_events_says_where_it_stopped_and_the_same_command_converges(
 ) {
@@ -762,10 +730,13 @@ fn create_stack_interrupted_while_following_events_says_where_it_stopped_and_the
     // Nothing of the platform exists: not its stack, not its master password.
     let sdk = block_on(common::sdk_config(&proxy.endpoint));
     assert_eq!(
-        stack_status(&sdk, "demo-local-v1-network").as_deref(),
+        block_on(common::stack_status(&sdk, "demo-local-v1-network")).as_deref(),
         Some("CREATE_COMPLETE")
     );
-    assert_eq!(stack_status(&sdk, "demo-local-v1-platform"), None);
+    assert_eq!(
+        block_on(common::stack_status(&sdk, "demo-local-v1-platform")),
+        None
+    );
     let password = block_on(async {
         aws_sdk_ssm::Client::new(&sdk)
             .get_parameter()
@@ -801,7 +772,7 @@ fn create_stack_interrupted_while_following_events_says_where_it_stopped_and_the
     assert_eq!(report["stacks"][1]["status"], "CREATE_COMPLETE");
     assert_eq!(executed(&proxy), 2, "each stack's change set executed once");
     assert_eq!(
-        stack_status(&sdk, "demo-local-v1-platform").as_deref(),
+        block_on(common::stack_status(&sdk, "demo-local-v1-platform")).as_deref(),
         Some("CREATE_COMPLETE")
     );
 }
@@ -854,7 +825,7 @@ fn create_stack_interrupted_between_two_waits_ends_at_once_and_the_same_command_
     let sdk = block_on(common::sdk_config(&proxy.endpoint));
     for stack in ["demo-local-v1-network", "demo-local-v1-platform"] {
         assert_eq!(
-            stack_status(&sdk, stack).as_deref(),
+            block_on(common::stack_status(&sdk, stack)).as_deref(),
             Some("CREATE_COMPLETE"),
             "{stack}"
         );

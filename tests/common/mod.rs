@@ -313,6 +313,45 @@ pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// The `local` stack's `web` service, as ECS describes it now.
+pub async fn web_service(config: &aws_config::SdkConfig) -> aws_sdk_ecs::types::Service {
+    aws_sdk_ecs::Client::new(config)
+        .describe_services()
+        .cluster("demo-local-v1")
+        .services("web")
+        .send()
+        .await
+        .expect("service")
+        .services()[0]
+        .clone()
+}
+
+/// The status of the CloudFormation stack `name` (`CREATE_COMPLETE`, ...), or
+/// None when CloudFormation does not describe it.
+pub async fn stack_status(config: &aws_config::SdkConfig, name: &str) -> Option<String> {
+    aws_sdk_cloudformation::Client::new(config)
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|output| {
+            output.stacks().first().and_then(|stack| {
+                stack
+                    .stack_status()
+                    .map(|status| status.as_str().to_string())
+            })
+        })
+}
+
+/// Whether the CloudFormation stack `name` is gone: not described, or only as deleted.
+pub async fn stack_is_gone(config: &aws_config::SdkConfig, name: &str) -> bool {
+    matches!(
+        stack_status(config, name).await.as_deref(),
+        None | Some("DELETE_COMPLETE")
+    )
+}
+
 /// A config dir in a temporary folder: the repository's `local` stack file with
 /// `edits` applied (pairs of text to replace), its task definitions and
 /// migrations, and no `[local]` section (tests pass --endpoint-url).
