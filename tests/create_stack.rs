@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::Filter;
-use common::{AwsProxy, LocalCloud};
+use common::{AwsProxy, LocalCloud, MustSucceed};
 
 struct Fixture {
     proxy: AwsProxy,
@@ -397,13 +397,7 @@ async fn the_master_password_is_generated_into_ssm_and_never_printed() {
     let output = fixture
         .stackup()
         .args(["-vv", "create-stack", "local", "--yes"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .successful_output();
     let config = common::sdk_config(&fixture.proxy.endpoint).await;
     let parameter = aws_sdk_ssm::Client::new(&config)
         .get_parameter()
@@ -436,13 +430,7 @@ fn a_second_run_reports_no_changes() {
     let output = fixture
         .stackup()
         .args(["--output", "json", "create-stack", "local", "--yes"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .successful_output();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(report["stacks"][0]["result"], "unchanged");
     assert_eq!(report["stacks"][1]["result"], "unchanged");
@@ -474,13 +462,7 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     let output = fixture
         .stackup()
         .args(["--output", "json", "create-stack", "local", "--dry-run"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .successful_output();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(
         report["plan"]["availability_zones"],

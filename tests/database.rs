@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::db::DatabaseStack;
-use common::LocalCloud;
+use common::{LocalCloud, MustSucceed};
 
 /// A stack with its own database, created (network and platform) in its own
 /// moto account whose SSM holds the local PostgreSQL's real master password.
@@ -405,13 +405,7 @@ fn the_check_cycle_runs_on_a_throwaway_database_and_needs_down_files() {
     let output = db
         .stackup()
         .args(["--output", "json", "update-resources", "local", "--check"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .successful_output();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     let throwaway = report["database"].as_str().expect("throwaway name");
     assert!(throwaway.starts_with(&format!("{}_check_", db.name)));

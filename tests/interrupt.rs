@@ -24,7 +24,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use sha2::Digest;
 
 use common::db::DatabaseStack;
-use common::{block_on, AwsProxy, LocalCloud};
+use common::{block_on, AwsProxy, LocalCloud, MustSucceed};
 
 /// The exit code of a command stopped by Ctrl-C (README, "Exit codes").
 const INTERRUPTED: i32 = 130;
@@ -271,10 +271,8 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
     let before = proxy.operations().len();
     let output = common::stackup(config.path(), &proxy.endpoint)
         .args(release_args)
-        .output()
-        .expect("runs");
+        .successful_output();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
     assert!(
         stderr.contains(&format!(
             "web: revision 2 is deployed but its rollout (release {release}, interrupted) was not followed to its end: following it"
@@ -359,9 +357,7 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
     // And then there is nothing left to do.
     let output = common::stackup(config.path(), &proxy.endpoint)
         .args(release_args)
-        .output()
-        .expect("runs");
-    assert!(output.status.success());
+        .successful_output();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(report["services"][0]["result"], "unchanged");
 }
@@ -540,12 +536,7 @@ fn update_resources_interrupted_during_a_migration_rolls_it_back_and_the_same_co
         "postgres",
         &format!("ALTER ROLE {role} RESET stackup_test.hold_seconds"),
     );
-    let output = db.stackup().args(args).output().expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = db.stackup().args(args).successful_output();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(
         report["migrations_applied"],
@@ -608,14 +599,7 @@ const HOLD_AT_MOST: Duration = Duration::from_secs(60);
 
 impl HoldingProxy {
     fn start(upstream: &str, hold: &'static [&'static str]) -> HoldingProxy {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
+        let (runtime, listener) = common::loopback_server();
         let address: SocketAddr = listener.local_addr().expect("address");
         let holding = Arc::new(AtomicBool::new(true));
         let held = Arc::new(AtomicUsize::new(0));
@@ -759,13 +743,7 @@ fn create_stack_interrupted_while_following_events_says_where_it_stopped_and_the
     holding.release();
     let output = common::stackup(config.path(), &holding.endpoint)
         .args(["--output", "json", "create-stack", "local", "--yes"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .successful_output();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(report["stacks"][0]["result"], "unchanged");
     assert_eq!(report["stacks"][1]["result"], "created");
@@ -813,15 +791,9 @@ fn create_stack_interrupted_between_two_waits_ends_at_once_and_the_same_command_
     // The held call goes on to moto (as a request already sent to AWS would);
     // the next run finds the platform as that left it and finishes the job.
     holding.release();
-    let output = common::stackup(config.path(), &holding.endpoint)
+    common::stackup(config.path(), &holding.endpoint)
         .args(["--output", "json", "create-stack", "local", "--yes"])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .successful_output();
     let sdk = block_on(common::sdk_config(&proxy.endpoint));
     for stack in ["demo-local-v1-network", "demo-local-v1-platform"] {
         assert_eq!(

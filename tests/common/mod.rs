@@ -301,6 +301,24 @@ pub fn stackup_process(config_dir: &Path, endpoint: &str) -> std::process::Comma
     command
 }
 
+/// A run of stackup that must succeed.
+pub trait MustSucceed {
+    /// Run to the end; it must succeed (its stderr says why not).
+    fn successful_output(&mut self) -> std::process::Output;
+}
+
+impl MustSucceed for assert_cmd::Command {
+    fn successful_output(&mut self) -> std::process::Output {
+        let output = self.output().expect("runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+}
+
 /// An AWS SDK configuration for the test itself, through a proxy.
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -501,6 +519,20 @@ pub fn database_config_dir(
     dir
 }
 
+/// A runtime of one worker for a test's own server, and a listener on a free
+/// loopback port for it. The server's tasks stop when the runtime is dropped.
+pub fn loopback_server() -> (tokio::runtime::Runtime, tokio::net::TcpListener) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    (runtime, listener)
+}
+
 /// A loopback TCP proxy whose open connections can be cut at once, to kill a
 /// link mid-operation; new connections keep working. Stops when dropped.
 pub struct CuttableProxy {
@@ -511,14 +543,7 @@ pub struct CuttableProxy {
 
 impl CuttableProxy {
     pub fn start(target: String) -> CuttableProxy {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
+        let (runtime, listener) = loopback_server();
         let address = listener.local_addr().expect("address").to_string();
         let (cut, cuts) = tokio::sync::watch::channel(0u64);
         runtime.spawn(async move {
@@ -564,14 +589,7 @@ pub struct NoTlsServer {
 impl NoTlsServer {
     pub fn start() -> NoTlsServer {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
+        let (runtime, listener) = loopback_server();
         let address = listener.local_addr().expect("address").to_string();
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = received.clone();
