@@ -17,8 +17,8 @@
 #   update-resources  3 with nothing to do: DescribeStacks of the platform (database,
 #                     bastion), the master and application passwords (ssm GetParameter x2);
 #                     the rest happens in PostgreSQL through the tunnel.
-#   deploy-release    9 for a new image, --no-wait: DescribeStacks x2 (the templates use
-#                     outputs of both layers), sts GetCallerIdentity (the account, in the
+#   deploy-release    8 for a new image, --no-wait: DescribeStacks of the platform (it
+#                     re-exports every output the templates use), sts GetCallerIdentity (the account, in the
 #                     cookie's ARN and the record), DescribeServices (the running revision),
 #                     DescribeTaskDefinition with tags (the running definition's hash: is
 #                     this a change?), RegisterTaskDefinition, UpdateService, the release
@@ -120,7 +120,7 @@ bench_calls() {
   calls_ensure_stack
   local side sides="" floor_json
   for side in "${CALLS_SIDES[@]}"; do start_proxy "$side"; done
-  floor_json='{"validate": 0, "create-stack": 10, "update-resources": 3, "deploy-release": 9,
+  floor_json='{"validate": 0, "create-stack": 10, "update-resources": 3, "deploy-release": 8,
                "rollback": 11, "status": 9, "logs": 2, "tunnel": 1, "delete-stack": 27}'
   for side in "${CALLS_SIDES[@]}"; do
     sides+="${sides:+, }{\"name\": \"$side\", \"command\": \"stackup $side local$(calls_args "$side")\"}"
@@ -146,5 +146,5 @@ calls_args() {
 }
 
 calls_floor_why() {
-  printf '%s' "validate 0 (files only); create-stack 10 with nothing to change (the master password, the zone names, per stack DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet); update-resources 3 (DescribeStacks, two passwords); deploy-release 9 (DescribeStacks x2, GetCallerIdentity, DescribeServices, DescribeTaskDefinition, RegisterTaskDefinition, UpdateService, the previous record, the new record); rollback 7 + the polls of the rollout (the local cloud's ECS model takes one step per DescribeServices: 4 for this service); status 9 (both layers' state and events, DescribeServices, ListTasks, DescribeTasks, ListContainerInstances, GetMetricData); logs 2; tunnel 1; delete-stack 27 (the service: 3; ListExports and ListImports for each of 17 exports, to refuse before anything is deleted; per stack DescribeStacks, DeleteStack, DescribeStacks); following stack events is extra, for the person watching. The reasoning is in scripts/bench.d/calls.sh"
+  printf '%s' "validate 0 (files only); create-stack 10 with nothing to change (the master password, the zone names, per stack DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet); update-resources 3 (DescribeStacks, two passwords); deploy-release 8 (DescribeStacks, GetCallerIdentity, DescribeServices, DescribeTaskDefinition, RegisterTaskDefinition, UpdateService, the previous record, the new record); rollback 7 + the polls of the rollout (the local cloud's ECS model takes one step per DescribeServices: 4 for this service); status 9 (both layers' state and events, DescribeServices, ListTasks, DescribeTasks, ListContainerInstances, GetMetricData); logs 2; tunnel 1; delete-stack 27 (the service: 3; ListExports and ListImports for each of 17 exports, to refuse before anything is deleted; per stack DescribeStacks, DeleteStack, DescribeStacks); following stack events is extra, for the person watching. The reasoning is in scripts/bench.d/calls.sh"
 }
