@@ -10,25 +10,14 @@ use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{AwsProxy, LocalCloud};
+use common::{LocalCloud, TestStack};
 
-struct Fixture {
-    proxy: AwsProxy,
-    config: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn stackup(&self) -> assert_cmd::Command {
-        common::stackup(self.config.path(), &self.proxy.endpoint)
-    }
-}
-
-fn deployed(test: &str) -> (Fixture, aws_sdk_ecs::types::Task, String) {
+fn deployed(test: &str) -> (TestStack, aws_sdk_ecs::types::Task, String) {
     let cloud = LocalCloud::load();
-    let fixture = Fixture {
-        proxy: AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test)),
-        config: common::database_config_dir(&cloud, "unused", None, None, None),
-    };
+    let fixture = TestStack::new(
+        test,
+        common::database_config_dir(&cloud, "unused", None, None, None),
+    );
     fixture
         .stackup()
         .args(["create-stack", "local", "--yes"])
@@ -45,7 +34,7 @@ fn deployed(test: &str) -> (Fixture, aws_sdk_ecs::types::Task, String) {
         ])
         .assert()
         .success();
-    let config = block_on(common::sdk_config(&fixture.proxy.endpoint));
+    let config = fixture.sdk();
     let (task, cookie) = block_on(async {
         let ecs = aws_sdk_ecs::Client::new(&config);
         let arns = ecs

@@ -6,26 +6,14 @@ mod common;
 use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::Filter;
-use common::{AwsProxy, LocalCloud, MustSucceed};
+use common::{AwsProxy, LocalCloud, MustSucceed, TestStack};
 
-struct Fixture {
-    proxy: AwsProxy,
-    config: tempfile::TempDir,
+/// The local stack file with `edits`, in the account of `test`.
+fn fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
+    TestStack::new(test, common::stack_config_dir(edits))
 }
 
-fn fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {
-    let cloud = LocalCloud::load();
-    Fixture {
-        proxy: AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test)),
-        config: common::stack_config_dir(edits),
-    }
-}
-
-impl Fixture {
-    fn stackup(&self) -> assert_cmd::Command {
-        common::stackup(self.config.path(), &self.proxy.endpoint)
-    }
-
+impl TestStack {
     fn create(&self) -> serde_json::Value {
         let output = self
             .stackup()
@@ -507,7 +495,7 @@ fn without_a_terminal_or_yes_nothing_is_changed() {
 fn version_2_builds_beside_version_1_with_its_own_vpc() {
     let v1 = fixture("create-versions", &[]);
     v1.create();
-    let v2 = Fixture {
+    let v2 = TestStack {
         proxy: AwsProxy::start(&LocalCloud::load().moto_endpoint(), &v1.proxy.account),
         config: common::stack_config_dir(&[
             ("version = 1", "version = 2"),

@@ -7,19 +7,11 @@ use common::block_on;
 
 use std::io::Write;
 
-use common::{AwsProxy, LocalCloud};
+use common::TestStack;
 
-struct Fixture {
-    proxy: AwsProxy,
-    config: tempfile::TempDir,
-}
-
-fn fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {
-    let cloud = LocalCloud::load();
-    let fixture = Fixture {
-        proxy: AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test)),
-        config: common::stack_config_dir(edits),
-    };
+/// The local stack file with `edits`, created in the account of `test`.
+fn fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
+    let fixture = TestStack::new(test, common::stack_config_dir(edits));
     fixture
         .stackup()
         .args(["create-stack", "local", "--yes"])
@@ -28,11 +20,7 @@ fn fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {
     fixture
 }
 
-impl Fixture {
-    fn stackup(&self) -> assert_cmd::Command {
-        common::stackup(self.config.path(), &self.proxy.endpoint)
-    }
-
+impl TestStack {
     fn deploy(&self, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
         let output = self
             .stackup()
@@ -50,10 +38,6 @@ impl Fixture {
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
         let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
         (output.status.code(), report, stderr)
-    }
-
-    fn sdk(&self) -> aws_config::SdkConfig {
-        block_on(common::sdk_config(&self.proxy.endpoint))
     }
 
     fn fail_next_deployment(&self, reason: &str) {
@@ -263,7 +247,7 @@ fn rollback_uses_the_release_history() {
             fixture.deploy(&["--image", &format!("web=ghcr.io/example/demo:{version}")]);
         assert_eq!(code, Some(0), "{stderr}");
     }
-    let revision = |fixture: &Fixture| {
+    let revision = |fixture: &TestStack| {
         fixture
             .service_task_definition()
             .rsplit(':')

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-use common::{AwsProxy, LocalCloud};
+use common::TestStack;
 
 const CLUSTER: &str = "demo-local-v1";
 
@@ -19,22 +19,13 @@ const WORKER: (&str, &str) = (
     "cookie = \"stack\"\n\n[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\ndesired_count = 1",
 );
 
-struct Fixture {
-    proxy: AwsProxy,
-    config: tempfile::TempDir,
-}
-
 /// A stack file and an account of the test's own, nothing created yet.
-fn empty_fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {
-    let cloud = LocalCloud::load();
-    Fixture {
-        proxy: AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test)),
-        config: common::stack_config_dir(edits),
-    }
+fn empty_fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
+    TestStack::new(test, common::stack_config_dir(edits))
 }
 
 /// The stack created and `web` deployed.
-fn deployed_fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {
+fn deployed_fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
     let fixture = empty_fixture(test, edits);
     fixture
         .stackup()
@@ -50,15 +41,7 @@ fn deployed_fixture(test: &str, edits: &[(&str, &str)]) -> Fixture {
     fixture
 }
 
-impl Fixture {
-    fn stackup(&self) -> assert_cmd::Command {
-        common::stackup(self.config.path(), &self.proxy.endpoint)
-    }
-
-    fn sdk(&self) -> aws_config::SdkConfig {
-        block_on(common::sdk_config(&self.proxy.endpoint))
-    }
-
+impl TestStack {
     /// `status --output json`, which must succeed and print one JSON document.
     fn status_json(&self) -> serde_json::Value {
         let output = self

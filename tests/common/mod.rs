@@ -276,6 +276,33 @@ fn operation_of(uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &Bytes) -> S
         .to_string()
 }
 
+/// A stack of a test's own: a config dir, and a moto account of its own
+/// behind its own proxy. Nothing is created until the test runs stackup.
+pub struct TestStack {
+    pub proxy: AwsProxy,
+    pub config: tempfile::TempDir,
+}
+
+impl TestStack {
+    /// The stack in `config`, in the account of `test` (see [`account_for`]).
+    pub fn new(test: &str, config: tempfile::TempDir) -> TestStack {
+        TestStack {
+            proxy: AwsProxy::start(&LocalCloud::load().moto_endpoint(), &account_for(test)),
+            config,
+        }
+    }
+
+    /// stackup for this stack, through its account's proxy.
+    pub fn stackup(&self) -> assert_cmd::Command {
+        stackup(self.config.path(), &self.proxy.endpoint)
+    }
+
+    /// An SDK configuration for reading this account back.
+    pub fn sdk(&self) -> aws_config::SdkConfig {
+        block_on(sdk_config(&self.proxy.endpoint))
+    }
+}
+
 /// The stackup binary with a clean AWS environment pointing at `endpoint`.
 pub fn stackup(config_dir: &Path, endpoint: &str) -> assert_cmd::Command {
     assert_cmd::Command::from_std(stackup_process(config_dir, endpoint))
