@@ -18,11 +18,7 @@ fn deployed(test: &str) -> (TestStack, aws_sdk_ecs::types::Task, String) {
         test,
         common::database_config_dir(&cloud, "unused", None, None, None),
     );
-    fixture
-        .stackup()
-        .args(["create-stack", "local", "--yes"])
-        .assert()
-        .success();
+    fixture.create_stack();
     fixture
         .stackup()
         .args([

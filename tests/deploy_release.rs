@@ -12,11 +12,7 @@ use common::TestStack;
 /// The local stack file with `edits`, created in the account of `test`.
 fn fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
     let fixture = TestStack::new(test, common::stack_config_dir(edits));
-    fixture
-        .stackup()
-        .args(["create-stack", "local", "--yes"])
-        .assert()
-        .success();
+    fixture.create_stack();
     fixture
 }
 

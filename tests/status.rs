@@ -27,11 +27,7 @@ fn empty_fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
 /// The stack created and `web` deployed.
 fn deployed_fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
     let fixture = empty_fixture(test, edits);
-    fixture
-        .stackup()
-        .args(["create-stack", "local", "--yes"])
-        .assert()
-        .success();
+    fixture.create_stack();
     fixture
         .stackup()
         .args(["deploy-release", "local", "--yes", "--service", "web"])
@@ -292,11 +288,7 @@ fn status_before_create_stack_exits_1_and_names_the_command_to_run() {
 #[test]
 fn status_before_deploy_release_shows_every_service_as_not_deployed() {
     let fixture = empty_fixture("status-no-release", &[]);
-    fixture
-        .stackup()
-        .args(["create-stack", "local", "--yes"])
-        .assert()
-        .success();
+    fixture.create_stack();
     let report = fixture.status_json();
     let web = &report["services"][0];
     assert_eq!(web["name"], "web");

@@ -297,6 +297,14 @@ impl TestStack {
         stackup(self.config.path(), &self.proxy.endpoint)
     }
 
+    /// `create-stack local --yes`, which must succeed.
+    pub fn create_stack(&self) {
+        self.stackup()
+            .args(["create-stack", "local", "--yes"])
+            .assert()
+            .success();
+    }
+
     /// An SDK configuration for reading this account back.
     pub fn sdk(&self) -> aws_config::SdkConfig {
         block_on(sdk_config(&self.proxy.endpoint))
