@@ -93,6 +93,12 @@ impl DatabaseStack {
     }
 }
 
+impl Drop for DatabaseStack {
+    fn drop(&mut self) {
+        drop_database(&self.cloud, &self.name);
+    }
+}
+
 /// The local port of a tunnel, from the first line `tunnel --output json` prints.
 pub fn tunnel_port(first_line: &str) -> String {
     let listening: serde_json::Value = serde_json::from_str(first_line).expect("JSON line");
@@ -103,12 +109,6 @@ pub fn tunnel_port(first_line: &str) -> String {
         .next()
         .expect("port")
         .to_string()
-}
-
-impl Drop for DatabaseStack {
-    fn drop(&mut self) {
-        drop_database(&self.cloud, &self.name);
-    }
 }
 
 /// Store the local PostgreSQL's master password at [`MASTER_PASSWORD_PARAMETER`]
