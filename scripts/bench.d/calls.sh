@@ -21,9 +21,9 @@
 #                     re-exports every output the templates use), sts GetCallerIdentity (the account, in the
 #                     cookie's ARN and the record), DescribeServices (the running revision),
 #                     DescribeTaskDefinition with tags (the running definition's hash: is
-#                     this a change?), RegisterTaskDefinition, UpdateService, the release
-#                     history (ssm GetParameter: the previous record) and the new record
-#                     (ssm PutParameter).
+#                     this a change?), the cookie (ssm GetParameter: it must exist before
+#                     a revision refers to it), RegisterTaskDefinition, UpdateService and
+#                     the release record (ssm PutParameter).
 #   rollback          7 + the polls: DescribeStacks x2, GetParameterHistory (the releases),
 #                     DescribeServices, UpdateService, GetCallerIdentity, PutParameter; then
 #                     DescribeServices until the rollout settles. The local cloud's ECS model
@@ -146,5 +146,5 @@ calls_args() {
 }
 
 calls_floor_why() {
-  printf '%s' "validate 0 (files only); create-stack 10 with nothing to change (the master password, the zone names, per stack DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet); update-resources 3 (DescribeStacks, two passwords); deploy-release 8 (DescribeStacks, GetCallerIdentity, DescribeServices, DescribeTaskDefinition, RegisterTaskDefinition, UpdateService, the previous record, the new record); rollback 7 + the polls of the rollout (the local cloud's ECS model takes one step per DescribeServices: 4 for this service); status 9 (both layers' state and events, DescribeServices, ListTasks, DescribeTasks, ListContainerInstances, GetMetricData); logs 2; tunnel 1; delete-stack 27 (the service: 3; ListExports and ListImports for each of 17 exports, to refuse before anything is deleted; per stack DescribeStacks, DeleteStack, DescribeStacks); following stack events is extra, for the person watching. The reasoning is in scripts/bench.d/calls.sh"
+  printf '%s' "validate 0 (files only); create-stack 10 with nothing to change (the master password, the zone names, per stack DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet); update-resources 3 (DescribeStacks, two passwords); deploy-release 8 (DescribeStacks, GetCallerIdentity, DescribeServices, DescribeTaskDefinition, the cookie, RegisterTaskDefinition, UpdateService, the record); rollback 7 + the polls of the rollout (the local cloud's ECS model takes one step per DescribeServices: 4 for this service); status 9 (both layers' state and events, DescribeServices, ListTasks, DescribeTasks, ListContainerInstances, GetMetricData); logs 2; tunnel 1; delete-stack 27 (the service: 3; ListExports and ListImports for each of 17 exports, to refuse before anything is deleted; per stack DescribeStacks, DeleteStack, DescribeStacks); following stack events is extra, for the person watching. The reasoning is in scripts/bench.d/calls.sh"
 }

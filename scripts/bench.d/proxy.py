@@ -154,6 +154,10 @@ def main():
         log_file = open(args.log, "a")
     upstream = urllib.parse.urlsplit(args.upstream)
     Handler.upstream = (upstream.hostname, upstream.port)
+    # A listen backlog for 20 services connecting at once: Python's default of 5
+    # dropped connections, and each client retried a second later (measured:
+    # 20 concurrent deploys took 1.4 s through the proxy instead of 0.6 s).
+    http.server.ThreadingHTTPServer.request_queue_size = 128
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     tmp = args.port_file + ".tmp"

@@ -30,6 +30,42 @@ pub async fn describe_service(
         .cloned())
 }
 
+/// DescribeServices takes at most this many services per call.
+const SERVICES_PER_CALL: usize = 10;
+
+/// Several services of one cluster, ten to a call: name -> service, for those
+/// that exist (not INACTIVE).
+pub async fn describe_services(
+    client: &Client,
+    cluster: &str,
+    services: &[String],
+) -> anyhow::Result<BTreeMap<String, Service>> {
+    let mut found = BTreeMap::new();
+    for chunk in services.chunks(SERVICES_PER_CALL) {
+        let output = client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws_context(|| {
+                format!(
+                    "describing services {} in cluster {cluster}",
+                    chunk.join(", ")
+                )
+            })?;
+        for service in output.services() {
+            if service.status() == Some("INACTIVE") {
+                continue;
+            }
+            if let Some(name) = service.service_name() {
+                found.insert(name.to_string(), service.clone());
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// A registered task definition in the template's shape, with its tags.
 pub async fn describe_task_definition(
     client: &Client,

@@ -250,12 +250,25 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     };
 
     // Plan every service: what runs now, what would change. The services are
-    // read at once, as they are deployed.
-    let planned = try_join_all(
-        services
-            .iter()
-            .map(|service| plan_service(&release, &ecs_client, &ssm_client, args, service)),
-    )
+    // read ten to a call per cluster, then planned at once.
+    let located = services
+        .iter()
+        .map(|service| locate(&release, service))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut running = BTreeMap::new();
+    let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (cluster, name) in &located {
+        by_cluster.entry(cluster).or_default().push(name.clone());
+    }
+    for (cluster, names) in by_cluster {
+        for (name, service) in ecs::describe_services(&ecs_client, cluster, &names).await? {
+            running.insert((cluster.to_string(), name), service);
+        }
+    }
+    let planned = try_join_all(services.iter().zip(&located).map(|(service, located)| {
+        let current = running.get(located).cloned();
+        plan_service(&release, &ecs_client, &ssm_client, args, service, current)
+    }))
     .await?;
 
     let mut to_do = false;
@@ -467,35 +480,34 @@ fn again_command(stack: &StackConfig, args: &DeployReleaseArgs) -> String {
     command
 }
 
-/// What runs now for one service, and what this release would change.
+/// The cluster and ECS service name of one service, from its templates.
+fn locate(
+    release: &ReleaseContext<'_>,
+    service: &ServiceConfig,
+) -> anyhow::Result<(String, String)> {
+    let resolved = match release.resolve(service, &BTreeMap::new()) {
+        Ok(resolved) => resolved,
+        // Missing images are resolved from the running revision later; the
+        // cluster and name come from a partial resolution.
+        Err(_) => release.resolve(service, &placeholder_images(release.stack, service))?,
+    };
+    Ok((
+        resolved.service_definition.cluster,
+        resolved.service_definition.service_name,
+    ))
+}
+
+/// What runs now for one service (`current`, as DescribeServices gave it),
+/// and what this release would change.
 async fn plan_service(
     release: &ReleaseContext<'_>,
     ecs_client: &aws_sdk_ecs::Client,
     ssm_client: &aws_sdk_ssm::Client,
     args: &DeployReleaseArgs,
     service: &ServiceConfig,
+    current: Option<aws_sdk_ecs::types::Service>,
 ) -> anyhow::Result<Planned> {
     let stack = release.stack;
-    let probe = release.resolve(service, &BTreeMap::new());
-    let (cluster, service_name) = match &probe {
-        Ok(resolved) => (
-            resolved.service_definition.cluster.clone(),
-            resolved.service_definition.service_name.clone(),
-        ),
-        Err(_) => {
-            // Missing images are resolved from the running revision below;
-            // the cluster and name come from a partial resolution.
-            let partial = release.resolve(service, &placeholder_images(stack, service));
-            match partial {
-                Ok(resolved) => (
-                    resolved.service_definition.cluster.clone(),
-                    resolved.service_definition.service_name.clone(),
-                ),
-                Err(error) => return Err(error.into()),
-            }
-        }
-    };
-    let current = ecs::describe_service(ecs_client, &cluster, &service_name).await?;
     let current_task_definition = current
         .as_ref()
         .and_then(|found| found.task_definition().map(str::to_string));
