@@ -118,6 +118,10 @@ bench_calls() {
   : >"$CALLS_DIR/setup.log"
   prepare_database_stack "$CALLS_DIR"
   calls_ensure_stack
+  # a completed release to start from (rollback goes back to the newest completed
+  # release before the running one; a --no-wait deploy records only "started")
+  "$STACKUP" --endpoint-url "$MOTO" deploy-release "$STACK" --image "web=$(calls_image base)" --yes \
+    >>"$CALLS_DIR/setup.log" 2>&1 || die "deploy-release failed; see $CALLS_DIR/setup.log"
   local side sides="" floor_json
   for side in "${CALLS_SIDES[@]}"; do start_proxy "$side"; done
   floor_json='{"validate": 0, "create-stack": 10, "update-resources": 3, "deploy-release": 8,

@@ -19,13 +19,13 @@
 # DescribeStacks of the platform, ssm GetParameter of the stack's one cookie), then
 # per service ecs DescribeTaskDefinition, RegisterTaskDefinition, UpdateService and
 # ssm PutParameter (its release record), and ecs DescribeServices, which takes 10
-# services a call: 3 + 4N + ceil(N / 10), 8 for 1 service, 85 for 20. stackup
-# describes each service on its own (5N + 3: 8 and 103).
+# services a call: 3 + 4N + ceil(N / 10), 8 for 1 service, 85 for 20; stackup makes
+# exactly these.
 #
 # The seconds moto took are not shown: stackup makes the calls of the 20 services at
 # once, and their times at the proxy overlap (their sum exceeds the wall time). moto
 # serves every call in one Python process on the same 2 cores, so the 20-service side
-# cannot take less than moto's work for its 103 calls, whatever the client.
+# cannot take less than moto's work for its 85 calls, whatever the client.
 DEPLOY20_SERVICES=(web)
 for ((i = 2; i <= 20; i++)); do DEPLOY20_SERVICES+=("web-$i"); done
 
@@ -85,9 +85,9 @@ EOF
     sides='[{"name": "1-service", "command": "stackup deploy-release local --image web=IMAGE --no-wait --yes (stacks/local.toml: 1 service)"},
             {"name": "20-services", "command": "the same with 20 services (stacks/local.toml with [services.web] copied 19 times)"}]' \
     floor='{"1-service": 8, "20-services": 85}' \
-    floor_why="3 shared (sts GetCallerIdentity, cloudformation DescribeStacks of the platform, ssm GetParameter of the one cookie) + per service ecs DescribeTaskDefinition, RegisterTaskDefinition, UpdateService and ssm PutParameter (the release record) + ecs DescribeServices, 10 services a call: 3 + 4N + ceil(N/10); stackup describes each service on its own (3 + 5N)" \
+    floor_why="3 shared (sts GetCallerIdentity, cloudformation DescribeStacks of the platform, ssm GetParameter of the one cookie) + per service ecs DescribeTaskDefinition, RegisterTaskDefinition, UpdateService and ssm PutParameter (the release record) + ecs DescribeServices, 10 services a call: 3 + 4N + ceil(N/10)" \
     target='{"side": "20-services", "ref": "1-service", "max": 2, "text": "20 services under 2x the time of 1"}' \
     notes='["the stack is created once and one first deploy creates the 20 services; every run deploys an image of its own to every service of its side (checked after every run), from services whose rollouts are settled",
-            "stackup reads and deploys the services at once (the seconds moto took are not shown: calls made at once overlap); moto does the work of every call in one Python process, on 2 cores shared with stackup and the proxies, so 103 calls take about 13 times the moto time of 8 whatever the client: here that, not the concurrency, bounds 20 over 1, where on AWS the services'"'"' calls are served side by side"]'
+            "stackup reads and deploys the services at once (the seconds moto took are not shown: calls made at once overlap); moto does the work of every call in one Python process, on 2 cores shared with stackup and the proxies, so 85 calls take about 10 times the moto time of 8 whatever the client: here that, not the concurrency, bounds 20 over 1, where on AWS the services'"'"' calls are served side by side"]'
   alternate deploy-20 1-service 20-services
 }
