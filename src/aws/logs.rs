@@ -56,6 +56,13 @@ pub struct Query {
 }
 
 /// One page of FilterLogEvents in `[start, end)`.
+///
+/// The streams are asked for interleaved: AWS has ignored the flag since 2019 and
+/// always interleaves them in time order, which `logs` relies on (a first page in
+/// time order holds every event before its last timestamp). Asking for it keeps that
+/// order with any server that still honours the flag (the local cloud's does), and
+/// `logs` checks the order of every first page before relying on it.
+#[allow(deprecated)]
 pub async fn filter_page(
     client: &Client,
     query: &Query,
@@ -65,6 +72,7 @@ pub async fn filter_page(
 ) -> anyhow::Result<(Vec<LogEvent>, Option<String>)> {
     let output = client
         .filter_log_events()
+        .interleaved(true)
         .log_group_name(&query.group)
         .set_log_stream_name_prefix(query.stream_prefix.clone())
         .set_filter_pattern(query.pattern.clone())
@@ -75,24 +83,26 @@ pub async fn filter_page(
         .send()
         .await
         .aws_context(|| format!("reading log group {}", query.group))?;
+    // The strings are moved out of the response, not copied.
     let events = output
-        .events()
-        .iter()
+        .events
+        .unwrap_or_default()
+        .into_iter()
         .filter_map(|event| {
-            let timestamp = event.timestamp()?;
-            (timestamp >= start && timestamp < end).then(|| LogEvent {
-                timestamp,
-                stream: event.log_stream_name().unwrap_or_default().to_string(),
-                message: event
-                    .message()
-                    .unwrap_or_default()
-                    .trim_end_matches('\n')
-                    .to_string(),
-                id: event.event_id().unwrap_or_default().to_string(),
+            let timestamp = event.timestamp?;
+            (timestamp >= start && timestamp < end).then(|| {
+                let mut message = event.message.unwrap_or_default();
+                message.truncate(message.trim_end_matches('\n').len());
+                LogEvent {
+                    timestamp,
+                    stream: event.log_stream_name.unwrap_or_default(),
+                    message,
+                    id: event.event_id.unwrap_or_default(),
+                }
             })
         })
         .collect();
-    Ok((events, output.next_token().map(str::to_string)))
+    Ok((events, output.next_token))
 }
 
 /// Every event of `[start, end)`, following page tokens.

@@ -1,7 +1,7 @@
 //! `logs <STACK>`: the stack's CloudWatch log group, every stream merged in
 //! time order; large ranges in parallel time slices; `--follow` until Ctrl-C.
 
-use std::collections::HashMap;
+use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,6 +22,9 @@ const EVENTS_PER_SLICE: f64 = 9_000.0;
 /// Slices fetched at once; memory holds at most this many slices of events.
 const CONCURRENT_SLICES: usize = 4;
 const MAX_SLICES: i64 = 256;
+/// A first page out of time order settles nothing: the probe is repeated on a
+/// prefix of the range this many times narrower.
+const NARROWING: i64 = 16;
 /// `--follow` re-reads this much of the past on every poll: events arrive late.
 const FOLLOW_OVERLAP_MS: i64 = 10_000;
 
@@ -60,6 +63,9 @@ fn format_line(event: &LogEvent, out: &mut String) {
     out.push('\n');
 }
 
+/// Where events go once merged: stdout through the printer, or a test's list.
+type Sink<'a> = dyn FnMut(&[LogEvent]) -> anyhow::Result<()> + 'a;
+
 fn write_events(printer: &Printer, events: &[LogEvent]) -> anyhow::Result<()> {
     if events.is_empty() {
         return Ok(());
@@ -76,41 +82,103 @@ fn write_events(printer: &Printer, events: &[LogEvent]) -> anyhow::Result<()> {
     printer.data(&out)
 }
 
-/// What was printed lately: the newest timestamp, and the ids of the events
-/// within the follow overlap window of it (so a re-read prints nothing twice).
+/// The id hashes of the events of one second of timestamps that were printed:
+/// those written since the last `seal` in a set, the others in a sorted list
+/// (8 bytes an id: at tens of thousands of events a second, the overlap
+/// window's ids would take several times more in sets).
 #[derive(Default)]
+struct Second {
+    sealed: Vec<u64>,
+    open: HashSet<u64>,
+}
+
+/// What was printed: the newest timestamp, and the ids of the events printed
+/// since `floor`, by second of their timestamps. Nothing before `floor` is read
+/// again, so an event older than it cannot be a double; `forget` moves the floor
+/// to the overlap window of the newest, and whole seconds are dropped at once.
 struct Printed {
     newest: i64,
-    recent: HashMap<u64, i64>,
+    floor: i64,
+    recent: VecDeque<(i64, Second)>,
 }
 
 impl Printed {
     fn starting_at(start: i64) -> Self {
         Printed {
             newest: start,
-            recent: HashMap::new(),
+            floor: start,
+            recent: VecDeque::new(),
         }
     }
 
-    /// Keep the events not printed yet, remember them, and write them.
-    fn write(&mut self, printer: &Printer, events: Vec<LogEvent>) -> anyhow::Result<bool> {
+    /// Whether an event was not printed yet (it is remembered as printed).
+    fn is_new(&mut self, event: &LogEvent) -> bool {
+        if event.timestamp < self.floor {
+            return true;
+        }
+        let second = event.timestamp.div_euclid(1000);
+        let at = match self
+            .recent
+            .binary_search_by_key(&second, |(second, _)| *second)
+        {
+            Ok(at) => at,
+            Err(at) => {
+                self.recent.insert(at, (second, Second::default()));
+                at
+            }
+        };
+        let hash = id_hash(&event.id);
+        let ids = &mut self.recent[at].1;
+        ids.sealed.binary_search(&hash).is_err() && ids.open.insert(hash)
+    }
+
+    /// Write events that passed `is_new`, in time order.
+    fn write_new(&mut self, out: &mut Sink, mut events: Vec<LogEvent>) -> anyhow::Result<()> {
+        sort(&mut events);
+        if let Some(last) = events.last() {
+            self.newest = self.newest.max(last.timestamp);
+        }
+        self.seal();
+        out(&events)
+    }
+
+    /// Move the ids of the open sets into the sorted lists.
+    fn seal(&mut self) {
+        for (_, ids) in self
+            .recent
+            .iter_mut()
+            .filter(|(_, ids)| !ids.open.is_empty())
+        {
+            ids.sealed.extend(std::mem::take(&mut ids.open));
+            ids.sealed.sort_unstable();
+            ids.sealed.shrink_to_fit();
+        }
+    }
+
+    /// Nothing before the overlap window of the newest event is read again:
+    /// forget the ids of older seconds.
+    fn forget(&mut self) {
+        self.floor = self.floor.max(self.newest - FOLLOW_OVERLAP_MS);
+        let second = self.floor.div_euclid(1000);
+        while self
+            .recent
+            .front()
+            .is_some_and(|(oldest, _)| *oldest < second)
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Write the events of a slice read in time order (after every earlier
+    /// slice) that were not printed yet.
+    fn write_slice(&mut self, out: &mut Sink, events: Vec<LogEvent>) -> anyhow::Result<()> {
         let fresh: Vec<LogEvent> = events
             .into_iter()
-            .filter(|event| {
-                event.timestamp < self.newest - FOLLOW_OVERLAP_MS
-                    || self
-                        .recent
-                        .insert(id_hash(&event.id), event.timestamp)
-                        .is_none()
-            })
+            .filter(|event| self.is_new(event))
             .collect();
-        if let Some(last) = fresh.iter().map(|event| event.timestamp).max() {
-            self.newest = self.newest.max(last);
-        }
-        let floor = self.newest - FOLLOW_OVERLAP_MS;
-        self.recent.retain(|_, timestamp| *timestamp >= floor);
-        write_events(printer, &fresh)?;
-        Ok(!fresh.is_empty())
+        self.write_new(out, fresh)?;
+        self.forget();
+        Ok(())
     }
 }
 
@@ -199,62 +267,91 @@ pub async fn run(context: &Context, args: &LogsArgs) -> anyhow::Result<()> {
     };
     let client = aws.logs();
     let mut printed = Printed::starting_at(start);
-    read_range(&mut printed, printer, &client, &queries, start, end).await?;
+    let mut out = |events: &[LogEvent]| write_events(printer, events);
+    read_range(&mut printed, &mut out, &client, &queries, start, end).await?;
     if args.follow {
-        follow(&mut printed, printer, &client, &queries).await?;
+        follow(&mut printed, &mut out, &client, &queries).await?;
     }
     Ok(())
+}
+
+fn in_time_order(events: &[LogEvent]) -> bool {
+    events
+        .windows(2)
+        .all(|pair| pair[0].timestamp <= pair[1].timestamp)
 }
 
 /// Write every event of `[start, end)` in time order.
 async fn read_range(
     printed: &mut Printed,
-    printer: &Printer,
+    out: &mut Sink<'_>,
     client: &aws_sdk_cloudwatchlogs::Client,
     queries: &[Query],
     start: i64,
     end: i64,
 ) -> anyhow::Result<()> {
-    // A first page tells how dense the range is.
-    let mut probe = Vec::new();
-    let mut more = Vec::new();
-    for query in queries {
-        let (page, next) = filter_page(client, query, start, end, None).await?;
-        probe.push(page);
-        more.push(next);
-    }
-    if more.iter().all(Option::is_none) {
-        let mut events: Vec<LogEvent> = probe.into_iter().flatten().collect();
-        sort(&mut events);
-        printed.write(printer, events)?;
+    if end <= start {
         return Ok(());
     }
-    // The probe holds the earliest events when the service returns them in
-    // time order (it does); keep those before its last timestamp, and cut the
-    // rest into slices of about one page each.
-    let time_ordered = probe.iter().all(|page| {
-        page.windows(2)
-            .all(|pair| pair[0].timestamp <= pair[1].timestamp)
-    });
-    let (kept, resume_at) = if time_ordered && queries.len() == 1 {
-        let page = probe.remove(0);
-        let last = page.last().map_or(start, |event| event.timestamp);
-        let kept: Vec<LogEvent> = page
-            .into_iter()
-            .filter(|event| event.timestamp < last)
-            .collect();
-        (kept, last)
-    } else {
-        (Vec::new(), start)
+    // A first page of the range settles a prefix of it: all of it when there is
+    // no next page; when the page is in time order (the service interleaves the
+    // streams), every event before its last timestamp. A page out of time order
+    // settles nothing: probe a narrower prefix. The settled prefix also tells how
+    // dense the range is, which sizes the slices of the rest. More than a page in
+    // one millisecond is read whole, and the rest probed afresh.
+    let mut from = start;
+    let mut width = end - from;
+    let (kept, resume_at) = loop {
+        let probe_end = from + width;
+        let mut pages = Vec::with_capacity(queries.len());
+        let mut settled = Some(probe_end);
+        for query in queries {
+            let (page, next) = filter_page(client, query, from, probe_end, None).await?;
+            if next.is_some() {
+                settled = match (settled, in_time_order(&page)) {
+                    (Some(at), true) => Some(at.min(page.last().map_or(from, |e| e.timestamp))),
+                    _ => None,
+                };
+            }
+            pages.push(page);
+        }
+        match settled {
+            Some(at) if at > from => {
+                let kept: Vec<LogEvent> = pages
+                    .into_iter()
+                    .flatten()
+                    .filter(|event| event.timestamp < at)
+                    .collect();
+                break (kept, at);
+            }
+            None if width > 1 => {
+                tracing::debug!(
+                    width,
+                    "a first page out of time order: probing a narrower prefix"
+                );
+                width = (width / NARROWING).max(1);
+            }
+            // More than a page in millisecond `from`.
+            _ => {
+                printed.write_slice(out, read_whole(client, queries, from, from + 1).await?)?;
+                from += 1;
+                if from >= end {
+                    return Ok(());
+                }
+                width = end - from;
+            }
+        }
     };
-    let span = (end - resume_at).max(1);
-    let density = if resume_at > start && !kept.is_empty() {
-        kept.len() as f64 / (resume_at - start) as f64
-    } else {
-        PAGE as f64 / span as f64
-    };
+    if resume_at >= end {
+        printed.write_slice(out, kept)?;
+        return Ok(());
+    }
+    // The range holds more than a page: at least a page more than the prefix.
+    let span = end - resume_at;
+    let density =
+        (kept.len() as f64 / (resume_at - from) as f64).max(PAGE as f64 / (end - from) as f64);
     let slices = ((density * span as f64 / EVENTS_PER_SLICE).ceil() as i64).clamp(1, MAX_SLICES);
-    printed.write(printer, kept)?;
+    printed.write_slice(out, kept)?;
 
     let width = (span + slices - 1) / slices;
     let bounds: Vec<(i64, i64)> = (0..slices)
@@ -270,19 +367,31 @@ async fn read_range(
         slices = bounds.len(),
         "reading the rest of the range in time slices"
     );
-    let mut ordered = stream::iter(bounds.into_iter().map(|(from, to)| async move {
-        let mut events = Vec::new();
-        for query in queries {
-            events.extend(filter_all(client, query, from, to).await?);
-        }
-        sort(&mut events);
-        anyhow::Ok(events)
-    }))
+    let mut ordered = stream::iter(
+        bounds
+            .into_iter()
+            .map(|(from, to)| read_whole(client, queries, from, to)),
+    )
     .buffered(CONCURRENT_SLICES);
     while let Some(events) = ordered.next().await {
-        printed.write(printer, events?)?;
+        printed.write_slice(out, events?)?;
     }
     Ok(())
+}
+
+/// Every event of `[from, to)`, all pages of every query, in time order.
+async fn read_whole(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    queries: &[Query],
+    from: i64,
+    to: i64,
+) -> anyhow::Result<Vec<LogEvent>> {
+    let mut events = Vec::new();
+    for query in queries {
+        events.extend(filter_all(client, query, from, to).await?);
+    }
+    sort(&mut events);
+    Ok(events)
 }
 
 fn id_hash(id: &str) -> u64 {
@@ -291,26 +400,48 @@ fn id_hash(id: &str) -> u64 {
     hasher.finish()
 }
 
-/// Poll for new events until Ctrl-C: each poll re-reads the overlap window and
-/// drops events already printed (by event id), so nothing is lost or doubled;
-/// memory holds only the ids of the overlap window.
+/// Poll for new events until Ctrl-C: each poll re-reads the overlap window
+/// before the newest event printed and drops events already printed (by event
+/// id), so nothing is lost or doubled. Memory holds the ids of the overlap
+/// window and at most about a page of new events: a poll's new events are
+/// written in time order, a page at a time when there are more (pages come in
+/// time order, so one query's output stays in order; with several `--service`
+/// a poll of more than a page writes one service's pages before the next's).
+/// Events that arrive late, inside the overlap window, are printed when they
+/// are seen, after newer ones. The ids are forgotten only between polls, so a
+/// poll never prints twice what it reads twice.
 async fn follow(
     printed: &mut Printed,
-    printer: &Printer,
+    out: &mut Sink<'_>,
     client: &aws_sdk_cloudwatchlogs::Client,
     queries: &[Query],
 ) -> anyhow::Result<()> {
     let mut idle = Duration::from_millis(500);
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
-        let window_start = printed.newest - FOLLOW_OVERLAP_MS;
+        // the overlap window of the newest event, never before --since
+        let window_start = printed.floor;
         let now = now_ms() + 1;
-        let mut events = Vec::new();
+        let mut got_events = false;
+        let mut fresh = Vec::new();
         for query in queries {
-            events.extend(filter_all(client, query, window_start, now).await?);
+            let mut token = None;
+            loop {
+                let (page, next) = filter_page(client, query, window_start, now, token).await?;
+                fresh.extend(page.into_iter().filter(|event| printed.is_new(event)));
+                if fresh.len() >= PAGE {
+                    got_events = true;
+                    printed.write_new(out, std::mem::take(&mut fresh))?;
+                }
+                match next {
+                    Some(next) => token = Some(next),
+                    None => break,
+                }
+            }
         }
-        sort(&mut events);
-        let got_events = printed.write(printer, events)?;
+        got_events |= !fresh.is_empty();
+        printed.write_new(out, fresh)?;
+        printed.forget();
         idle = if got_events {
             Duration::from_millis(500)
         } else {
@@ -339,5 +470,250 @@ mod tests {
             1_767_225_600_000
         );
         assert!(parse_time("yesterday", "--since", now).is_err());
+    }
+
+    fn event(timestamp: i64, id: &str) -> LogEvent {
+        LogEvent {
+            timestamp,
+            stream: "web/web/1".into(),
+            message: "m".into(),
+            id: id.into(),
+        }
+    }
+
+    #[test]
+    fn a_reread_event_is_not_new_until_its_second_is_forgotten() {
+        let mut printed = Printed::starting_at(1_000);
+        assert!(printed.is_new(&event(1_500, "a")));
+        assert!(!printed.is_new(&event(1_500, "a")), "read again");
+        assert!(printed.is_new(&event(1_500, "b")));
+        assert!(printed.is_new(&event(12_999, "c")));
+        let mut written = Vec::new();
+        let mut out = |events: &[LogEvent]| {
+            written.extend(events.iter().map(|e| e.id.clone()));
+            Ok(())
+        };
+        printed
+            .write_new(&mut out, vec![event(12_999, "c"), event(1_500, "b")])
+            .expect("writes");
+        assert_eq!(written, ["b", "c"], "in time order");
+        assert_eq!(printed.newest, 12_999);
+        // not forgotten before `forget`: a poll may read an event twice
+        assert!(!printed.is_new(&event(1_500, "a")));
+        printed.forget();
+        assert_eq!(printed.floor, 2_999, "the overlap window of the newest");
+        assert!(!printed.is_new(&event(12_999, "c")), "within the window");
+        assert!(
+            printed.is_new(&event(1_500, "a")),
+            "before the floor nothing is read again"
+        );
+        assert_eq!(printed.recent.len(), 1, "only seconds from the floor's on");
+    }
+
+    /// A log group answered by FilterLogEvents shaped like AWS's (API reference:
+    /// `[startTime, endTime)`, at most `limit` events a page, `nextToken` while more):
+    /// interleaved in time order as AWS does, or stream after stream as a server
+    /// that ignores `interleaved` would.
+    mod read_range_over_aws_shaped_pages {
+        use std::sync::{Arc, Mutex};
+
+        use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Credentials, Region};
+        use aws_sdk_cloudwatchlogs::operation::filter_log_events::FilterLogEventsOutput;
+        use aws_sdk_cloudwatchlogs::types::FilteredLogEvent;
+        use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule};
+
+        use super::*;
+
+        /// (timestamp, stream, id) of every event in the group.
+        type Group = Vec<(i64, String, String)>;
+        /// The requests seen: (startTime, endTime, had a token).
+        type Calls = Arc<Mutex<Vec<(i64, i64, bool)>>>;
+
+        fn group_of(streams: usize, per_stream: i64, start: i64, step: i64) -> Group {
+            let mut group = Vec::new();
+            for stream in 0..streams {
+                for index in 0..per_stream {
+                    let number = index * streams as i64 + stream as i64;
+                    group.push((
+                        start + number * step,
+                        format!("web/web/task{stream:02}"),
+                        format!("{number:08}"),
+                    ));
+                }
+            }
+            group
+        }
+
+        /// The rule answering every FilterLogEvents from `group`, and the requests
+        /// seen, as (startTime, endTime, had a token).
+        fn serve(group: Group, interleaved: bool) -> (Rule, Calls) {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let log = seen.clone();
+            let rule = mock!(aws_sdk_cloudwatchlogs::Client::filter_log_events)
+                .then_compute_output(move |request| {
+                    let (start, end) = (
+                        request.start_time().unwrap_or(0),
+                        request.end_time().unwrap_or(i64::MAX),
+                    );
+                    let token = request
+                        .next_token()
+                        .map(|t| t.parse::<usize>().expect("our token"));
+                    log.lock().expect("log").push((start, end, token.is_some()));
+                    let mut matching: Vec<&(i64, String, String)> = group
+                        .iter()
+                        .filter(|(t, _, _)| (start..end).contains(t))
+                        .collect();
+                    if interleaved {
+                        matching.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+                    } else {
+                        matching.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+                    }
+                    let from = token.unwrap_or(0);
+                    let limit = request.limit().unwrap_or(10_000) as usize;
+                    let page =
+                        &matching[from.min(matching.len())..(from + limit).min(matching.len())];
+                    let mut output = FilterLogEventsOutput::builder().set_events(Some(
+                        page.iter()
+                            .map(|(t, stream, id)| {
+                                FilteredLogEvent::builder()
+                                    .timestamp(*t)
+                                    .log_stream_name(stream)
+                                    .event_id(id)
+                                    .message(format!("event {id}"))
+                                    .build()
+                            })
+                            .collect(),
+                    ));
+                    if from + limit < matching.len() {
+                        output = output.next_token((from + limit).to_string());
+                    }
+                    output.build()
+                });
+            (rule, seen)
+        }
+
+        fn client(rule: &Rule) -> aws_sdk_cloudwatchlogs::Client {
+            aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new("eu-west-1"))
+                    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                    .http_client(create_mock_http_client())
+                    .interceptor(MockResponseInterceptor::new().with_rule(rule))
+                    .build(),
+            )
+        }
+
+        /// Every event `read_range` writes for `[start, end)`, in the order written.
+        fn read(
+            group: Group,
+            interleaved: bool,
+            start: i64,
+            end: i64,
+        ) -> (Vec<LogEvent>, Vec<(i64, i64, bool)>) {
+            let (rule, seen) = serve(group, interleaved);
+            let client = client(&rule);
+            let query = Query {
+                group: "/stackup/demo-local-v1".into(),
+                stream_prefix: None,
+                pattern: None,
+            };
+            let mut written = Vec::new();
+            let mut out = |events: &[LogEvent]| {
+                written.extend_from_slice(events);
+                Ok(())
+            };
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(read_range(
+                    &mut Printed::starting_at(start),
+                    &mut out,
+                    &client,
+                    &[query],
+                    start,
+                    end,
+                ))
+                .expect("reads");
+            let calls = seen.lock().expect("log").clone();
+            (written, calls)
+        }
+
+        fn assert_each_once_in_order(written: &[LogEvent], want: &Group, start: i64, end: i64) {
+            let mut expected: Vec<(i64, &str)> = want
+                .iter()
+                .filter(|(t, _, _)| (start..end).contains(t))
+                .map(|(t, _, id)| (*t, id.as_str()))
+                .collect();
+            expected.sort();
+            let got: Vec<(i64, &str)> = written
+                .iter()
+                .map(|e| (e.timestamp, e.id.as_str()))
+                .collect();
+            assert_eq!(got.len(), expected.len(), "every event of the range, once");
+            assert_eq!(got, expected, "in time order");
+        }
+
+        #[test]
+        fn interleaved_pages_a_first_page_then_slices_of_about_one_page() {
+            let start = 1_800_000_000_000;
+            let group = group_of(20, 2_500, start, 5); // 50,000 events over 250 s
+            let end = start + 250_000;
+            let (written, calls) = read(group.clone(), true, start, end);
+            assert_each_once_in_order(&written, &group, start, end);
+            assert_eq!(
+                calls[0],
+                (start, end, false),
+                "the first page is of the whole range"
+            );
+            // 40,000 events after the first page, about 9,000 a slice: 5 slices of one page each
+            assert_eq!(calls.len(), 1 + 5, "{calls:?}");
+            assert!(
+                calls.iter().all(|(_, _, token)| !token),
+                "no slice needs a second page: {calls:?}"
+            );
+        }
+
+        #[test]
+        fn pages_not_in_time_order_are_probed_on_a_narrower_prefix() {
+            let start = 1_800_000_000_000;
+            let group = group_of(20, 2_500, start, 5);
+            let end = start + 250_000;
+            let (written, calls) = read(group.clone(), false, start, end);
+            assert_each_once_in_order(&written, &group, start, end);
+            // the whole range (out of order), then a sixteenth of it (complete: 3,125 events)
+            assert_eq!(calls[0], (start, end, false));
+            assert_eq!(calls[1], (start, start + 250_000 / 16, false));
+            assert!(calls.len() <= 2 + 6, "slices of about a page: {calls:?}");
+        }
+
+        #[test]
+        fn more_than_a_page_in_the_first_millisecond() {
+            let start = 1_800_000_000_000;
+            let mut group = group_of(2, 6_000, start, 0); // 12,000 events at `start`
+            group.extend(
+                group_of(2, 1_000, start + 1, 1)
+                    .into_iter()
+                    .map(|(t, stream, id)| (t, stream, format!("later{id}"))),
+            );
+            let end = start + 10_000;
+            for interleaved in [true, false] {
+                let (written, calls) = read(group.clone(), interleaved, start, end);
+                assert_each_once_in_order(&written, &group, start, end);
+                // the burst's pages, then the rest probed afresh (not sized by the burst)
+                assert!(calls.len() <= 12, "interleaved {interleaved}: {calls:?}");
+            }
+        }
+
+        #[test]
+        fn a_range_of_one_page_is_one_call() {
+            let start = 1_800_000_000_000;
+            let group = group_of(3, 100, start - 50, 1);
+            let end = start + 200;
+            let (written, calls) = read(group.clone(), false, start, end);
+            assert_each_once_in_order(&written, &group, start, end);
+            assert_eq!(calls.len(), 1);
+        }
     }
 }
