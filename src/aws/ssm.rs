@@ -28,6 +28,23 @@ pub async fn get_secret(client: &Client, name: &str) -> anyhow::Result<Option<Se
     }
 }
 
+/// Whether a parameter exists. Its value is not asked for, so a SecureString
+/// is not decrypted: the caller needs no kms:Decrypt to know it is there.
+pub async fn exists(client: &Client, name: &str) -> anyhow::Result<bool> {
+    let result = client
+        .get_parameter()
+        .name(name)
+        .with_decryption(false)
+        .send()
+        .await
+        .aws_context(|| format!("reading SSM parameter {name}"));
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if class_of(&error) == Some(ErrorClass::NotFound) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// Store a new SecureString; never overwrites. Returns the value that is stored
 /// afterwards: `value`, or the one another operator stored first.
 pub async fn create_secret(

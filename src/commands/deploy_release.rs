@@ -260,11 +260,39 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     for (cluster, name) in &located {
         by_cluster.entry(cluster).or_default().push(name.clone());
     }
-    for (cluster, names) in by_cluster {
-        for (name, service) in ecs::describe_services(&ecs_client, cluster, &names).await? {
+    // The cookies the task definitions will refer to, read while the services
+    // are: one per stack; one per release is new by definition, nothing to read.
+    let cookies_to_read: Vec<String> = services
+        .iter()
+        .filter(|service| service.cookie == CookieMode::Stack)
+        .map(|service| cookie::parameter(&stack, service.cookie, &release.release_id))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (described, cookies_found) = tokio::try_join!(
+        try_join_all(by_cluster.iter().map(|(cluster, names)| {
+            let ecs_client = &ecs_client;
+            async move {
+                let found = ecs::describe_services(ecs_client, cluster, names).await?;
+                anyhow::Ok((*cluster, found))
+            }
+        })),
+        try_join_all(
+            cookies_to_read
+                .iter()
+                .map(|name| ssm::exists(&ssm_client, name))
+        ),
+    )?;
+    for (cluster, found) in described {
+        for (name, service) in found {
             running.insert((cluster.to_string(), name), service);
         }
     }
+    let existing_cookies: HashSet<String> = cookies_to_read
+        .into_iter()
+        .zip(cookies_found)
+        .filter_map(|(name, found)| found.then_some(name))
+        .collect();
     let planned = try_join_all(services.iter().zip(&located).map(|(service, located)| {
         let current = running.get(located).cloned();
         plan_service(&release, &ecs_client, &ssm_client, args, service, current)
@@ -361,28 +389,25 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     // Cookies first: the task definitions refer to them.
     let mut cookies_done = HashSet::new();
     for plan in &planned {
-        if cookies_done.insert(plan.release.cookie_parameter.clone()) {
-            let exists = ssm::get_secret(&ssm_client, &plan.release.cookie_parameter)
-                .await?
-                .is_some();
-            if !exists {
-                ssm::create_secret(
-                    &ssm_client,
-                    &plan.release.cookie_parameter,
-                    Secret::generate(cookie::COOKIE_LENGTH),
-                    "Erlang distribution cookie (stackup)",
-                )
-                .await?;
-                let scope = if plan.release.service.cookie == CookieMode::Release {
-                    "this release"
-                } else {
-                    "the stack"
-                };
-                printer.success(format!(
-                    "created the Erlang cookie of {scope} in {}",
-                    plan.release.cookie_parameter
-                ));
-            }
+        if cookies_done.insert(plan.release.cookie_parameter.clone())
+            && !existing_cookies.contains(&plan.release.cookie_parameter)
+        {
+            ssm::create_secret(
+                &ssm_client,
+                &plan.release.cookie_parameter,
+                Secret::generate(cookie::COOKIE_LENGTH),
+                "Erlang distribution cookie (stackup)",
+            )
+            .await?;
+            let scope = if plan.release.service.cookie == CookieMode::Release {
+                "this release"
+            } else {
+                "the stack"
+            };
+            printer.success(format!(
+                "created the Erlang cookie of {scope} in {}",
+                plan.release.cookie_parameter
+            ));
         }
     }
 
