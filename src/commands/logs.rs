@@ -408,8 +408,9 @@ fn id_hash(id: &str) -> u64 {
 /// time order, so one query's output stays in order; with several `--service`
 /// a poll of more than a page writes one service's pages before the next's).
 /// Events that arrive late, inside the overlap window, are printed when they
-/// are seen, after newer ones. The ids are forgotten only between polls, so a
-/// poll never prints twice what it reads twice.
+/// are seen, after newer ones. The ids older than the window are forgotten
+/// between polls, and within a poll while its pages come in time order (one
+/// query), so a poll never prints twice what it reads twice.
 async fn follow(
     printed: &mut Printed,
     out: &mut Sink<'_>,
@@ -426,12 +427,29 @@ async fn follow(
         let mut fresh = Vec::new();
         for query in queries {
             let mut token = None;
+            // the newest timestamp of this query's pages so far, while they come
+            // in time order
+            let mut in_order = Some(i64::MIN);
             loop {
                 let (page, next) = filter_page(client, query, window_start, now, token).await?;
+                in_order = in_order.filter(|&last| {
+                    page.first().is_none_or(|first| first.timestamp >= last)
+                        && in_time_order(&page)
+                });
+                if let (Some(last), Some(event)) = (&mut in_order, page.last()) {
+                    *last = event.timestamp;
+                }
                 fresh.extend(page.into_iter().filter(|event| printed.is_new(event)));
                 if fresh.len() >= PAGE {
                     got_events = true;
                     printed.write_new(out, std::mem::take(&mut fresh))?;
+                    // One query read in time order so far: the rest of this poll
+                    // comes after everything printed, never before its overlap
+                    // window, so the older ids can go now. A poll that reads a
+                    // burst then holds the ids of one window, not of the burst.
+                    if queries.len() == 1 && in_order.is_some() {
+                        printed.forget();
+                    }
                 }
                 match next {
                     Some(next) => token = Some(next),
