@@ -18,9 +18,8 @@
 #
 # Why two feeds: --follow re-reads a 10 s overlap window on every poll (events arrive
 # late) and remembers the ids printed in it, so its memory is bounded by the events of
-# 10 s, not by the events followed. Paced, the window holds 100,000 events and the RSS
-# should stay flat; in a burst, it holds most of the feed, and the RSS grows with the
-# window until the feed ends.
+# 10 s, not by the events followed. Paced, the window holds 100,000 events; in a burst, 10 s
+# of the feed: the RSS rises until the window is full, then stays.
 #
 # A run takes 2 to 3 minutes: the warm-up feeds a tenth of the events, and at most
 # LOGS_FOLLOW_RUNS (default 2) counted runs of each side are made whatever --runs says,
@@ -130,7 +129,7 @@ notes = measured + [
     "target (DESIGN.md section 10): flat, under 50 MB",
     f"each run: a reset moto with the stack; the follower starts, then a feeder puts {events:,} events (10,000 per PutLogEvents, 20 streams in turn, stamped with the time they are made, each with a unique seq); the follower's VmRSS is sampled every 0.5 s; once it has printed them all and nothing more for 6 s it is stopped (SIGINT) and its output must hold every event exactly once (by seq), or the bench fails",
     "flat: RSS when all events were printed within 20% of RSS at a tenth of them; the curve is RSS at each tenth of the events printed",
-    f"--follow re-reads a 10 s overlap window every poll and remembers the ids printed in it (8 bytes each once settled), so its memory is bounded by the events of 10 s, not by the events followed: paced, the window holds {rate * 10:,} events; in a burst it holds most of the feed, and RSS grows with it until the feed ends",
+    f"--follow re-reads a 10 s overlap window every poll and remembers the ids printed in it (8 bytes each once settled), so its memory is bounded by the events of 10 s, not by the events followed: paced, the window holds {rate * 10:,} events; in a burst, 10 s of the feed: RSS rises until the window is full, then stays (the ids older than the window are forgotten within a poll too, so a follower that lags behind a burst holds one window, not the burst)",
     "moto answers each FilterLogEvents page in time proportional to all the events in the window, so in a burst the follower prints the events minutes after they were put (the 'all printed after' column)",
     f"at most {runs} counted runs of each side (LOGS_FOLLOW_RUNS), whatever --runs says: a run takes 2 to 3 minutes; the warm-up run of each side feeds a tenth of the events",
     "the calls are DescribeStacks once and FilterLogEvents polls, whose number depends on the pace of the feed and of moto: no floor",

@@ -26,13 +26,6 @@ LOGS_STREAMS=20
 LOGS_GROUP=/stackup/$STACK_ID   # the platform template's log group (output LogGroupName)
 LOGS_FLOOR=$ROOT/target/release/examples/logs_floor
 
-# logs_moto_busy SIDE: seconds during which at least one of SIDE's calls was in moto,
-# in the last run (from the proxy's call log, since its last counts reset); the
-# proxy's per-call seconds add up to more than that when calls overlap.
-logs_moto_busy() {
-  python3 "$HELPERS/logs_events.py" busy "$OUT/calls-$1.log"
-}
-
 logs_reset() { :; }
 logs_run() {
   local side=$1 out format=lines busy
@@ -58,7 +51,7 @@ logs_run() {
       die "$RUN_NAME: the output does not hold the $LOGS_EVENTS events each once; see $out"
   fi
   rm -f "$out"
-  busy=$(logs_moto_busy "$side")
+  busy=$(moto_busy "$side")
   VALUE=$WALL
   EXTRA="{\"moto_busy_s\": $busy, \"rest_s\": $(elapsed "$busy" "$WALL")}"
 }
