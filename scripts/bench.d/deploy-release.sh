@@ -108,7 +108,7 @@ print("".join(secrets.choice(a) for _ in range(40)))' >"$dir/master-password"
 
 deploy_release_reset() { ecs_bench settle "$DEPLOY_CLUSTER" web || die "$RUN_NAME: the service did not settle"; }
 deploy_release_run() {
-  local side=$1 image=demo:${RUN_NAME#deploy-release-}
+  local side=$1 image=demo:${RUN_NAME#deploy-release-} busy
   case $side in
     stackup)
       measure "$RUN_NAME" "$STACKUP" --endpoint-url "${PROXY[stackup]}" \
@@ -121,6 +121,49 @@ deploy_release_run() {
   esac
   VALUE=$WALL
   deploy_check "$DEPLOY_CLUSTER" "$image" web
+  busy=$(moto_busy "$side")
+  EXTRA="{\"moto_busy_s\": $busy, \"rest_s\": $(elapsed "$busy" "$WALL")}"
+}
+
+# deploy_release_bound: what moto leaves reachable, from the medians recorded so far
+# (a JSON list of text): the ratio stackup would have with no time of its own at all.
+deploy_release_bound() {
+  python3 - "$RESULTS" <<'EOF2'
+import json, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    item = json.loads(line)
+    if item.get("type") == "run" and item["name"] == "deploy-release":
+        runs.setdefault(item["side"], []).append(item)
+out = []
+if "stackup" in runs and "ecs-deploy" in runs:
+    busy = statistics.median(r["extra"]["moto_busy_s"] for r in runs["stackup"])
+    rest = statistics.median(r["extra"]["rest_s"] for r in runs["stackup"])
+    peer = statistics.median(r["value"] for r in runs["ecs-deploy"])
+    peer_rest = statistics.median(r["extra"]["rest_s"] for r in runs["ecs-deploy"])
+    out.append(f"what bounds it: moto is busy {busy:.3f} s with stackup's 8 calls (6 rounds in sequence: "
+               f"GetCallerIdentity beside DescribeStacks, the cookie beside DescribeServices); with no time of "
+               f"its own at all stackup would be {peer / busy:.1f}x ecs-deploy here. Time outside moto: "
+               f"stackup {rest * 1000:.0f} ms (process start, loading the system's CA certificates for TLS, "
+               f"templates, the diff, and the proxy's forwarding), ecs-deploy {peer_rest * 1000:.0f} ms")
+print(json.dumps(out))
+EOF2
+}
+deploy_release_meta() { # deploy_release_meta [NOTES_JSON]
+  record type=meta name=deploy-release \
+    title="a new image for one service, without waiting for the rollout" \
+    metric="wall time" unit=s digits=2 ref=stackup \
+    extras='[{"key": "moto_busy_s", "label": "moto busy", "unit": "s", "digits": 2},
+             {"key": "rest_s", "label": "the rest", "unit": "s", "digits": 2}]' \
+    sides='[{"name": "stackup", "command": "stackup deploy-release local --image web=IMAGE --no-wait --yes"},
+            {"name": "ecs-deploy", "command": "ecs deploy CLUSTER web --image web IMAGE --timeout -1"},
+            {"name": "aws", "command": "aws ecs describe-services, describe-task-definition, register-task-definition, update-service (scripts/bench.d/ecs-deploy.sh)"}]' \
+    floor='{"stackup": 8, "ecs-deploy": 4, "aws": 4}' \
+    floor_why="stackup 8: sts GetCallerIdentity (the account for the SSM parameter ARNs, the caller for the release record), cloudformation DescribeStacks of the platform stack (its outputs fill the templates), ecs DescribeServices and DescribeTaskDefinition (what runs: the diff, the images kept), ssm GetParameter (the cookie exists), ecs RegisterTaskDefinition and UpdateService, ssm PutParameter (the release record rollback reads); the peers 4: the two ecs reads and the two writes, with no cookie, no record, and the cluster name handed to them; ecs-deploy also describes the service again after the update and deregisters the revision it replaced (its default)" \
+    target='{"side": "ecs-deploy", "ref": "stackup", "min": 10, "text": "stackup at least 10x faster than ecs-deploy"}' \
+    notes="$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1]) + json.loads(sys.argv[2])))' "${1:-[]}" '["the stack is created once, then one first deploy-release creates the service; every run deploys an image of its own to that service (so every side registers a revision and updates the service; checked after every run), from a service whose rollout is settled",
+            "ecs-deploy reaches moto through AWS_ENDPOINT_URL (it has no --endpoint-url; botocore honours it)",
+            "the recording proxy'"'"'s own forwarding counts in every side'"'"'s rest: about 1.5 ms a call (2026-11-22: GetCallerIdentity answered in 3.2-3.6 ms direct, 4.5-5.5 ms through it), some 9 ms over stackup'"'"'s 6 rounds; stackup'"'"'s own CPU is about 20 ms a deploy (perf stat, 10 runs straight to moto), 7 ms of it the SDK'"'"'s HTTPS client loading the system'"'"'s CA certificates (both /etc/ssl/certs/ca-certificates.crt and the certificate directory), which it does even for an http:// endpoint and which no public SDK setting defers"]')"
 }
 bench_deploy_release() {
   log "deploy-release: stackup deploy-release against ecs deploy and aws ecs calls"
@@ -133,16 +176,7 @@ bench_deploy_release() {
   start_proxy stackup
   start_proxy ecs-deploy
   start_proxy aws
-  record type=meta name=deploy-release \
-    title="a new image for one service, without waiting for the rollout" \
-    metric="wall time" unit=s digits=2 ref=stackup moto_time=true \
-    sides='[{"name": "stackup", "command": "stackup deploy-release local --image web=IMAGE --no-wait --yes"},
-            {"name": "ecs-deploy", "command": "ecs deploy CLUSTER web --image web IMAGE --timeout -1"},
-            {"name": "aws", "command": "aws ecs describe-services, describe-task-definition, register-task-definition, update-service (scripts/bench.d/ecs-deploy.sh)"}]' \
-    floor='{"stackup": 8, "ecs-deploy": 4, "aws": 4}' \
-    floor_why="stackup 8: sts GetCallerIdentity (the account for the SSM parameter ARNs, the caller for the release record), cloudformation DescribeStacks of the platform stack (its outputs fill the templates), ecs DescribeServices and DescribeTaskDefinition (what runs: the diff, the images kept), ssm GetParameter (the cookie exists), ecs RegisterTaskDefinition and UpdateService, ssm PutParameter (the release record rollback reads); the peers 4: the two ecs reads and the two writes, with no cookie, no record, and the cluster name handed to them; ecs-deploy also describes the service again after the update and deregisters the revision it replaced (its default)" \
-    target='{"side": "ecs-deploy", "ref": "stackup", "min": 10, "text": "stackup at least 10x faster than ecs-deploy"}' \
-    notes='["the stack is created once, then one first deploy-release creates the service; every run deploys an image of its own to that service (so every side registers a revision and updates the service; checked after every run), from a service whose rollout is settled",
-            "ecs-deploy reaches moto through AWS_ENDPOINT_URL (it has no --endpoint-url; botocore honours it)"]'
+  deploy_release_meta
   alternate deploy-release stackup ecs-deploy aws
+  deploy_release_meta "$(deploy_release_bound)"
 }
