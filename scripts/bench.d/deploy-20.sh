@@ -39,14 +39,13 @@ deploy_20_reset() {
   ecs_bench settle "$DEPLOY_CLUSTER" "${names[@]}" || die "$RUN_NAME: the services did not settle"
 }
 deploy_20_run() {
-  local side=$1 image=demo:${RUN_NAME#deploy-20-} names busy
+  local side=$1 image=demo:${RUN_NAME#deploy-20-} names
   read -ra names <<<"$(deploy_20_names "$side")"
   measure "$RUN_NAME" "$STACKUP" --config-dir "$(deploy_20_config "$side")" --endpoint-url "${PROXY[$side]}" \
     deploy-release "$STACK" --image "web=$image" --no-wait --yes
   VALUE=$WALL
   deploy_check "$DEPLOY_CLUSTER" "$image" "${names[@]}"
-  busy=$(moto_busy "$side")
-  EXTRA="{\"moto_busy_s\": $busy, \"rest_s\": $(elapsed "$busy" "$WALL")}"
+  busy_extra "$side"
 }
 bench_deploy_20() {
   log "deploy-20: stackup deploy-release of 20 services against 1"
@@ -89,8 +88,7 @@ EOF
     floor='{"1-service": 8, "20-services": 85}' \
     floor_why="3 shared (sts GetCallerIdentity, cloudformation DescribeStacks of the platform, ssm GetParameter of the one cookie) + per service ecs DescribeTaskDefinition, RegisterTaskDefinition, UpdateService and ssm PutParameter (the release record) + ecs DescribeServices, 10 services a call: 3 + 4N + ceil(N/10)" \
     target='{"side": "20-services", "ref": "1-service", "max": 2, "text": "20 services under 2x the time of 1"}' \
-    extras='[{"key": "moto_busy_s", "label": "moto busy", "unit": "s", "digits": 2},
-             {"key": "rest_s", "label": "the rest", "unit": "s", "digits": 2}]' \
+    extras="$BUSY_EXTRAS" \
     notes='["the stack is created once and one first deploy creates the 20 services; every run deploys an image of its own to every service of its side (checked after every run), from services whose rollouts are settled",
             "moto busy: the seconds during which at least one of the side'"'"'s calls was in moto (from the proxy'"'"'s log: calls made at once overlap, so their own seconds add up to more); the rest is the wall time less that: stackup'"'"'s own work (start, templates, diffs, output) and the proxy'"'"'s while moto was idle",
             "stackup reads and deploys the services at once; moto does the work of every call in one Python process, on 2 cores shared with stackup and the proxies, so 85 calls take about 10 times the moto time of 8 whatever the client: here that, not the concurrency, bounds 20 over 1, where on AWS the services'"'"' calls are served side by side"]'

@@ -108,7 +108,7 @@ print("".join(secrets.choice(a) for _ in range(40)))' >"$dir/master-password"
 
 deploy_release_reset() { ecs_bench settle "$DEPLOY_CLUSTER" web || die "$RUN_NAME: the service did not settle"; }
 deploy_release_run() {
-  local side=$1 image=demo:${RUN_NAME#deploy-release-} busy
+  local side=$1 image=demo:${RUN_NAME#deploy-release-}
   case $side in
     stackup)
       measure "$RUN_NAME" "$STACKUP" --endpoint-url "${PROXY[stackup]}" \
@@ -121,8 +121,7 @@ deploy_release_run() {
   esac
   VALUE=$WALL
   deploy_check "$DEPLOY_CLUSTER" "$image" web
-  busy=$(moto_busy "$side")
-  EXTRA="{\"moto_busy_s\": $busy, \"rest_s\": $(elapsed "$busy" "$WALL")}"
+  busy_extra "$side"
 }
 
 # deploy_release_bound: what moto leaves reachable, from the medians recorded so far
@@ -153,8 +152,7 @@ deploy_release_meta() { # deploy_release_meta [NOTES_JSON]
   record type=meta name=deploy-release \
     title="a new image for one service, without waiting for the rollout" \
     metric="wall time" unit=s digits=2 ref=stackup \
-    extras='[{"key": "moto_busy_s", "label": "moto busy", "unit": "s", "digits": 2},
-             {"key": "rest_s", "label": "the rest", "unit": "s", "digits": 2}]' \
+    extras="$BUSY_EXTRAS" \
     sides='[{"name": "stackup", "command": "stackup deploy-release local --image web=IMAGE --no-wait --yes"},
             {"name": "ecs-deploy", "command": "ecs deploy CLUSTER web --image web IMAGE --timeout -1"},
             {"name": "aws", "command": "aws ecs describe-services, describe-task-definition, register-task-definition, update-service (scripts/bench.d/ecs-deploy.sh)"}]' \

@@ -28,7 +28,7 @@ LOGS_FLOOR=$ROOT/target/release/examples/logs_floor
 
 logs_reset() { :; }
 logs_run() {
-  local side=$1 out format=lines busy
+  local side=$1 out format=lines
   out=$OUT/logs/$RUN_NAME.out
   case $side in
     stackup)
@@ -51,9 +51,8 @@ logs_run() {
       die "$RUN_NAME: the output does not hold the $LOGS_EVENTS events each once; see $out"
   fi
   rm -f "$out"
-  busy=$(moto_busy "$side")
   VALUE=$WALL
-  EXTRA="{\"moto_busy_s\": $busy, \"rest_s\": $(elapsed "$busy" "$WALL")}"
+  busy_extra "$side"
 }
 
 # logs_verdicts: the targets against the aws CLI and awslogs, from the medians recorded
@@ -86,8 +85,7 @@ logs_meta() { # logs_meta [VERDICTS_JSON]
             {"name": "aws", "command": "aws logs filter-log-events --log-group-name G --start-time T0 --end-time T1 > file"},
             {"name": "awslogs", "command": "awslogs get G ALL --start T0 --end T1 --color never > file"},
             {"name": "floor", "command": "examples/logs_floor.rs: the same calls as stackup with the same SDK, counting the events"}]' \
-    extras='[{"key": "moto_busy_s", "label": "moto busy", "unit": "s", "digits": 2},
-             {"key": "rest_s", "label": "the rest", "unit": "s", "digits": 2}]' \
+    extras="$BUSY_EXTRAS" \
     floor='{"stackup": 11, "aws": 10, "awslogs": 10, "floor": 11}' \
     floor_why="stackup and the floor 11: the platform stack's outputs (DescribeStacks: the log group) and 100,000 / 10,000 FilterLogEvents pages; the aws CLI and awslogs are handed the group, 10. stackup reads a first page, then slices of the rest sized for about 9,000 events each (most take one page), four at a time: a call or two more than paging through, for parallel slices and memory bounded by four slices" \
     target='{"side": "stackup", "ref": "floor", "max": 1.2, "text": "stackup within 1.2x of the floor"}' \
