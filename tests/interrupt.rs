@@ -4,7 +4,8 @@
 //! cloud, waits until it is in that phase (its stderr, and the cloud itself),
 //! sends SIGINT, and checks the exit code (130), the message (the state left
 //! and the command to run next), that nothing is half-applied, and that
-//! running the same command again converges.
+//! running the same command again converges. And `logs --follow`, whose
+//! normal end Ctrl-C is (exit 0), in the middle of a poll.
 
 mod common;
 
@@ -592,6 +593,8 @@ struct HoldingProxy {
     holding: Arc<AtomicBool>,
     /// Requests being held now.
     held: Arc<AtomicUsize>,
+    /// Matching requests seen so far, held or not.
+    seen: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -603,22 +606,25 @@ impl HoldingProxy {
         let address: SocketAddr = listener.local_addr().expect("address");
         let holding = Arc::new(AtomicBool::new(true));
         let held = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(AtomicUsize::new(0));
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let upstream = upstream.to_string();
-        let (task_holding, task_held) = (holding.clone(), held.clone());
+        let (task_holding, task_held, task_seen) = (holding.clone(), held.clone(), seen.clone());
         runtime.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (client, upstream) = (client.clone(), upstream.clone());
-                let (holding, held) = (task_holding.clone(), task_held.clone());
+                let (holding, held, seen) =
+                    (task_holding.clone(), task_held.clone(), task_seen.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                         let (client, upstream) = (client.clone(), upstream.clone());
-                        let (holding, held) = (holding.clone(), held.clone());
+                        let (holding, held, seen) = (holding.clone(), held.clone(), seen.clone());
                         async move {
                             let (parts, body) = request.into_parts();
                             let body = body.collect().await?.to_bytes();
                             let text = String::from_utf8_lossy(&body);
                             if hold.iter().all(|part| text.contains(part)) {
+                                seen.fetch_add(1, Ordering::SeqCst);
                                 held.fetch_add(1, Ordering::SeqCst);
                                 let start = Instant::now();
                                 while holding.load(Ordering::SeqCst)
@@ -665,12 +671,18 @@ impl HoldingProxy {
             endpoint: format!("http://{address}"),
             holding,
             held,
+            seen,
             _runtime: runtime,
         }
     }
 
     fn release(&self) {
         self.holding.store(false, Ordering::SeqCst);
+    }
+
+    /// Hold the matching requests again (they are held from the start).
+    fn hold(&self) {
+        self.holding.store(true, Ordering::SeqCst);
     }
 }
 
@@ -802,4 +814,50 @@ fn create_stack_interrupted_between_two_waits_ends_at_once_and_the_same_command_
             "{stack}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// logs --follow
+
+/// Ctrl-C is the normal end of `logs --follow` (exit 0), and it ends a poll
+/// that is still waiting on CloudWatch, not only the pause between polls: a
+/// busy poll reads many pages. The poll's FilterLogEvents is held at a proxy
+/// until the process has gone.
+#[test]
+fn logs_follow_ends_with_exit_0_on_ctrl_c_even_in_the_middle_of_a_poll() {
+    let cloud = LocalCloud::load();
+    let proxy = AwsProxy::start(
+        &cloud.moto_endpoint(),
+        &common::account_for("interrupt-logs"),
+    );
+    let config = common::stack_config_dir(&[]);
+    common::stackup(config.path(), &proxy.endpoint)
+        .args(["create-stack", "local", "--yes"])
+        .successful_output();
+    // FilterLogEvents (JSON protocol); nothing else stackup sends has these
+    let holding = HoldingProxy::start(&proxy.endpoint, &["\"logGroupName\"", "\"startTime\""]);
+    holding.release();
+    let mut run = Running::spawn(
+        config.path(),
+        &holding.endpoint,
+        &["logs", "local", "--since", "5m", "--follow"],
+    );
+    // An empty group is one call to read; the second is the first poll of --follow.
+    run.wait_until("logs to poll", Duration::from_secs(60), |_| {
+        holding.seen.load(Ordering::SeqCst) >= 2
+    });
+    holding.hold();
+    run.wait_until("a poll to be held", Duration::from_secs(30), |_| {
+        holding.held.load(Ordering::SeqCst) > 0
+    });
+    run.interrupt();
+    let (code, stdout, stderr) = run.finish(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        holding.held.load(Ordering::SeqCst) > 0,
+        "it ended while its poll was still waiting"
+    );
+    assert_eq!(stdout, "", "an empty group prints nothing");
+    assert!(!stderr.contains("rror"), "{stderr}");
+    holding.release();
 }

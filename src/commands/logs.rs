@@ -418,48 +418,13 @@ async fn follow(
     queries: &[Query],
 ) -> anyhow::Result<()> {
     let mut idle = Duration::from_millis(500);
+    // Ctrl-C ends a poll too: a busy one can read many pages.
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
-        // the overlap window of the newest event, never before --since
-        let window_start = printed.floor;
-        let now = now_ms() + 1;
-        let mut got_events = false;
-        let mut fresh = Vec::new();
-        for query in queries {
-            let mut token = None;
-            // the newest timestamp of this query's pages so far, while they come
-            // in time order
-            let mut in_order = Some(i64::MIN);
-            loop {
-                let (page, next) = filter_page(client, query, window_start, now, token).await?;
-                in_order = in_order.filter(|&last| {
-                    page.first().is_none_or(|first| first.timestamp >= last)
-                        && in_time_order(&page)
-                });
-                if let (Some(last), Some(event)) = (&mut in_order, page.last()) {
-                    *last = event.timestamp;
-                }
-                fresh.extend(page.into_iter().filter(|event| printed.is_new(event)));
-                if fresh.len() >= PAGE {
-                    got_events = true;
-                    printed.write_new(out, std::mem::take(&mut fresh))?;
-                    // One query read in time order so far: the rest of this poll
-                    // comes after everything printed, never before its overlap
-                    // window, so the older ids can go now. A poll that reads a
-                    // burst then holds the ids of one window, not of the burst.
-                    if queries.len() == 1 && in_order.is_some() {
-                        printed.forget();
-                    }
-                }
-                match next {
-                    Some(next) => token = Some(next),
-                    None => break,
-                }
-            }
-        }
-        got_events |= !fresh.is_empty();
-        printed.write_new(out, fresh)?;
-        printed.forget();
+        let got_events = tokio::select! {
+            got = poll(printed, out, client, queries) => got?,
+            _ = &mut interrupt => return Ok(()),
+        };
         idle = if got_events {
             Duration::from_millis(500)
         } else {
@@ -470,6 +435,56 @@ async fn follow(
             _ = &mut interrupt => return Ok(()),
         }
     }
+}
+
+/// One poll of `follow`: the overlap window up to now, new events written.
+/// Whether there were any.
+async fn poll(
+    printed: &mut Printed,
+    out: &mut Sink<'_>,
+    client: &aws_sdk_cloudwatchlogs::Client,
+    queries: &[Query],
+) -> anyhow::Result<bool> {
+    // the overlap window of the newest event, never before --since
+    let window_start = printed.floor;
+    let now = now_ms() + 1;
+    let mut got_events = false;
+    let mut fresh = Vec::new();
+    for query in queries {
+        let mut token = None;
+        // the newest timestamp of this query's pages so far, while they come
+        // in time order
+        let mut in_order = Some(i64::MIN);
+        loop {
+            let (page, next) = filter_page(client, query, window_start, now, token).await?;
+            in_order = in_order.filter(|&last| {
+                page.first().is_none_or(|first| first.timestamp >= last) && in_time_order(&page)
+            });
+            if let (Some(last), Some(event)) = (&mut in_order, page.last()) {
+                *last = event.timestamp;
+            }
+            fresh.extend(page.into_iter().filter(|event| printed.is_new(event)));
+            if fresh.len() >= PAGE {
+                got_events = true;
+                printed.write_new(out, std::mem::take(&mut fresh))?;
+                // One query read in time order so far: the rest of this poll
+                // comes after everything printed, never before its overlap
+                // window, so the older ids can go now. A poll that reads a
+                // burst then holds the ids of one window, not of the burst.
+                if queries.len() == 1 && in_order.is_some() {
+                    printed.forget();
+                }
+            }
+            match next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+    }
+    got_events |= !fresh.is_empty();
+    printed.write_new(out, fresh)?;
+    printed.forget();
+    Ok(got_events)
 }
 
 #[cfg(test)]
