@@ -179,6 +179,12 @@ def show(path):
               f"{env.get('load_end')} at end; bench took {env.get('seconds', 0):.0f} s")
 
 
+def counted(env, runs):
+    """Counted runs per side of one comparison: --runs, or fewer where the
+    comparison caps them (logs-follow)."""
+    return min((len(rows) for rows in runs.values()), default=env.get("runs"))
+
+
 def markdown_block(env, meta, runs):
     name = meta["name"]
     lines = [BEGIN.format(name), f"### {name}: {meta['title']}", ""]
@@ -207,7 +213,7 @@ def markdown_block(env, meta, runs):
         lines.append(f"- {note}")
     lines += [
         "",
-        f"Measured {env.get('date')}: {env.get('runs')} counted runs per side, alternating, "
+        f"Measured {env.get('date')}: {counted(env, runs)} counted runs per side, alternating, "
         f"after a warm-up of each; {env.get('machine')}; load average "
         f"{env.get('load_start')} at start, {env.get('load_end')} at end.",
         "",
