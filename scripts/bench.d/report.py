@@ -243,6 +243,24 @@ machine, so a wall time here is mostly each tool's own work plus moto's, not AWS
 latency: on AWS, waits and round trips dominate and a call saved counts more."""
 
 
+TARGET = re.compile(r"^- target: (.*): (met|NOT met) \((.*)\)$", re.M)
+
+
+def summary_table(blocks):
+    """Every target of the blocks below, with its verdict, as one table."""
+    rows = []
+    for block in blocks:
+        name = re.match(r"<!-- bench:(\S+) -->", block).group(1)
+        for target, verdict, figure in TARGET.findall(block):
+            rows.append(f"| {name} | {target} | {figure} | {verdict} |")
+    if not rows:
+        return ""
+    return ("Targets at a glance (from the blocks below; each block says when it was measured):\n\n"
+            "| comparison | target | measured | |\n|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+            "Where a target is not met, its block says what bounds it here: moto answers every call "
+            "in one Python process on 2 cores, so its time is a large part of each wall time.\n\n")
+
+
 def readme(path, readme_path, names):
     env, metas, runs = load(path)
     with open(readme_path) as f:
@@ -264,7 +282,7 @@ def readme(path, readme_path, names):
                 section, re.S)
             if found:
                 blocks.append(found.group(0))
-    out = head + INTRO + "\n\n"
+    out = head + INTRO + "\n\n" + summary_table(blocks)
     if versions:
         out += "Versions of the last run: " + ", ".join(
             f"{k} {v}" for k, v in versions.items()) + ".\n\n"
