@@ -485,3 +485,150 @@ fn delete_stack_removes_the_services_deploy_release_created_first() {
             "will delete ECS service web and its tasks",
         ));
 }
+
+/// The actions the platform's DeployRole allows (stacks/platform.json), as
+/// written: names or patterns with `*`.
+fn deploy_role_actions() -> Vec<String> {
+    let template: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo_root().join("stacks/platform.json"))
+            .expect("platform template"),
+    )
+    .expect("JSON");
+    let mut actions = Vec::new();
+    for policy in template["Resources"]["DeployRole"]["Properties"]["Policies"]
+        .as_array()
+        .expect("DeployRole policies")
+    {
+        for statement in policy["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+        {
+            assert_eq!(statement["Effect"], "Allow", "{statement}");
+            match &statement["Action"] {
+                serde_json::Value::String(action) => actions.push(action.clone()),
+                serde_json::Value::Array(list) => actions.extend(
+                    list.iter()
+                        .map(|action| action.as_str().expect("action").to_string()),
+                ),
+                other => panic!("an Action that is neither a name nor a list: {other}"),
+            }
+        }
+    }
+    actions
+}
+
+/// Whether an IAM action pattern (`ecs:Describe*`) matches an action; IAM
+/// compares them without regard to case.
+fn allows(pattern: &str, action: &str) -> bool {
+    let (pattern, action) = (pattern.to_lowercase(), action.to_lowercase());
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == action;
+    }
+    let mut rest = action.as_str();
+    for (index, part) in parts.iter().enumerate() {
+        if index == 0 {
+            let Some(after) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = after;
+        } else if index == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            let Some(at) = rest.find(part) else {
+                return false;
+            };
+            rest = &rest[at + part.len()..];
+        }
+    }
+    true
+}
+
+/// The platform's DeployRole is for whoever deploys (a person, a CI job): it
+/// must allow every call deploy-release, rollback, status and logs make, on
+/// their everyday paths and on a failed rollout's (the stopped tasks, their
+/// last log lines, the way back). The calls are recorded at a proxy of their
+/// own; the role's actions are read from the template.
+#[test]
+fn the_deploy_role_allows_every_call_of_the_deploying_commands() {
+    let fixture = fixture("deploy-role", &[]);
+    let deployer = common::AwsProxy::start(
+        &common::LocalCloud::load().moto_endpoint(),
+        &fixture.proxy.account,
+    );
+    let stackup = || common::stackup(fixture.config.path(), &deployer.endpoint);
+    for image in ["ghcr.io/example/demo:1.0.0", "ghcr.io/example/demo:1.0.1"] {
+        stackup()
+            .args(["deploy-release", "local", "--yes", "--image"])
+            .arg(format!("web={image}"))
+            .assert()
+            .success();
+    }
+    fixture.fail_next_deployment("CannotPullContainerError: not found");
+    stackup()
+        .args([
+            "deploy-release",
+            "local",
+            "--yes",
+            "--image",
+            "web=ghcr.io/example/demo:broken",
+        ])
+        .assert()
+        .code(1);
+    stackup()
+        .args(["rollback", "local", "--yes"])
+        .assert()
+        .success();
+    for args in [
+        &["status", "local"][..],
+        &["--output", "json", "status", "local"],
+        &["logs", "local", "--since", "1h"],
+    ] {
+        stackup().args(args).assert().success();
+    }
+
+    let used: std::collections::BTreeSet<String> = deployer.actions().into_iter().collect();
+    for path in [
+        "ecs:CreateService",
+        "ecs:UpdateService",
+        "ecs:RegisterTaskDefinition",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
+        "ssm:GetParameterHistory",
+        "cloudwatch:GetMetricData",
+    ] {
+        assert!(
+            used.contains(path),
+            "the commands took the path of {path}: {used:?}"
+        );
+    }
+    let allowed = deploy_role_actions();
+    // GetCallerIdentity needs no permission: AWS answers it for any caller.
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|action| action.as_str() != "sts:GetCallerIdentity")
+        .filter(|action| !allowed.iter().any(|pattern| allows(pattern, action)))
+        .collect();
+    assert!(missing.is_empty(), "DeployRole does not allow {missing:?}");
+    // Not calls of their own: every revision is registered with tags
+    // (ecs:TagResource) and names the stack's task roles (iam:PassRole).
+    for implied in ["ecs:TagResource", "iam:PassRole"] {
+        assert!(
+            allowed.iter().any(|pattern| allows(pattern, implied)),
+            "DeployRole does not allow {implied}"
+        );
+    }
+}
+
+#[test]
+fn iam_patterns_match_as_iam_does() {
+    assert!(allows("ecs:Describe*", "ecs:DescribeServices"));
+    assert!(allows("ECS:describeservices", "ecs:DescribeServices"));
+    assert!(allows("*", "ssm:PutParameter"));
+    assert!(allows("logs:*Log*", "logs:FilterLogEvents"));
+    assert!(!allows("ecs:Describe*", "ecs:UpdateService"));
+    assert!(!allows("ecs:DescribeServices", "ecs:DescribeServicesX"));
+    assert!(!allows("logs:*Log*", "logs:StartLiveTail"));
+}

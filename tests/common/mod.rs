@@ -86,10 +86,13 @@ pub fn account_for(test_name: &str) -> String {
     format!("{:012}", hash % 1_000_000_000_000)
 }
 
-/// One recorded request: the AWS operation (from `X-Amz-Target` or `Action=`).
+/// One recorded request: the AWS operation (from `X-Amz-Target` or `Action=`)
+/// and the service it was signed for (the SigV4 credential scope: `ecs`,
+/// `monitoring` for CloudWatch, ...).
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub operation: String,
+    pub service: String,
 }
 
 /// A proxy in front of moto for one test (see the module documentation).
@@ -179,6 +182,23 @@ impl AwsProxy {
         self.count.load(Ordering::SeqCst)
     }
 
+    /// The IAM actions of the calls seen so far, in order: `ecs:UpdateService`
+    /// (CloudWatch signs as `monitoring`; its actions are `cloudwatch:`).
+    pub fn actions(&self) -> Vec<String> {
+        self.recorded
+            .lock()
+            .expect("recorded")
+            .iter()
+            .map(|recorded| {
+                let prefix = match recorded.service.as_str() {
+                    "monitoring" => "cloudwatch",
+                    other => other,
+                };
+                format!("{prefix}:{}", recorded.operation)
+            })
+            .collect()
+    }
+
     /// The operations seen so far, in order.
     pub fn operations(&self) -> Vec<String> {
         self.recorded
@@ -215,10 +235,11 @@ async fn forward(
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
     let operation = operation_of(&parts.uri, &parts.headers, &body);
+    let service = signed_service(&parts.headers);
     recorded
         .lock()
         .expect("recorded")
-        .push(Recorded { operation });
+        .push(Recorded { operation, service });
     let Some(upstream) = upstream else {
         return Ok(Response::builder()
             .status(500)
@@ -255,6 +276,17 @@ async fn forward(
 /// The operation of an AWS request: X-Amz-Target (json protocols), the path
 /// `/service/<service>/operation/<Op>` (Smithy RPCv2 CBOR, CloudWatch), else the
 /// Action of a query body.
+/// The service of a SigV4 signature: `Credential=KEY/DATE/REGION/SERVICE/aws4_request`.
+fn signed_service(headers: &hyper::HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split("Credential=").nth(1))
+        .and_then(|credential| credential.split('/').nth(3))
+        .unwrap_or("?")
+        .to_string()
+}
+
 fn operation_of(uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &Bytes) -> String {
     if let Some((_, operation)) = uri
         .path()
