@@ -186,6 +186,17 @@ pub fn pending<'m>(
     let mut pending = Vec::new();
     for migration in migrations {
         match applied.get(&migration.version) {
+            Some(row) if row.checksum != migration.checksum && row.name != migration.name => problems.push(
+                Problem::new(format!(
+                    "has number {} of a migration applied under another name, {:?}, with other contents (schema_migrations)",
+                    migration.version, row.name
+                ))
+                .in_file(dir.join(&migration.file_name))
+                .fix(format!(
+                    "restore migration {} {:?} as it was applied and give this one the next free number",
+                    row.version, row.name
+                )),
+            ),
             Some(row) if row.checksum != migration.checksum => problems.push(
                 Problem::new(format!(
                     "was changed after it was applied (checksum {} in schema_migrations, {} on disk)",
@@ -470,5 +481,17 @@ mod tests {
         let pending = pending(&migrations, &applied, dir.path()).expect("ok");
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].file_name, "2_b.sql");
+        // Another migration under an applied number: both names in the message.
+        let applied = vec![Applied {
+            version: 1,
+            name: "create_accounts".into(),
+            checksum: checksum("SELECT 0;"),
+        }];
+        let error = super::pending(&migrations, &applied, dir.path()).expect_err("renamed");
+        let text = error.to_string();
+        assert!(
+            text.contains("1_a.sql") && text.contains("\"create_accounts\""),
+            "{text}"
+        );
     }
 }
