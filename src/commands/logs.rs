@@ -35,22 +35,59 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-/// `15m` (ago) or an RFC 3339 time, in epoch milliseconds.
+/// `15m` (ago) or an RFC 3339 time, in epoch milliseconds (never before 1970:
+/// a duration longer than that means from the beginning).
 pub fn parse_time(text: &str, flag: &str, now: i64) -> Result<i64, InputError> {
     if let Ok(ago) = humantime::parse_duration(text) {
-        return Ok(now - ago.as_millis() as i64);
+        let ago = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
+        return Ok(now.saturating_sub(ago).max(0));
     }
-    if let Ok(time) = humantime::parse_rfc3339_weak(text) {
-        return Ok(time
-            .duration_since(UNIX_EPOCH)
-            .map(|since| since.as_millis() as i64)
-            .unwrap_or_default());
+    if let Some(time) = parse_rfc3339(text) {
+        return Ok(time.max(0));
     }
     Err(InputError::one(
         Problem::new(format!("{flag} {text} is neither a duration nor a time")).fix(format!(
-            "write {flag} 15m, {flag} 2h, or {flag} 2026-11-21T10:00:00Z"
+            "write {flag} 15m, {flag} 2h, {flag} 2026-11-21T10:00:00Z or {flag} 2026-11-21T12:00:00+02:00"
         )),
     ))
+}
+
+/// An RFC 3339 time (`Z` or a `+hh:mm`/`-hh:mm` offset; `T` or a space between
+/// date and time; letters in either case) in epoch milliseconds. Without an
+/// offset the time is taken as UTC.
+fn parse_rfc3339(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (body, offset_seconds) = if let Some(body) = text.strip_suffix(['Z', 'z']) {
+        (body, 0)
+    } else if text.len() > 16 && text.is_char_boundary(text.len() - 6) {
+        let (body, offset) = text.split_at(text.len() - 6);
+        match offset.as_bytes() {
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+                if [h1, h2, m1, m2].iter().all(|digit| digit.is_ascii_digit()) =>
+            {
+                let hours = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
+                let minutes = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
+                if hours > 23 || minutes > 59 {
+                    return None;
+                }
+                let seconds = hours * 3600 + minutes * 60;
+                (body, if *sign == b'+' { seconds } else { -seconds })
+            }
+            _ => (text, 0),
+        }
+    } else {
+        (text, 0)
+    };
+    let body = match body.as_bytes().get(10) {
+        Some(b't') => format!("{}T{}", &body[..10], &body[11..]),
+        _ => body.to_owned(),
+    };
+    let time = humantime::parse_rfc3339_weak(&body).ok()?;
+    let millis = match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_millis()).ok()?,
+        Err(before) => -i64::try_from(before.duration().as_millis()).ok()?,
+    };
+    Some(millis - offset_seconds * 1000)
 }
 
 fn format_line(event: &LogEvent, out: &mut String) {
@@ -503,6 +540,24 @@ mod tests {
             1_767_225_600_000
         );
         assert!(parse_time("yesterday", "--since", now).is_err());
+        // Offsets, lower-case letters and a space separator are RFC 3339 too.
+        for text in [
+            "2026-01-01T02:00:00+02:00",
+            "2025-12-31T19:30:00-04:30",
+            "2026-01-01t00:00:00z",
+            "2026-01-01 00:00:00Z",
+            "2026-01-01T00:00:00.000+00:00",
+        ] {
+            assert_eq!(
+                parse_time(text, "--since", now).expect(text),
+                1_767_225_600_000,
+                "{text}"
+            );
+        }
+        assert!(parse_time("2026-01-01T00:00:00+24:00", "--since", now).is_err());
+        // A duration longer than since 1970 is from the beginning, not a wrap.
+        assert_eq!(parse_time("300000000y", "--since", now).expect("long"), 0);
+        assert_eq!(parse_time("1000y", "--since", now).expect("long"), 0);
     }
 
     fn event(timestamp: i64, id: &str) -> LogEvent {
