@@ -171,6 +171,139 @@ fn the_same_release_again_registers_nothing_and_updates_nothing() {
     assert_eq!(report["services"][0]["result"], "unchanged");
 }
 
+/// Rewrite a template of the fixture's config dir.
+fn edit_template(fixture: &TestStack, file: &str, from: &str, to: &str) {
+    let path = fixture.config.path().join("task-defs").join(file);
+    let text = std::fs::read_to_string(&path).expect("template");
+    assert!(text.contains(from), "{from:?} not in {file}");
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("write template");
+}
+
+fn mutations(operations: &[String]) -> Vec<String> {
+    operations
+        .iter()
+        .filter(|operation| {
+            [
+                "RegisterTaskDefinition",
+                "UpdateService",
+                "CreateService",
+                "PutParameter",
+            ]
+            .contains(&operation.as_str())
+        })
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_changed_service_definition_is_shown_and_applied_on_its_own() {
+    let fixture = fixture("deploy-service-def", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    edit_template(
+        &fixture,
+        "web-service.json",
+        "\"maximumPercent\": 150",
+        "\"maximumPercent\": 200",
+    );
+    edit_template(
+        &fixture,
+        "web-service.json",
+        "\"healthCheckGracePeriodSeconds\": 60",
+        "\"healthCheckGracePeriodSeconds\": 5",
+    );
+    let before = fixture.proxy.operations().len();
+    let (code, _, stderr) = fixture.deploy(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("update the service definition of web")
+            && stderr.contains("~ deploymentConfiguration.maximumPercent: 150 -> 200")
+            && stderr.contains("~ healthCheckGracePeriodSeconds: 60 -> 5"),
+        "{stderr}"
+    );
+    // The task definition did not change: no revision, one update.
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        vec!["UpdateService", "PutParameter"]
+    );
+    let service = block_on(common::web_service(&fixture.sdk()));
+    assert_eq!(
+        service
+            .deployment_configuration()
+            .and_then(|deployment| deployment.maximum_percent()),
+        Some(200)
+    );
+    assert_eq!(service.health_check_grace_period_seconds(), Some(5));
+    // Applied: nothing left to do.
+    let (code, report, stderr) = fixture.deploy(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "unchanged", "{stderr}");
+}
+
+#[test]
+fn a_reordered_template_is_no_new_revision() {
+    let fixture = fixture("deploy-reordered", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    edit_template(
+        &fixture,
+        "web.json",
+        "{ \"name\": \"PORT\", \"value\": \"{{service.port}}\" },\n        { \"name\": \"PHX_SERVER\", \"value\": \"true\" }",
+        "{ \"name\": \"PHX_SERVER\", \"value\": \"true\" },\n        { \"name\": \"PORT\", \"value\": \"{{service.port}}\" }",
+    );
+    let (code, report, stderr) = fixture.deploy(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "unchanged", "{stderr}");
+}
+
+#[test]
+fn a_per_release_cookie_service_deployed_again_unchanged_registers_nothing() {
+    let fixture = fixture(
+        "deploy-release-cookie",
+        &[("cookie = \"stack\"", "cookie = \"release\"")],
+    );
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let first = report["services"][0]["task_definition"].clone();
+    let before = fixture.proxy.operations().len();
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "unchanged", "{stderr}");
+    assert_eq!(report["services"][0]["task_definition"], first);
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        Vec::<String>::new(),
+        "no revision, no cookie: {stderr}"
+    );
+    // A new image is a new release: a revision with a cookie of its own.
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_ne!(report["services"][0]["task_definition"], first);
+    assert!(
+        stderr.contains("created the Erlang cookie of this release"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_service_named_twice_is_deployed_once() {
+    let fixture = fixture("deploy-named-twice", &[]);
+    let (code, report, stderr) = fixture.deploy(&[
+        "--image",
+        "web=ghcr.io/example/demo:1.0.0",
+        "--service",
+        "web",
+        "--service",
+        "web",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        report["services"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+}
+
 #[test]
 fn a_failed_rollout_exits_1_with_the_reasons_and_rolls_back() {
     let fixture = fixture("deploy-fails", &[]);

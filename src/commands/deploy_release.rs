@@ -19,7 +19,7 @@ use crate::release::ecs_model::TaskDefinition;
 use crate::release::history::{self, ReleaseRecord};
 use crate::release::plan::{ReleaseContext, ServiceRelease};
 use crate::release::rollout::{interpret, Rollout};
-use crate::release::{cookie, diff};
+use crate::release::{cookie, diff, service_diff};
 use crate::secret::Secret;
 use crate::ui::{confirm, Printer};
 use crate::validation;
@@ -27,6 +27,8 @@ use crate::validation;
 /// Tag on every revision: the SHA-256 of its resolved definition, so that a
 /// re-deploy of the same thing registers nothing.
 pub const DEFINITION_TAG: &str = "stackup:definition-sha256";
+/// Tag of a registered revision: the release that registered it.
+pub const RELEASE_TAG: &str = "stackup:release";
 
 #[derive(Serialize)]
 struct Report {
@@ -86,9 +88,11 @@ pub fn select_services(
     if only.is_empty() {
         return Ok(stack.services.values().cloned().collect());
     }
-    let mut chosen = Vec::new();
+    let mut chosen: Vec<ServiceConfig> = Vec::new();
     for name in only {
         match stack.services.get(name) {
+            // `--service web --service web` is one service, deployed once.
+            Some(_) if chosen.iter().any(|service| &service.name == name) => {}
             Some(service) => chosen.push(service.clone()),
             None => {
                 return Err(InputError::one(
@@ -179,6 +183,8 @@ struct Planned {
     current_desired: Option<i32>,
     registration_needed: bool,
     changes: Vec<diff::Change>,
+    /// What the service definition template changes in the running service.
+    service_changes: Vec<diff::Change>,
     /// The running revision is the one to deploy, but its rollout was not
     /// followed to its end (an interrupted run, `--no-wait`): follow it now.
     unfinished: Option<Unfinished>,
@@ -343,6 +349,16 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         for change in &plan.changes {
             printer.info(format!("    {change}"));
         }
+        if !plan.service_changes.is_empty() {
+            to_do = true;
+            printer.info(format!(
+                "{name}: update the service definition of {}",
+                plan.release.service_definition.service_name
+            ));
+            for change in &plan.service_changes {
+                printer.info(format!("    {change}"));
+            }
+        }
         if plan.current_task_definition.is_some()
             && desired.is_some()
             && desired != plan.current_desired
@@ -388,7 +404,10 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
 
     // Cookies first: the task definitions refer to them.
     let mut cookies_done = HashSet::new();
-    for plan in &planned {
+    for plan in planned.iter().filter(|plan| {
+        // A revision already registered has its cookie.
+        plan.registration_needed || plan.current_task_definition.is_none()
+    }) {
         if cookies_done.insert(plan.release.cookie_parameter.clone())
             && !existing_cookies.contains(&plan.release.cookie_parameter)
         {
@@ -552,8 +571,28 @@ async fn plan_service(
                 .map(|container| (container.name.clone(), container.image.clone()))
         })
         .collect();
-    let resolved = release.resolve(service, &running_images)?;
-    let registration_needed = current_tags.get(DEFINITION_TAG) != Some(&resolved.sha256);
+    let mut resolved = release.resolve(service, &running_images)?;
+    let running_sha = current_tags.get(DEFINITION_TAG);
+    let mut registration_needed = running_sha != Some(&resolved.sha256);
+    // What differs per release (a `cookie = "release"` cookie, `{{release.id}}`)
+    // is no change by itself: resolved for the release that registered the
+    // running revision, the same templates may give that very revision.
+    if let Some(running_release) = current_tags
+        .get(RELEASE_TAG)
+        .filter(|id| registration_needed && **id != release.release_id)
+    {
+        let again = release
+            .with_release_id(running_release)
+            .resolve(service, &running_images)?;
+        if running_sha == Some(&again.sha256) {
+            resolved = again;
+            registration_needed = false;
+        }
+    }
+    let service_changes = match &current {
+        Some(found) => service_diff::changes(found, &resolved.service_definition),
+        None => Vec::new(),
+    };
     let changes = match (&current_model, registration_needed) {
         (Some(old), true) => diff::diff(&to_value(old), &to_value(&resolved.task_definition)),
         _ => Vec::new(),
@@ -582,6 +621,7 @@ async fn plan_service(
         current_task_definition,
         registration_needed,
         changes,
+        service_changes,
         unfinished,
         release: resolved,
     })
@@ -668,7 +708,7 @@ async fn deploy_service(
             _ => {
                 let mut tags = BTreeMap::new();
                 tags.insert(DEFINITION_TAG.to_string(), plan.release.sha256.clone());
-                tags.insert("stackup:release".to_string(), release.release_id.clone());
+                tags.insert(RELEASE_TAG.to_string(), release.release_id.clone());
                 tags.insert("stackup:stack".to_string(), stack.stack_id());
                 let arn = ecs::register(&client, &plan.release.task_definition, &tags).await?;
                 printer.success(format!(
@@ -705,7 +745,7 @@ async fn deploy_service(
         let desired = definition
             .desired_count
             .filter(|desired| Some(*desired) != plan.current_desired);
-        if unfinished.is_none() || desired.is_some() {
+        if unfinished.is_none() || desired.is_some() || !plan.service_changes.is_empty() {
             ecs::update_service(&client, &definition, desired).await?;
             printer.success(format!("{name}: updated service {service_name}"));
         }

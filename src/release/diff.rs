@@ -71,11 +71,22 @@ pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
             Some(_) => {}
         }
     }
-    for (path, value) in before {
-        if !after.contains_key(&path) {
-            changes.push(Change::Removed(path, value));
+    for (path, value) in &before {
+        if !after.contains_key(path) {
+            changes.push(Change::Removed(path.clone(), value.clone()));
         }
     }
+    // An empty list that gains (or loses) items: the items say it all.
+    let has_items = |map: &BTreeMap<String, String>, path: &str| {
+        map.range(format!("{path}[")..)
+            .next()
+            .is_some_and(|(key, _)| key.starts_with(&format!("{path}[")))
+    };
+    changes.retain(|change| match change {
+        Change::Added(path, value) if value == "[]" => !has_items(&before, path),
+        Change::Removed(path, value) if value == "[]" => !has_items(&after, path),
+        _ => true,
+    });
     changes.sort_by(|left, right| path_of(left).cmp(path_of(right)));
     changes
 }

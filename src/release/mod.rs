@@ -9,4 +9,5 @@ pub mod node_name;
 pub mod placeholders;
 pub mod plan;
 pub mod rollout;
+pub mod service_diff;
 pub mod templates;

@@ -61,6 +61,54 @@ fn read_template(
     Ok((display, value))
 }
 
+/// The task definition as the JSON its hash is taken of: lists of named
+/// objects (containers, environment, secrets, volumes) in name order, as the
+/// diff matches them, so a reordered template is not a new revision.
+fn canonical_json(definition: &TaskDefinition) -> String {
+    fn sort_named(value: &mut Value) {
+        match value {
+            Value::Object(map) => map.values_mut().for_each(sort_named),
+            Value::Array(items) => {
+                items.iter_mut().for_each(sort_named);
+                let names: Option<Vec<String>> = items
+                    .iter()
+                    .map(|item| item.get("name").and_then(Value::as_str).map(str::to_owned))
+                    .collect();
+                if let Some(names) = names {
+                    let mut keyed: Vec<(String, Value)> =
+                        names.into_iter().zip(items.drain(..)).collect();
+                    keyed.sort_by(|left, right| left.0.cmp(&right.0));
+                    items.extend(keyed.into_iter().map(|(_, item)| item));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Back through the model, so the fields keep its order (and a template in
+    // name order keeps the hash it had).
+    let mut value = serde_json::to_value(definition).unwrap_or(Value::Null);
+    sort_named(&mut value);
+    serde_json::from_value::<TaskDefinition>(value)
+        .ok()
+        .and_then(|sorted| serde_json::to_string(&sorted).ok())
+        .unwrap_or_default()
+}
+
+impl<'a> ReleaseContext<'a> {
+    /// The same context for another release: what an earlier release resolves
+    /// to (its cookie, its `{{release.id}}`).
+    pub fn with_release_id(&self, release_id: &str) -> ReleaseContext<'a> {
+        ReleaseContext {
+            stack: self.stack,
+            region: self.region.clone(),
+            account: self.account.clone(),
+            outputs: self.outputs.clone(),
+            images: self.images.clone(),
+            release_id: release_id.to_string(),
+        }
+    }
+}
+
 impl ReleaseContext<'_> {
     fn lookup(
         &self,
@@ -152,7 +200,7 @@ impl ReleaseContext<'_> {
                     .fix("write \"taskDefinition\": \"{{task_definition}}\""),
             ));
         }
-        let canonical = serde_json::to_string(&task_definition).unwrap_or_default();
+        let canonical = canonical_json(&task_definition);
         let sha256 = Sha256::digest(canonical.as_bytes())
             .iter()
             .map(|byte| format!("{byte:02x}"))
@@ -262,5 +310,35 @@ mod tests {
             .expect_err("unknown field");
         assert!(error.starts_with("unknown field `memroy`"), "{error}");
         assert!(!error.contains("line"), "{error}");
+    }
+
+    #[test]
+    fn a_reordered_template_hashes_the_same() {
+        let definition = |environment: serde_json::Value, containers_reversed: bool| {
+            let mut containers = vec![
+                serde_json::json!({"name": "web", "image": "demo:1", "environment": environment}),
+                serde_json::json!({"name": "envoy", "image": "envoy:1"}),
+            ];
+            if containers_reversed {
+                containers.reverse();
+            }
+            serde_json::from_value::<TaskDefinition>(
+                serde_json::json!({"family": "f", "containerDefinitions": containers}),
+            )
+            .expect("a task definition")
+        };
+        let a = serde_json::json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]);
+        let a_sorted = a.clone();
+        let b = serde_json::json!([{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]);
+        let c = serde_json::json!([{"name": "B", "value": "3"}, {"name": "A", "value": "1"}]);
+        let first = canonical_json(&definition(a, false));
+        assert_eq!(first, canonical_json(&definition(b, true)));
+        assert_ne!(first, canonical_json(&definition(c, false)));
+        // In name order already: the same JSON as before there was sorting.
+        let sorted = definition(a_sorted, true);
+        assert_eq!(
+            canonical_json(&sorted),
+            serde_json::to_string(&sorted).expect("json")
+        );
     }
 }
