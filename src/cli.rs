@@ -219,8 +219,9 @@ pub struct RollbackArgs {
     #[arg(long, value_name = "NAME")]
     pub service: Vec<String>,
 
-    /// The task definition revision to go back to (default: the newest
-    /// completed release before the running one).
+    /// The task definition revision to go back to: a number, family:number or
+    /// an ARN, of the service's own family (with one service). Default: the
+    /// newest release before the running one not recorded as failed.
     #[arg(long, value_name = "REVISION")]
     pub to: Option<String>,
 

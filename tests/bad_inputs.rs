@@ -343,7 +343,7 @@ fn cases() -> Vec<Case> {
             &["invalid value '5 parsecs' for '--timeout <DURATION>'", "unknown time unit \"parsecs\""])
             .no_call(),
         case("logs-bad-since", Argument, Live, &["logs", "local", "--since", "yesterday"], 2,
-            &["--since yesterday is neither a duration nor a time", "fix: write --since 15m, --since 2h, or --since 2026-11-21T10:00:00Z"])
+            &["--since yesterday is neither a duration nor a time", "fix: write --since 15m, --since 2h, --since 2026-11-21T10:00:00Z or --since 2026-11-21T12:00:00+02:00"])
             .no_call(),
         case("logs-impossible-date", Argument, Live, &["logs", "local", "--since", "2026-13-45T00:00:00Z"], 2,
             &["--since 2026-13-45T00:00:00Z is neither a duration nor a time"])
@@ -357,8 +357,10 @@ fn cases() -> Vec<Case> {
         case("rollback-to-not-a-revision", Argument, Live, &["rollback", "local", "--yes", "--to", "latest"], 2,
             &["--to latest is not a task definition revision", "fix: give a revision number such as --to 3"])
             .no_call(),
-        case("rollback-to-unknown-revision", Argument, Live, &["rollback", "local", "--yes", "--to", "9"], 1,
-            &["web: no release of revision 9 in the history; known revisions: 1 (completed)"]),
+        case("rollback-to-unknown-revision", Argument, Live, &["rollback", "local", "--yes", "--to", "9"], 2,
+            &["web: no release of revision 9 in the history; known revisions: 1 (completed)", "fix: give one of the known revisions"]),
+        case("rollback-to-another-family", Argument, Live, &["rollback", "local", "--yes", "--to", "demo-local-v1-worker:1"], 2,
+            &["web: --to demo-local-v1-worker:1 is a revision of task definition family demo-local-v1-worker, but the service runs family demo-local-v1-web"]),
         case("rollback-unknown-service", Argument, Live, &["rollback", "local", "--yes", "--service", "api"], 2,
             &["--service api: the stack has no such service", "fix: services: web"])
             .no_call(),
@@ -385,7 +387,7 @@ fn cases() -> Vec<Case> {
             &["the database master password /stackup/demo-local-v1/database/master-password is missing from SSM", "run `stackup create-stack local`"])
             .then(|world| world.no_database()),
         case("release-history-missing", MissingParameter, MissingParameters, &["rollback", "local", "--yes"], 1,
-            &["web: no earlier completed release to roll back to; known revisions: none (release history: SSM parameter /stackup/demo-local-v1/releases/web)"]),
+            &["web: no earlier release that rolled out to roll back to; known revisions: none (release history: SSM parameter /stackup/demo-local-v1/releases/web)"]),
 
         // Stacks never created.
         case("deploy-no-stack", MissingStack, Empty, DEPLOY, 1,

@@ -411,7 +411,7 @@ fn rollback_uses_the_release_history() {
         .stackup()
         .args(["rollback", "local", "--to", "9", "--yes"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicates::str::contains("no release of revision 9"));
 }
 

@@ -9,9 +9,9 @@ use super::deploy_release::{release_id, roll_back_to, select_services, Back};
 use super::Context;
 use crate::aws::{ecs, ssm, sts, Aws};
 use crate::cli::RollbackArgs;
-use crate::error::InputError;
 use crate::error::Interrupted;
-use crate::release::history::{self, ReleaseRecord};
+use crate::error::{InputError, Problem};
+use crate::release::history::{self, NoTarget, ReleaseRecord};
 use crate::ui::confirm;
 use crate::validation;
 
@@ -35,6 +35,25 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     let services = select_services(&stack, &args.service)?;
     if let Some(to) = &args.to {
         history::check_target_argument(to).map_err(InputError::one)?;
+        // Revision numbers are per task definition family, so per service.
+        if services.len() > 1 {
+            return Err(InputError::one(
+                Problem::new(format!(
+                    "--to {to} names a revision of one service, and the stack has {}",
+                    services.len()
+                ))
+                .in_file(&stack.file)
+                .fix(format!(
+                    "add --service, one of: {}",
+                    services
+                        .iter()
+                        .map(|service| service.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            )
+            .into());
+        }
     }
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
     let client = aws.ecs();
@@ -61,25 +80,47 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
                     service.name
                 )
             })?;
-        let target =
-            history::rollback_target(&records, &current, args.to.as_deref()).map_err(|reason| {
-                anyhow::anyhow!(
-                    "{}: {reason} (release history: SSM parameter {parameter})",
-                    service.name
-                )
-            })?;
+        let record = history::rollback_target(&records, &current, args.to.as_deref()).map_err(
+            |reason| -> anyhow::Error {
+                match reason {
+                    NoTarget::Unknown(reason) => InputError::one(
+                        Problem::new(format!("{}: {reason}", service.name)).fix(
+                            "give one of the known revisions (the history is SSM parameter "
+                                .to_string()
+                                + &parameter
+                                + ")",
+                        ),
+                    )
+                    .into(),
+                    NoTarget::Nothing(reason) => anyhow::anyhow!(
+                        "{}: {reason} (release history: SSM parameter {parameter})",
+                        service.name
+                    ),
+                }
+            },
+        )?;
+        let target = record.task_definition.clone();
+        let how = match record.result.as_str() {
+            "completed" => String::new(),
+            bad if history::KNOWN_BAD.contains(&bad) => {
+                printer.warn(format!(
+                    "{}: revision {} is release {}, recorded as {bad}",
+                    service.name, record.revision, record.release
+                ));
+                String::new()
+            }
+            other => format!(
+                " (release {}, {other}: its rollout was not followed)",
+                record.release
+            ),
+        };
         printer.info(format!(
-            "{}: roll back from revision {} to revision {}",
+            "{}: roll back from revision {} to revision {}{how}",
             service.name,
             history::revision_of(&current),
             history::revision_of(&target)
         ));
-        let images = records
-            .iter()
-            .rev()
-            .find(|record| record.task_definition == target)
-            .map(|record| record.images.clone())
-            .unwrap_or_default();
+        let images = record.images.clone();
         plans.push((service.clone(), current, target, images));
     }
     if !confirm("Roll back", context.global.yes).await? {

@@ -51,19 +51,49 @@ pub fn check_target_argument(to: &str) -> Result<(), crate::error::Problem> {
         _ => Err(crate::error::Problem::new(format!(
             "--to {to} is not a task definition revision"
         ))
-        .fix("give a revision number such as --to 3 (or family:3, or the task definition's ARN); without --to, rollback goes back one completed release")),
+        .fix("give a revision number such as --to 3 (or family:3, or the task definition's ARN); without --to, rollback goes back one release")),
     }
 }
 
-/// The task definition to roll back to: `--to` (a revision number, or
-/// `family:revision`, or an ARN), or else the newest completed release with a
-/// lower revision than the current one (so repeated rollbacks go further back).
-pub fn rollback_target(
-    records: &[ReleaseRecord],
+/// Results that say a release did not roll out.
+pub const KNOWN_BAD: &[&str] = &["failed", "rolled-back", "timed-out"];
+
+/// The family of a task definition ARN or `family:revision`.
+pub fn family_of(task_definition: &str) -> &str {
+    let name = task_definition
+        .rsplit('/')
+        .next()
+        .unwrap_or(task_definition);
+    name.rsplit_once(':').map_or(name, |(family, _)| family)
+}
+
+/// Why there is no release to roll back to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoTarget {
+    /// `--to` names nothing this service ran: bad input.
+    Unknown(String),
+    /// The history holds nothing to go back to.
+    Nothing(String),
+}
+
+/// The release to roll back to: `--to` (a revision number, or
+/// `family:revision`, or an ARN, of the service's own family), or else the
+/// newest release with a lower revision than the current one that is not
+/// known to have failed (so repeated rollbacks go further back); a release
+/// whose rollout was not followed (`--no-wait`) counts.
+pub fn rollback_target<'r>(
+    records: &'r [ReleaseRecord],
     current: &str,
     to: Option<&str>,
-) -> Result<String, String> {
+) -> Result<&'r ReleaseRecord, NoTarget> {
     if let Some(to) = to {
+        if to.contains(':') && family_of(to) != family_of(current) {
+            return Err(NoTarget::Unknown(format!(
+                "--to {to} is a revision of task definition family {}, but the service runs family {}",
+                family_of(to),
+                family_of(current)
+            )));
+        }
         let wanted = to
             .rsplit(':')
             .next()
@@ -71,35 +101,42 @@ pub fn rollback_target(
         return records
             .iter()
             .rev()
-            .find(|record| record.task_definition == to || Some(record.revision) == wanted)
-            .map(|record| record.task_definition.clone())
+            .find(|record| {
+                family_of(&record.task_definition) == family_of(current)
+                    && (record.task_definition == to || Some(record.revision) == wanted)
+            })
             .ok_or_else(|| {
-                format!(
+                NoTarget::Unknown(format!(
                     "no release of revision {to} in the history; known revisions: {}",
                     known_revisions(records)
-                )
+                ))
             });
     }
     records
         .iter()
         .rev()
-        .filter(|record| record.result == "completed" && record.revision < revision_of(current))
-        .map(|record| record.task_definition.clone())
-        .next()
+        .find(|record| {
+            !KNOWN_BAD.contains(&record.result.as_str())
+                && record.revision < revision_of(current)
+                && family_of(&record.task_definition) == family_of(current)
+        })
         .ok_or_else(|| {
-            format!(
-                "no earlier completed release to roll back to; known revisions: {}",
+            NoTarget::Nothing(format!(
+                "no earlier release that rolled out to roll back to; known revisions: {}",
                 known_revisions(records)
-            )
+            ))
         })
 }
 
 fn known_revisions(records: &[ReleaseRecord]) -> String {
-    let mut revisions: Vec<String> = records
+    // Each revision once, in order, with the results it had.
+    let revisions: Vec<String> = records
         .iter()
-        .map(|record| format!("{} ({})", record.revision, record.result))
+        .map(|record| (record.revision, record.result.as_str()))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|(revision, result)| format!("{revision} ({result})"))
         .collect();
-    revisions.dedup();
     if revisions.is_empty() {
         "none".into()
     } else {
@@ -150,16 +187,50 @@ mod tests {
         let current = "arn:aws:ecs:eu-west-1:1:task-definition/demo-web:2";
         assert_eq!(
             rollback_target(&records, current, None).expect("target"),
-            records[0].task_definition
+            &records[0]
         );
         assert_eq!(
             rollback_target(&records, current, Some("3")).expect("target"),
-            records[3].task_definition
+            &records[3]
         );
-        assert!(rollback_target(&records, current, Some("9"))
-            .expect_err("unknown")
-            .contains("1 (completed)"));
-        assert!(rollback_target(&[], current, None).is_err());
+        assert!(matches!(
+            rollback_target(&records, current, Some("9")),
+            Err(NoTarget::Unknown(reason)) if reason.contains("1 (completed)")
+        ));
+        assert!(matches!(
+            rollback_target(&[], current, None),
+            Err(NoTarget::Nothing(_))
+        ));
         assert_eq!(revision_of(current), 2);
+    }
+
+    #[test]
+    fn a_release_not_followed_counts_and_another_family_is_refused() {
+        let records = vec![
+            record(1, "started"),
+            record(2, "failed"),
+            record(3, "completed"),
+        ];
+        let current = "arn:aws:ecs:eu-west-1:1:task-definition/demo-web:3";
+        // --no-wait releases are not known to have failed: they count.
+        assert_eq!(
+            rollback_target(&records, current, None).expect("target"),
+            &records[0]
+        );
+        for other in [
+            "demo-worker:1",
+            "arn:aws:ecs:eu-west-1:1:task-definition/demo-worker:1",
+        ] {
+            assert!(matches!(
+                rollback_target(&records, current, Some(other)),
+                Err(NoTarget::Unknown(reason)) if reason.contains("family demo-worker")
+            ));
+        }
+        assert_eq!(
+            rollback_target(&records, current, Some("demo-web:1")).expect("own family"),
+            &records[0]
+        );
+        assert_eq!(family_of("demo-web:1"), "demo-web");
+        assert_eq!(family_of(current), "demo-web");
     }
 }
