@@ -81,8 +81,37 @@ pub fn interpret(service: &Service, task_definition: &str) -> Rollout {
         {
             Rollout::Completed(counts(ours))
         }
+        // Without a circuit breaker ECS retries failing tasks for ever; stop
+        // where the breaker would have: that many tasks failed, none running.
+        Some(DeploymentRolloutState::InProgress) | None
+            if !has_circuit_breaker(service)
+                && ours.running_count() == 0
+                && ours.failed_tasks() >= failure_threshold(ours.desired_count()) =>
+        {
+            Rollout::Failed {
+                reason: format!(
+                    "{} tasks of the new revision failed and none runs (the service has no deployment circuit breaker; stackup stops at its threshold)",
+                    ours.failed_tasks()
+                ),
+                rolled_back_to: None,
+            }
+        }
         _ => Rollout::InProgress(counts(ours)),
     }
+}
+
+fn has_circuit_breaker(service: &Service) -> bool {
+    service
+        .deployment_configuration()
+        .and_then(|configuration| configuration.deployment_circuit_breaker())
+        .is_some_and(|breaker| breaker.enable())
+}
+
+/// The circuit breaker's failed task threshold: half the desired count,
+/// at least 3 and at most 200 (ECS developer guide, "How the Amazon ECS
+/// deployment circuit breaker detects failures").
+pub fn failure_threshold(desired: i32) -> i32 {
+    ((desired + 1) / 2).clamp(3, 200)
 }
 
 #[cfg(test)]
@@ -187,6 +216,44 @@ mod tests {
     }
 
     #[test]
+    fn without_a_circuit_breaker_tasks_failing_to_start_fail_at_its_threshold() {
+        let failing = |failed| {
+            service(
+                NEW,
+                vec![
+                    deployment("ecs-svc/2", "PRIMARY", NEW, None, (2, 0, 1, failed), None),
+                    deployment("ecs-svc/1", "ACTIVE", OLD, None, (2, 2, 0, 0), None),
+                ],
+            )
+        };
+        assert!(matches!(
+            interpret(&failing(2), NEW),
+            Rollout::InProgress(_)
+        ));
+        assert!(matches!(
+            interpret(&failing(3), NEW),
+            Rollout::Failed { rolled_back_to: None, reason } if reason.contains("3 tasks")
+        ));
+        // With a breaker, ECS decides (and rolls back by itself).
+        let mut guarded = failing(3);
+        guarded.deployment_configuration = Some(
+            aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .deployment_circuit_breaker(
+                    aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
+                        .enable(true)
+                        .rollback(true)
+                        .build(),
+                )
+                .build(),
+        );
+        assert!(matches!(interpret(&guarded, NEW), Rollout::InProgress(_)));
+        assert_eq!(
+            [1, 6, 7, 100, 1000].map(failure_threshold),
+            [3, 3, 4, 50, 200]
+        );
+    }
+
+    #[test]
     fn the_circuit_breaker_fails_and_rolls_back() {
         let rolled_back = service(
             OLD,
@@ -235,29 +302,5 @@ mod tests {
                 ..
             }
         ));
-    }
-
-    #[test]
-    fn tasks_failing_without_a_circuit_breaker_stay_in_progress_until_the_timeout() {
-        let failing = service(
-            NEW,
-            vec![deployment(
-                "ecs-svc/2",
-                "PRIMARY",
-                NEW,
-                Some(DeploymentRolloutState::InProgress),
-                (2, 0, 0, 6),
-                None,
-            )],
-        );
-        assert_eq!(
-            interpret(&failing, NEW),
-            Rollout::InProgress(Counts {
-                running: 0,
-                pending: 0,
-                desired: 2,
-                failed: 6
-            })
-        );
     }
 }
