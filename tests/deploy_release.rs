@@ -286,6 +286,48 @@ fn a_per_release_cookie_service_deployed_again_unchanged_registers_nothing() {
 }
 
 #[test]
+fn a_first_deploy_names_the_missing_images_of_every_service_at_once() {
+    let fixture = TestStack::new(
+        "deploy-no-images",
+        common::stack_config_dir(&[(
+            "cookie = \"stack\"",
+            "cookie = \"stack\"\n\n[services.worker]\ntask_definition = \"task-defs/worker.json\"\nservice_definition = \"task-defs/worker-service.json\"\ndesired_count = 1",
+        )]),
+    );
+    let web_service =
+        std::fs::read_to_string(fixture.config.path().join("task-defs/web-service.json"))
+            .expect("web-service.json");
+    std::fs::write(
+        fixture.config.path().join("task-defs/worker-service.json"),
+        web_service.replace(
+            "\"containerName\": \"web\"",
+            "\"containerName\": \"worker\"",
+        ),
+    )
+    .expect("worker-service.json");
+    let web = std::fs::read_to_string(fixture.config.path().join("task-defs/web.json"))
+        .expect("web.json");
+    std::fs::write(
+        fixture.config.path().join("task-defs/worker.json"),
+        web.replace("\"name\": \"web\"", "\"name\": \"worker\"")
+            .replace("{{image.web}}", "{{image.worker}}"),
+    )
+    .expect("worker.json");
+    fixture.create_stack();
+    fixture
+        .stackup()
+        .args(["deploy-release", "local", "--yes"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "task-defs/web.json: placeholder {{image.web}} has no value",
+        ))
+        .stderr(predicates::str::contains(
+            "task-defs/worker.json: placeholder {{image.worker}} has no value",
+        ));
+}
+
+#[test]
 fn a_service_named_twice_is_deployed_once() {
     let fixture = fixture("deploy-named-twice", &[]);
     let (code, report, stderr) = fixture.deploy(&[

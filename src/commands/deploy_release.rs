@@ -299,11 +299,27 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         .zip(cookies_found)
         .filter_map(|(name, found)| found.then_some(name))
         .collect();
-    let planned = try_join_all(services.iter().zip(&located).map(|(service, located)| {
+    let planned = join_all(services.iter().zip(&located).map(|(service, located)| {
         let current = running.get(located).cloned();
         plan_service(&release, &ecs_client, &ssm_client, args, service, current)
     }))
-    .await?;
+    .await;
+    // Every service's input problems at once, as validate reports them.
+    let mut problems = Vec::new();
+    let mut plans = Vec::new();
+    for plan in planned {
+        match plan {
+            Ok(plan) => plans.push(plan),
+            Err(error) => match error.downcast::<InputError>() {
+                Ok(input) => problems.extend(input.problems),
+                Err(other) => return Err(other),
+            },
+        }
+    }
+    if !problems.is_empty() {
+        return Err(InputError::new(problems).into());
+    }
+    let planned = plans;
 
     let mut to_do = false;
     let mut to_follow = false;

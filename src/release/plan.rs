@@ -271,7 +271,7 @@ fn resolve_file(
         Err(missing) => {
             for name in missing {
                 let fix = if let Some(container) = name.strip_prefix("image.") {
-                    format!("pass --image {container}=IMAGE (no revision is running to keep its image from)")
+                    format!("pass --image {container}=IMAGE (a new container, or no revision runs yet: there is no running image to keep)")
                 } else if let Some(output) = name.strip_prefix("stack.") {
                     format!("the stack has no output {output}: run `stackup create-stack`, or correct the name")
                 } else {
