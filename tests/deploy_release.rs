@@ -449,6 +449,20 @@ fn rollback_uses_the_release_history() {
         .assert()
         .success();
     assert_eq!(revision(&fixture), "3");
+    // To what runs: nothing to do, nothing done.
+    let before = fixture.proxy.operations().len();
+    fixture
+        .stackup()
+        .args(["rollback", "local", "--to", "3", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "web: runs revision 3 already: nothing to roll back",
+        ));
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        Vec::<String>::new()
+    );
     fixture
         .stackup()
         .args(["rollback", "local", "--to", "9", "--yes"])

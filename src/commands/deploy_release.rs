@@ -589,7 +589,10 @@ async fn plan_service(
         .collect();
     let mut resolved = release.resolve(service, &running_images)?;
     let running_sha = current_tags.get(DEFINITION_TAG);
-    let mut registration_needed = running_sha != Some(&resolved.sha256);
+    let same = |release: &ServiceRelease| {
+        running_sha.is_some_and(|sha| *sha == release.sha256 || *sha == release.sha256_unsorted)
+    };
+    let mut registration_needed = !same(&resolved);
     // What differs per release (a `cookie = "release"` cookie, `{{release.id}}`)
     // is no change by itself: resolved for the release that registered the
     // running revision, the same templates may give that very revision.
@@ -600,7 +603,7 @@ async fn plan_service(
         let again = release
             .with_release_id(running_release)
             .resolve(service, &running_images)?;
-        if running_sha == Some(&again.sha256) {
+        if same(&again) {
             resolved = again;
             registration_needed = false;
         }

@@ -100,6 +100,14 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             },
         )?;
         let target = record.task_definition.clone();
+        if target == current {
+            printer.info(format!(
+                "{}: runs revision {} already: nothing to roll back",
+                service.name,
+                history::revision_of(&current)
+            ));
+            continue;
+        }
         let how = match record.result.as_str() {
             "completed" => String::new(),
             bad if history::KNOWN_BAD.contains(&bad) => {
@@ -122,6 +130,16 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         ));
         let images = record.images.clone();
         plans.push((service.clone(), current, target, images));
+    }
+    if plans.is_empty() {
+        printer.success("nothing to roll back");
+        return print_report(
+            printer,
+            &Report {
+                stack: stack.name.clone(),
+                services: Vec::new(),
+            },
+        );
     }
     if !confirm("Roll back", context.global.yes).await? {
         anyhow::bail!("cancelled: nothing was changed");
@@ -182,24 +200,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         stack: stack.name.clone(),
         services: results,
     };
-    if printer.is_json() {
-        printer.json(&report)?;
-    } else {
-        printer.data(
-            &report
-                .services
-                .iter()
-                .map(|result| {
-                    format!(
-                        "{}  {}  revision {}\n",
-                        result.service,
-                        result.result,
-                        history::revision_of(&result.to)
-                    )
-                })
-                .collect::<String>(),
-        )?;
-    }
+    print_report(printer, &report)?;
     if !failed.is_empty() {
         anyhow::bail!("the rollback of {} did not complete", failed.join(", "));
     }
@@ -216,4 +217,25 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+fn print_report(printer: &crate::ui::Printer, report: &Report) -> anyhow::Result<()> {
+    if printer.is_json() {
+        printer.json(report)
+    } else {
+        printer.data(
+            &report
+                .services
+                .iter()
+                .map(|result| {
+                    format!(
+                        "{}  {}  revision {}\n",
+                        result.service,
+                        result.result,
+                        history::revision_of(&result.to)
+                    )
+                })
+                .collect::<String>(),
+        )
+    }
 }

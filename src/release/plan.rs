@@ -37,6 +37,9 @@ pub struct ServiceRelease {
     pub task_definition: TaskDefinition,
     /// SHA-256 of the resolved task definition's canonical JSON.
     pub sha256: String,
+    /// The hash as stackup took it before named lists were sorted: a revision
+    /// registered then and tagged with it is the same definition.
+    pub sha256_unsorted: String,
     pub service_definition: ServiceDefinition,
 }
 
@@ -200,16 +203,20 @@ impl ReleaseContext<'_> {
                     .fix("write \"taskDefinition\": \"{{task_definition}}\""),
             ));
         }
-        let canonical = canonical_json(&task_definition);
-        let sha256 = Sha256::digest(canonical.as_bytes())
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let hex = |text: String| -> String {
+            Sha256::digest(text.as_bytes())
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect()
+        };
+        let sha256 = hex(canonical_json(&task_definition));
+        let sha256_unsorted = hex(serde_json::to_string(&task_definition).unwrap_or_default());
         Ok(ServiceRelease {
             service: service.clone(),
             cookie_parameter,
             task_definition,
             sha256,
+            sha256_unsorted,
             service_definition,
         })
     }
