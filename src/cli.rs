@@ -101,7 +101,8 @@ pub enum Command {
     /// Deploy a release: register a task definition revision when something
     /// changed, create or update each service, and wait for the rollout.
     ///
-    /// Shows a diff against the running revision and asks first. Success means
+    /// Shows a diff against the running revision and service (the settings the
+    /// service definition template gives) and asks first. Success means
     /// the new deployment is PRIMARY, its rollout COMPLETED and every task runs;
     /// a failed rollout exits 1 with the stopped tasks' reasons and last log
     /// lines, and rolls back unless --no-rollback.
