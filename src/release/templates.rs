@@ -23,15 +23,44 @@ pub struct CheckContext<'a> {
     pub containers: &'a BTreeSet<String>,
 }
 
-/// Environment variable names that must come from `secrets[]`, never `environment[]`.
-const SECRET_WORDS: &[&str] = &[
-    "COOKIE",
+/// Last words of environment variable names that hold a secret, which must
+/// come from `secrets[]`, never `environment[]` (DESIGN.md section 7).
+/// Matched on whole words so that `PASSWORD_MIN_LENGTH`, `COOKIE_DOMAIN` or
+/// `TOKENIZERS_PARALLELISM` (settings about secrets, not secrets) pass.
+const SECRET_LAST_WORDS: &[&str] = &[
     "PASSWORD",
+    "PASSWD",
+    "PASS",
     "SECRET",
     "TOKEN",
-    "PRIVATE_KEY",
-    "DATABASE_URL",
+    "COOKIE",
+    "CREDENTIALS",
 ];
+
+/// Last two words of names that hold a secret: keys, and URLs, which carry
+/// the password in them.
+const SECRET_LAST_PAIRS: &[[&str; 2]] = &[
+    ["PRIVATE", "KEY"],
+    ["API", "KEY"],
+    ["SECRET", "KEY"],
+    ["ACCESS", "KEY"],
+    ["DATABASE", "URL"],
+];
+
+/// Whether an environment variable of this name holds a secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    let words: Vec<&str> = upper.split('_').filter(|word| !word.is_empty()).collect();
+    let Some(last) = words.last() else {
+        return false;
+    };
+    // Phoenix's signing secret.
+    upper == "SECRET_KEY_BASE"
+        || SECRET_LAST_WORDS.contains(last)
+        || SECRET_LAST_PAIRS
+            .iter()
+            .any(|pair| words.ends_with(pair.as_slice()))
+}
 
 /// Parse a template; a syntax error is one problem with its line.
 pub fn parse(path: &Path, display: &Path) -> Result<Value, Problem> {
@@ -236,9 +265,7 @@ fn check_environment(
             .get("value")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let upper = name.to_ascii_uppercase();
-        let looks_secret = SECRET_WORDS.iter().any(|word| upper.contains(word));
-        if looks_secret && !value.is_empty() {
+        if is_secret_name(name) && !value.is_empty() {
             problems.push(problem(
                 format!("{name} looks like a secret but is given as a plain value in the task definition"),
                 &format!("{pointer}/environment/{index}"),
@@ -306,6 +333,59 @@ mod tests {
             Some("/loadBalancers/1/containerName")
         );
         assert_eq!(problems[0].fix.as_deref(), Some("use one of: web"));
+    }
+
+    #[test]
+    fn secret_names_are_told_by_their_words() {
+        for name in [
+            "RELEASE_COOKIE",
+            "DATABASE_PASSWORD",
+            "PASSWORD",
+            "SMTP_PASSWD",
+            "DB_PASS",
+            "CLIENT_SECRET",
+            "GITHUB_TOKEN",
+            "GOOGLE_CREDENTIALS",
+            "JWT_PRIVATE_KEY",
+            "STRIPE_API_KEY",
+            "AWS_SECRET_ACCESS_KEY",
+            "DJANGO_SECRET_KEY",
+            "SECRET_KEY_BASE",
+            "secret_key_base",
+            "DATABASE_URL",
+            "REPLICA_DATABASE_URL",
+        ] {
+            assert!(is_secret_name(name), "{name} holds a secret");
+        }
+        for name in [
+            "PASSWORD_MIN_LENGTH",
+            "COOKIE_DOMAIN",
+            "SESSION_COOKIE_NAME",
+            "TOKENIZERS_PARALLELISM",
+            "TOKEN_TTL",
+            "SECRET_NAME",
+            "PASSWORD_RESET_URL",
+            "COMPASS",
+            "BYPASS_CACHE",
+            "DATABASE_POOL_SIZE",
+            "PHX_SERVER",
+            "PUBLIC_KEY",
+            "",
+        ] {
+            assert!(!is_secret_name(name), "{name} is no secret");
+        }
+    }
+
+    #[test]
+    fn settings_about_secrets_may_be_plain_values() {
+        let problems = check_task(
+            json!({"containerDefinitions": [{"name": "web", "image": "{{image.web}}",
+            "environment": [{"name": "PASSWORD_MIN_LENGTH", "value": "12"},
+                            {"name": "SESSION_COOKIE_NAME", "value": "_demo_key"},
+                            {"name": "STRIPE_API_KEY", "value": "sk_live_x"}]}]}),
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("STRIPE_API_KEY looks like a secret"));
     }
 
     #[test]
