@@ -330,6 +330,12 @@ fn cases() -> Vec<Case> {
         case("image-without-image", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web="], 2,
             &["--image web= is not CONTAINER=IMAGE", "fix: write it like --image web="])
             .no_call(),
+        case("image-with-a-space", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=has space:1"], 2,
+            &["--image web=has space:1: the image has a space", "fix: give an image reference of up to 255 letters"])
+            .no_call(),
+        case("image-with-quotes", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=\"demo:1\""], 2,
+            &["--image web=\"demo:1\": the image has `\"`", "fix: give an image reference"])
+            .no_call(),
         case("image-given-twice", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=a:1", "--image", "web=b:2"], 2,
             &["--image web=... is given twice", "fix: give each container once"])
             .no_call(),

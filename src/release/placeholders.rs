@@ -45,6 +45,45 @@ pub const DOTTED_NAMES: &[&str] = &[
 /// Namespaces whose second part is chosen by the user.
 pub const OPEN_NAMESPACES: &[&str] = &["image", "stack", "parameter"];
 
+/// The longest image reference ECS takes.
+const IMAGE_REFERENCE_LIMIT: usize = 255;
+
+/// What is wrong with an image reference given for `{{image.<container>}}`,
+/// if anything: ECS takes up to 255 letters, digits, hyphens, underscores,
+/// colons, periods, forward slashes and number signs, and `@` for a digest.
+pub fn image_reference_problem(image: &str) -> Option<String> {
+    if image.chars().count() > IMAGE_REFERENCE_LIMIT {
+        return Some(format!(
+            "is {} characters long; ECS takes at most {IMAGE_REFERENCE_LIMIT}",
+            image.chars().count()
+        ));
+    }
+    let bad: Vec<String> = image
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || "-_:./#@".contains(*c)))
+        .map(|c| match c {
+            ' ' => "a space".to_string(),
+            '\t' => "a tab".to_string(),
+            c if c.is_whitespace() || c.is_control() => format!("{c:?}"),
+            c => format!("`{c}`"),
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    (!bad.is_empty()).then(|| format!("has {}, which no image reference has", bad.join(", ")))
+}
+
+/// `--image CONTAINER=IMAGE` with an image ECS would not take, as a problem
+/// that says how to write one; found before any AWS call.
+pub fn image_argument_problem(container: &str, image: &str) -> Option<crate::error::Problem> {
+    image_reference_problem(image).map(|problem| {
+        crate::error::Problem::new(format!("--image {container}={image}: the image {problem}"))
+            .fix(format!(
+                "give an image reference of up to {IMAGE_REFERENCE_LIMIT} letters, digits, hyphens, underscores, colons, periods, forward slashes and number signs (@ before a digest), like --image {container}=123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2"
+            ))
+    })
+}
+
 /// A placeholder found in a template, with where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
@@ -236,6 +275,29 @@ mod tests {
         assert!(names_in("{{ Image }}").is_err());
         assert!(names_in("{{}}").is_err());
         assert!(names_in("plain ${SHELL} text").expect("valid").is_empty());
+    }
+
+    #[test]
+    fn image_references_are_what_ecs_takes() {
+        for good in [
+            "ghcr.io/example/demo:2.0.0",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2",
+            "demo@sha256:0123abcd",
+            "localhost:5000/team_a/demo#1",
+        ] {
+            assert_eq!(image_reference_problem(good), None, "{good}");
+        }
+        assert_eq!(
+            image_reference_problem("has space:1").as_deref(),
+            Some("has a space, which no image reference has")
+        );
+        assert_eq!(
+            image_reference_problem("\"demo:1\"").as_deref(),
+            Some("has `\"`, which no image reference has")
+        );
+        assert!(image_reference_problem("demo:1\n").is_some());
+        assert!(image_reference_problem(&"a".repeat(256))
+            .is_some_and(|problem| problem.contains("at most 255")));
     }
 
     #[test]
