@@ -1,6 +1,6 @@
 //! Placeholders in task and service definition templates.
 //!
-//! One syntax: `{{ name }}` inside a JSON string, with optional spaces. Names:
+//! One syntax: `{{ name }}` inside a JSON string or object key, with optional spaces. Names:
 //!
 //! | name | value |
 //! |---|---|
@@ -184,6 +184,8 @@ fn walk(value: &Value, pointer: &mut String, visit: &mut impl FnMut(&str, &str))
                 let length = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                // A key may hold placeholders too (`"{{app}}.owner"` in dockerLabels).
+                visit(pointer, key);
                 walk(item, pointer, visit);
                 pointer.truncate(length);
             }
@@ -223,7 +225,13 @@ fn resolve_value(
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(key, item)| (key.clone(), resolve_value(item, lookup, missing)))
+                .map(|(key, item)| {
+                    let key = match resolve_string(key, lookup, missing) {
+                        Value::String(key) => key,
+                        _ => key.clone(),
+                    };
+                    (key, resolve_value(item, lookup, missing))
+                })
                 .collect(),
         ),
         other => other.clone(),
@@ -335,6 +343,39 @@ mod tests {
         })
         .expect("resolves");
         assert_eq!(resolved, json!({"desiredCount": "3", "name": "demo-web"}));
+    }
+
+    #[test]
+    fn keys_are_scanned_and_resolved_too() {
+        let template = json!({"dockerLabels": {"{{app}}.owner": "{{ service.name }}"}});
+        let (found, problems) = scan(&template);
+        assert!(problems.is_empty());
+        assert_eq!(
+            found,
+            vec![
+                Found {
+                    name: "app".into(),
+                    pointer: "/dockerLabels/{{app}}.owner".into()
+                },
+                Found {
+                    name: "service.name".into(),
+                    pointer: "/dockerLabels/{{app}}.owner".into()
+                }
+            ]
+        );
+        let resolved = resolve(&template, &|name| match name {
+            "app" => Some(json!("demo")),
+            "service.name" => Some(json!("web")),
+            _ => None,
+        })
+        .expect("resolves");
+        assert_eq!(resolved, json!({"dockerLabels": {"demo.owner": "web"}}));
+        assert_eq!(
+            resolve(&json!({"{{stack.Nope}}": 1}), &|_| None),
+            Err(vec!["stack.Nope".to_string()])
+        );
+        let (_, problems) = scan(&json!({"{{app": 1}));
+        assert_eq!(problems.len(), 1);
     }
 
     #[test]
