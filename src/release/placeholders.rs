@@ -136,6 +136,27 @@ fn is_well_formed(name: &str) -> bool {
     head_ok && tail_ok
 }
 
+/// The value of a placeholder that the stack file alone decides (the stack's
+/// identity, the service's settings, the task family); `None` for the others.
+pub fn stack_value(
+    stack: &crate::config::StackConfig,
+    service: &crate::config::ServiceConfig,
+    name: &str,
+) -> Option<String> {
+    Some(match name {
+        "service.name" => service.name.clone(),
+        "service.desired_count" => service.desired_count.to_string(),
+        "service.node_basename" => service.node_basename.clone(),
+        "service.port" => stack.load_balancer.port.to_string(),
+        "app" => stack.app.clone(),
+        "environment" => stack.environment.clone(),
+        "version" => stack.version.to_string(),
+        "stack_id" => stack.stack_id(),
+        "family" => format!("{}-{}", stack.stack_id(), service.name),
+        _ => return None,
+    })
+}
+
 /// Whether a well-formed name is one stackup knows how to fill.
 pub fn is_known(name: &str) -> bool {
     if PLAIN_NAMES.contains(&name) || DOTTED_NAMES.contains(&name) {
