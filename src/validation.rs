@@ -4,9 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::{self, StackConfig};
+use serde_json::Value;
+
+use crate::config::{self, ServiceConfig, StackConfig};
 use crate::error::{InputError, Problem};
-use crate::release::templates::{self as task_templates, CheckContext, TemplateKind};
+use crate::release::ecs_model::{ServiceDefinition, TaskDefinition};
+use crate::release::placeholders;
+use crate::release::templates::{self as task_templates, CheckContext, Source, TemplateKind};
 use crate::stacks::upstream_parameter_name;
 use crate::templates::{Layer, Template};
 
@@ -76,17 +80,63 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
             match parsed {
                 Ok(value) => {
                     let text = std::fs::read_to_string(path).unwrap_or_default();
-                    problems.extend(task_templates::check(
-                        kind,
-                        &value,
-                        &text,
-                        display,
-                        &check_context,
-                    ));
+                    let found = task_templates::check(kind, &value, &text, display, &check_context);
+                    // The model is read only from a template whose placeholders
+                    // are all known, so that nothing is reported twice.
+                    if found.is_empty() {
+                        let source = Source {
+                            kind,
+                            file: display,
+                            text: &text,
+                            service: &service.name,
+                        };
+                        problems.extend(check_model(stack, service, &source, &value));
+                    }
+                    problems.extend(found);
                 }
                 Err(problem) => problems.push(problem),
             }
         }
     }
     (names, problems)
+}
+
+/// Read a template into the ECS model as deploy-release will, offline: the
+/// placeholders the stack file decides are resolved, those only a deploy
+/// knows (stack outputs, images, the account, parameter ARNs) are left in as
+/// stand-ins, which stand for a number or a flag where the model wants one.
+fn check_model(
+    stack: &StackConfig,
+    service: &ServiceConfig,
+    source: &Source<'_>,
+    template: &Value,
+) -> Vec<Problem> {
+    let lookup = |name: &str| -> Option<Value> {
+        if !placeholders::is_known(name) {
+            return None;
+        }
+        let known = match name {
+            "region" => stack.region.clone(),
+            _ => placeholders::stack_value(stack, service, name),
+        };
+        Some(Value::String(
+            known.unwrap_or_else(|| format!("{{{{{name}}}}}")),
+        ))
+    };
+    let mut resolved = match placeholders::resolve(template, &lookup) {
+        Ok(resolved) => resolved,
+        // Unknown names are reported by the checks.
+        Err(_) => return Vec::new(),
+    };
+    let mut problems = task_templates::settle_decided_fields(source, &mut resolved, &lookup);
+    let read = match source.kind {
+        TemplateKind::TaskDefinition => {
+            task_templates::read_model::<TaskDefinition>(source, template, &resolved).map(|_| ())
+        }
+        TemplateKind::ServiceDefinition => {
+            task_templates::read_model::<ServiceDefinition>(source, template, &resolved).map(|_| ())
+        }
+    };
+    problems.extend(read.err());
+    problems
 }

@@ -257,11 +257,17 @@ fn cases() -> Vec<Case> {
             .file("task-defs/web.json", Text("{\"family\": \"{{family}}\", \"containerDefinitions\": []}"))
             .no_call(),
         case("task-number-field-not-a-number", TaskOrServiceTemplate, Live, DEPLOY, 2,
-            &["task-defs/web.json", "is not a task definition stackup can register: /containerDefinitions/0/memory: \"demo\" is not a whole number"])
-            .file("task-defs/web.json", TaskDefinition("\"memory\": 1792", "\"memory\": \"{{app}}\"")),
+            &["task-defs/web.json:", "/containerDefinitions/0/memory: is not a task definition stackup can register: \"demo\" is not a whole number (from \"{{app}}\")", "fix: give this field a value of the type ECS RegisterTaskDefinition takes"])
+            .file("task-defs/web.json", TaskDefinition("\"memory\": 1792", "\"memory\": \"{{app}}\""))
+            .no_call(),
         case("task-misspelt-field", TaskOrServiceTemplate, Live, DEPLOY, 2,
-            &["task-defs/web.json", "unknown field `essentail`", "fix: use the ECS RegisterTaskDefinition field names"])
-            .file("task-defs/web.json", TaskDefinition("\"essential\"", "\"essentail\"")),
+            &["task-defs/web.json:", "/containerDefinitions/0/essentail", "unknown field `essentail`", "fix: did you mean \"essential\"? Field names are those of ECS RegisterTaskDefinition (https://docs.aws.amazon.com/"])
+            .file("task-defs/web.json", TaskDefinition("\"essential\"", "\"essentail\""))
+            .no_call(),
+        case("task-other-family", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["task-defs/web.json:2: /family: family is \"custom-fam\", not demo-local-v1-web", "fix: write \"family\": \"{{family}}\", or leave it out"])
+            .file("task-defs/web.json", TaskDefinition("\"{{family}}\"", "\"custom-fam\""))
+            .no_call(),
         case("service-not-an-object", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web-service.json: must be a JSON object", "fix: write the template as { ... }"])
             .file("task-defs/web-service.json", Text("[]"))
@@ -270,12 +276,18 @@ fn cases() -> Vec<Case> {
             &["task-defs/web-service.json", "{{stack.TargetGroup}} is not an output of the stack's templates", "did you mean {{stack.TargetGroupArn}}?"])
             .file("task-defs/web-service.json", ServiceDefinition("{{stack.TargetGroupArn}}", "{{stack.TargetGroup}}"))
             .no_call(),
-        case("service-without-cluster", TaskOrServiceTemplate, Live, DEPLOY, 2,
-            &["task-defs/web-service.json", "missing field `cluster`", "fix: use the ECS CreateService field names"])
-            .file("task-defs/web-service.json", ServiceDefinition("\"cluster\": \"{{stack.ClusterName}}\",", "")),
+        case("service-other-cluster", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["task-defs/web-service.json:2: /cluster: cluster is \"no-such-cluster\"", "fix: write \"cluster\": \"{{stack.ClusterName}}\", or leave it out"])
+            .file("task-defs/web-service.json", ServiceDefinition("\"{{stack.ClusterName}}\"", "\"no-such-cluster\""))
+            .no_call(),
+        case("service-other-name", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["task-defs/web-service.json:3: /serviceName: serviceName is \"other-name\", not web: a deploy would create a second ECS service", "fix: write \"serviceName\": \"{{service.name}}\", or leave it out"])
+            .file("task-defs/web-service.json", ServiceDefinition("\"{{service.name}}\"", "\"other-name\""))
+            .no_call(),
         case("service-fixed-task-definition", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web-service.json", "taskDefinition must be the revision being deployed", "fix: write \"taskDefinition\": \"{{task_definition}}\""])
-            .file("task-defs/web-service.json", ServiceDefinition("\"{{task_definition}}\"", "\"demo-local-v1-web:1\"")),
+            .file("task-defs/web-service.json", ServiceDefinition("\"{{task_definition}}\"", "\"demo-local-v1-web:1\""))
+            .no_call(),
         case("service-load-balancer-names-no-container", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web-service.json", "/loadBalancers/0/containerName: api names no container of the service's task definition", "fix: use one of: web"])
             .file("task-defs/web-service.json", ServiceDefinition("\"containerName\": \"web\"", "\"containerName\": \"api\""))
@@ -329,6 +341,12 @@ fn cases() -> Vec<Case> {
             .no_call(),
         case("image-without-image", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web="], 2,
             &["--image web= is not CONTAINER=IMAGE", "fix: write it like --image web="])
+            .no_call(),
+        case("image-with-a-space", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=has space:1"], 2,
+            &["--image web=has space:1: the image has a space", "fix: give an image reference of up to 255 letters"])
+            .no_call(),
+        case("image-with-quotes", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=\"demo:1\""], 2,
+            &["--image web=\"demo:1\": the image has `\"`", "fix: give an image reference"])
             .no_call(),
         case("image-given-twice", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=a:1", "--image", "web=b:2"], 2,
             &["--image web=... is given twice", "fix: give each container once"])

@@ -86,7 +86,7 @@ pub async fn describe_task_definition(
         .iter()
         .filter_map(|tag| Some((tag.key()?.to_string(), tag.value()?.to_string())))
         .collect();
-    Ok((TaskDefinition::from_sdk(definition), tags))
+    Ok((TaskDefinition::from_sdk(definition).with_tags(&tags), tags))
 }
 
 /// Register a revision; returns its ARN. Once, even when an answer is lost
@@ -202,6 +202,16 @@ pub async fn create_service(
                 .map(aws_sdk_ecs::types::PropagateTags::from),
         )
         .set_enable_ecs_managed_tags(definition.enable_ecs_managed_tags)
+        .set_capacity_provider_strategy(definition.capacity_provider_strategy_sdk()?)
+        .set_scheduling_strategy(
+            definition
+                .scheduling_strategy
+                .as_deref()
+                .map(aws_sdk_ecs::types::SchedulingStrategy::from),
+        )
+        .set_service_registries(definition.service_registries_sdk())
+        .set_platform_version(definition.platform_version.clone())
+        .set_tags(definition.tags_sdk())
         .client_token(client_token)
         .send()
         .await
@@ -233,6 +243,19 @@ pub async fn update_service(
         .set_deployment_configuration(definition.deployment_configuration_sdk())
         .set_placement_strategy(Some(definition.placement_strategy_sdk()))
         .set_enable_execute_command(definition.enable_execute_command)
+        // launchType, schedulingStrategy and tags are fixed when the service
+        // is created: UpdateService takes none of them.
+        .set_placement_constraints(Some(definition.placement_constraints_sdk()))
+        .set_capacity_provider_strategy(definition.capacity_provider_strategy_sdk()?)
+        .set_service_registries(definition.service_registries_sdk())
+        .set_platform_version(definition.platform_version.clone())
+        .set_enable_ecs_managed_tags(definition.enable_ecs_managed_tags)
+        .set_propagate_tags(
+            definition
+                .propagate_tags
+                .as_deref()
+                .map(aws_sdk_ecs::types::PropagateTags::from),
+        )
         .send()
         .await
         .aws_context(|| {

@@ -56,7 +56,9 @@ fn parse_images(args: &[String]) -> Result<BTreeMap<String, String>, InputError>
     for arg in args {
         match arg.split_once('=') {
             Some((container, image)) if !container.is_empty() && !image.is_empty() => {
-                if images.insert(container.to_string(), image.to_string()).is_some() {
+                if let Some(problem) = crate::release::placeholders::image_argument_problem(container, image) {
+                    problems.push(problem);
+                } else if images.insert(container.to_string(), image.to_string()).is_some() {
                     problems.push(Problem::new(format!("--image {container}=... is given twice")).fix("give each container once"));
                 }
             }

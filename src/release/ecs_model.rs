@@ -49,6 +49,68 @@ pub struct TaskDefinition {
     pub placement_constraints: Vec<PlacementConstraint>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_platform: Option<RuntimePlatform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipc_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<EphemeralStorage>,
+    /// The template's own tags; stackup's `stackup:*` tags are added to them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EphemeralStorage {
+    #[serde(rename = "sizeInGiB", deserialize_with = "lenient::int")]
+    pub size_in_gib: i32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tag {
+    pub key: String,
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub value: Option<String>,
+}
+
+/// `{ "type": ..., "value": ... }`: environment files, resource requirements.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypedValue {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub value: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FirelensConfiguration {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RepositoryCredentials {
+    pub credentials_parameter: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SystemControl {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub value: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -136,6 +198,18 @@ pub struct Container {
     pub docker_labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linux_parameters: Option<LinuxParameters>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firelens_configuration: Option<FirelensConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_credentials: Option<RepositoryCredentials>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environment_files: Vec<TypedValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_requirements: Vec<TypedValue>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system_controls: Vec<SystemControl>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -327,11 +401,73 @@ pub struct ServiceDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<String>,
     #[serde(
+        rename = "enableECSManagedTags",
         default,
         deserialize_with = "lenient::opt_bool",
         skip_serializing_if = "is_false"
     )]
     pub enable_ecs_managed_tags: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity_provider_strategy: Vec<CapacityProviderItem>,
+    /// REPLICA or DAEMON; ECS takes it only when the service is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduling_strategy: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_registries: Vec<ServiceRegistry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    /// ECS takes them only when the service is created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CapacityProviderItem {
+    pub capacity_provider: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub weight: Option<i32>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub base: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceRegistry {
+    pub registry_arn: String,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub port: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub container_port: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeploymentAlarms {
+    #[serde(deserialize_with = "lenient::string_list")]
+    pub alarm_names: Vec<String>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub enable: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::opt_bool")]
+    pub rollback: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -381,6 +517,8 @@ pub struct DeploymentConfiguration {
     pub minimum_healthy_percent: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_circuit_breaker: Option<CircuitBreaker>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<DeploymentAlarms>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -525,7 +663,50 @@ impl Container {
                     .build(),
             );
         }
-        Ok(builder.build())
+        if let Some(firelens) = &self.firelens_configuration {
+            let mut firelens_builder = ecs::FirelensConfiguration::builder()
+                .r#type(ecs::FirelensConfigurationType::from(firelens.kind.as_str()));
+            for (key, value) in &firelens.options {
+                firelens_builder = firelens_builder.options(key, value);
+            }
+            builder = builder
+                .firelens_configuration(built(firelens_builder.build(), "firelensConfiguration")?);
+        }
+        if let Some(credentials) = &self.repository_credentials {
+            builder = builder.repository_credentials(built(
+                ecs::RepositoryCredentials::builder()
+                    .credentials_parameter(&credentials.credentials_parameter)
+                    .build(),
+                "repositoryCredentials",
+            )?);
+        }
+        for file in &self.environment_files {
+            builder = builder.environment_files(built(
+                ecs::EnvironmentFile::builder()
+                    .value(&file.value)
+                    .r#type(ecs::EnvironmentFileType::from(file.kind.as_str()))
+                    .build(),
+                "environmentFiles",
+            )?);
+        }
+        for requirement in &self.resource_requirements {
+            builder = builder.resource_requirements(built(
+                ecs::ResourceRequirement::builder()
+                    .value(&requirement.value)
+                    .r#type(ecs::ResourceType::from(requirement.kind.as_str()))
+                    .build(),
+                "resourceRequirements",
+            )?);
+        }
+        for control in &self.system_controls {
+            builder = builder.system_controls(
+                ecs::SystemControl::builder()
+                    .set_namespace(control.namespace.clone())
+                    .set_value(control.value.clone())
+                    .build(),
+            );
+        }
+        Ok(builder.set_hostname(self.hostname.clone()).build())
     }
 
     fn from_sdk(container: &ecs::ContainerDefinition) -> Container {
@@ -627,6 +808,47 @@ impl Container {
                 .map(|linux| LinuxParameters {
                     init_process_enabled: linux.init_process_enabled(),
                 }),
+            firelens_configuration: container.firelens_configuration().map(|firelens| {
+                FirelensConfiguration {
+                    kind: firelens.r#type().as_str().to_string(),
+                    options: firelens
+                        .options()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect(),
+                }
+            }),
+            repository_credentials: container.repository_credentials().map(|credentials| {
+                RepositoryCredentials {
+                    credentials_parameter: credentials.credentials_parameter().to_string(),
+                }
+            }),
+            environment_files: container
+                .environment_files()
+                .iter()
+                .map(|file| TypedValue {
+                    kind: file.r#type().as_str().to_string(),
+                    value: file.value().to_string(),
+                })
+                .collect(),
+            hostname: container.hostname().map(str::to_string),
+            resource_requirements: container
+                .resource_requirements()
+                .iter()
+                .map(|requirement| TypedValue {
+                    kind: requirement.r#type().as_str().to_string(),
+                    value: requirement.value().to_string(),
+                })
+                .collect(),
+            system_controls: container
+                .system_controls()
+                .iter()
+                .map(|control| SystemControl {
+                    namespace: control.namespace().map(str::to_string),
+                    value: control.value().map(str::to_string),
+                })
+                .collect(),
         }
     }
 }
@@ -704,10 +926,25 @@ impl TaskDefinition {
                     .build(),
             );
         }
+        for tag in self.tags.iter().filter(|tag| !tags.contains_key(&tag.key)) {
+            request = request.tags(
+                ecs::Tag::builder()
+                    .key(&tag.key)
+                    .set_value(tag.value.clone())
+                    .build(),
+            );
+        }
         for (key, value) in tags {
             request = request.tags(ecs::Tag::builder().key(key).value(value).build());
         }
-        Ok(request)
+        Ok(request
+            .set_pid_mode(self.pid_mode.as_deref().map(ecs::PidMode::from))
+            .set_ipc_mode(self.ipc_mode.as_deref().map(ecs::IpcMode::from))
+            .set_ephemeral_storage(self.ephemeral_storage.as_ref().map(|storage| {
+                ecs::EphemeralStorage::builder()
+                    .size_in_gib(storage.size_in_gib)
+                    .build()
+            })))
     }
 
     /// A registered revision in the template's shape, for the diff.
@@ -762,7 +999,29 @@ impl TaskDefinition {
                         .operating_system_family()
                         .map(|family| family.as_str().to_string()),
                 }),
+            pid_mode: definition.pid_mode().map(|mode| mode.as_str().to_string()),
+            ipc_mode: definition.ipc_mode().map(|mode| mode.as_str().to_string()),
+            ephemeral_storage: definition
+                .ephemeral_storage()
+                .map(|storage| EphemeralStorage {
+                    size_in_gib: storage.size_in_gib(),
+                }),
+            // DescribeTaskDefinition gives the tags beside the definition.
+            tags: Vec::new(),
         }
+    }
+
+    /// The template's own tags of a registered revision: all but stackup's.
+    pub fn with_tags(mut self, tags: &BTreeMap<String, String>) -> TaskDefinition {
+        self.tags = tags
+            .iter()
+            .filter(|(key, _)| !key.starts_with("stackup:"))
+            .map(|(key, value)| Tag {
+                key: key.clone(),
+                value: Some(value.clone()),
+            })
+            .collect();
+        self
     }
 }
 
@@ -803,7 +1062,67 @@ impl ServiceDefinition {
                             .build()
                     },
                 ))
+                .set_alarms(deployment.alarms.as_ref().and_then(|alarms| {
+                    ecs::DeploymentAlarms::builder()
+                        .set_alarm_names(Some(alarms.alarm_names.clone()))
+                        .enable(alarms.enable.unwrap_or(false))
+                        .rollback(alarms.rollback.unwrap_or(false))
+                        .build()
+                        .ok()
+                }))
                 .build()
+        })
+    }
+
+    pub fn capacity_provider_strategy_sdk(
+        &self,
+    ) -> anyhow::Result<Option<Vec<ecs::CapacityProviderStrategyItem>>> {
+        if self.capacity_provider_strategy.is_empty() {
+            return Ok(None);
+        }
+        self.capacity_provider_strategy
+            .iter()
+            .map(|item| {
+                built(
+                    ecs::CapacityProviderStrategyItem::builder()
+                        .capacity_provider(&item.capacity_provider)
+                        .set_weight(item.weight)
+                        .set_base(item.base)
+                        .build(),
+                    "capacityProviderStrategy",
+                )
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(Some)
+    }
+
+    pub fn service_registries_sdk(&self) -> Option<Vec<ecs::ServiceRegistry>> {
+        (!self.service_registries.is_empty()).then(|| {
+            self.service_registries
+                .iter()
+                .map(|registry| {
+                    ecs::ServiceRegistry::builder()
+                        .registry_arn(&registry.registry_arn)
+                        .set_port(registry.port)
+                        .set_container_name(registry.container_name.clone())
+                        .set_container_port(registry.container_port)
+                        .build()
+                })
+                .collect()
+        })
+    }
+
+    pub fn tags_sdk(&self) -> Option<Vec<ecs::Tag>> {
+        (!self.tags.is_empty()).then(|| {
+            self.tags
+                .iter()
+                .map(|tag| {
+                    ecs::Tag::builder()
+                        .key(&tag.key)
+                        .set_value(tag.value.clone())
+                        .build()
+                })
+                .collect()
         })
     }
 
@@ -869,6 +1188,115 @@ mod tests {
                 .subnets,
             vec!["subnet-a", "subnet-b"]
         );
+    }
+
+    #[test]
+    fn standard_task_definition_fields_are_read_and_passed_on() {
+        let task: TaskDefinition = serde_json::from_value(json!({
+            "family": "f", "pidMode": "task", "ipcMode": "none",
+            "ephemeralStorage": {"sizeInGiB": "30"},
+            "tags": [{"key": "team", "value": "payments"}, {"key": "stackup:release", "value": "mine"}],
+            "containerDefinitions": [{
+                "name": "web", "image": "i", "hostname": "web",
+                "firelensConfiguration": {"type": "fluentbit", "options": {"enable-ecs-log-metadata": "true"}},
+                "repositoryCredentials": {"credentialsParameter": "arn:aws:secretsmanager:eu-west-1:1:secret:r"},
+                "environmentFiles": [{"value": "arn:aws:s3:::bucket/web.env", "type": "s3"}],
+                "resourceRequirements": [{"value": 1, "type": "GPU"}],
+                "systemControls": [{"namespace": "net.core.somaxconn", "value": "1024"}]
+            }]
+        }))
+        .expect("standard fields are taken");
+        let container = &task.container_definitions[0];
+        assert_eq!(
+            Container::from_sdk(&container.to_sdk().expect("builds")),
+            *container,
+            "what is registered reads back the same, for the diff"
+        );
+
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .build();
+        let client = aws_sdk_ecs::Client::from_conf(config);
+        let stackup_tags = BTreeMap::from([("stackup:release".to_string(), "r1".to_string())]);
+        let request = task
+            .register_request(&client, &stackup_tags)
+            .expect("builds");
+        let input = request.as_input();
+        assert_eq!(
+            input.get_pid_mode().as_ref().map(|mode| mode.as_str()),
+            Some("task")
+        );
+        assert_eq!(
+            input.get_ipc_mode().as_ref().map(|mode| mode.as_str()),
+            Some("none")
+        );
+        assert_eq!(
+            input
+                .get_ephemeral_storage()
+                .as_ref()
+                .map(|storage| storage.size_in_gib()),
+            Some(30)
+        );
+        let tags: Vec<(Option<&str>, Option<&str>)> = input
+            .get_tags()
+            .iter()
+            .flatten()
+            .map(|tag| (tag.key(), tag.value()))
+            .collect();
+        assert_eq!(
+            tags,
+            vec![
+                (Some("team"), Some("payments")),
+                (Some("stackup:release"), Some("r1"))
+            ],
+            "stackup's own tags win"
+        );
+        let sent = &input
+            .get_container_definitions()
+            .as_ref()
+            .expect("containers")[0];
+        assert_eq!(sent.hostname(), Some("web"));
+        assert_eq!(
+            sent.firelens_configuration()
+                .map(|firelens| firelens.r#type().as_str()),
+            Some("fluentbit")
+        );
+        assert_eq!(sent.resource_requirements()[0].value(), "1");
+        assert_eq!(sent.environment_files()[0].r#type().as_str(), "s3");
+        assert_eq!(sent.system_controls()[0].value(), Some("1024"));
+        assert!(sent.repository_credentials().is_some());
+    }
+
+    #[test]
+    fn standard_service_fields_are_read() {
+        let service: ServiceDefinition = serde_json::from_value(json!({
+            "cluster": "c", "serviceName": "web", "taskDefinition": "arn",
+            "schedulingStrategy": "DAEMON",
+            "capacityProviderStrategy": [{"capacityProvider": "spot", "weight": "2", "base": 1}],
+            "serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:x", "containerName": "web", "containerPort": 4000}],
+            "enableECSManagedTags": true, "propagateTags": "SERVICE", "platformVersion": "LATEST",
+            "tags": [{"key": "team", "value": "payments"}],
+            "deploymentConfiguration": {"alarms": {"alarmNames": ["web-5xx"], "enable": true, "rollback": true}}
+        }))
+        .expect("standard fields are taken");
+        assert_eq!(service.scheduling_strategy.as_deref(), Some("DAEMON"));
+        assert_eq!(service.enable_ecs_managed_tags, Some(true));
+        let strategy = service
+            .capacity_provider_strategy_sdk()
+            .expect("builds")
+            .expect("given");
+        assert_eq!(strategy[0].weight(), 2);
+        assert_eq!(
+            service.service_registries_sdk().expect("given")[0].container_port(),
+            Some(4000)
+        );
+        assert_eq!(service.tags_sdk().expect("given")[0].key(), Some("team"));
+        let alarms = service
+            .deployment_configuration_sdk()
+            .and_then(|deployment| deployment.alarms().cloned())
+            .expect("alarms");
+        assert_eq!(alarms.alarm_names(), ["web-5xx"]);
+        assert!(alarms.rollback());
     }
 
     #[test]

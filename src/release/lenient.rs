@@ -60,6 +60,11 @@ pub fn opt_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<S
     }
 }
 
+/// A string; numbers and booleans are taken as their text.
+pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    opt_string(deserializer)?.ok_or_else(|| de::Error::custom("expected a string, found null"))
+}
+
 /// A list of strings, or one string of comma-separated items.
 pub fn string_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
     match Option::<Value>::deserialize(deserializer)? {

@@ -1,6 +1,6 @@
 //! Placeholders in task and service definition templates.
 //!
-//! One syntax: `{{ name }}` inside a JSON string, with optional spaces. Names:
+//! One syntax: `{{ name }}` inside a JSON string or object key, with optional spaces. Names:
 //!
 //! | name | value |
 //! |---|---|
@@ -44,6 +44,45 @@ pub const DOTTED_NAMES: &[&str] = &[
 
 /// Namespaces whose second part is chosen by the user.
 pub const OPEN_NAMESPACES: &[&str] = &["image", "stack", "parameter"];
+
+/// The longest image reference ECS takes.
+const IMAGE_REFERENCE_LIMIT: usize = 255;
+
+/// What is wrong with an image reference given for `{{image.<container>}}`,
+/// if anything: ECS takes up to 255 letters, digits, hyphens, underscores,
+/// colons, periods, forward slashes and number signs, and `@` for a digest.
+pub fn image_reference_problem(image: &str) -> Option<String> {
+    if image.chars().count() > IMAGE_REFERENCE_LIMIT {
+        return Some(format!(
+            "is {} characters long; ECS takes at most {IMAGE_REFERENCE_LIMIT}",
+            image.chars().count()
+        ));
+    }
+    let bad: Vec<String> = image
+        .chars()
+        .filter(|c| !(c.is_ascii_alphanumeric() || "-_:./#@".contains(*c)))
+        .map(|c| match c {
+            ' ' => "a space".to_string(),
+            '\t' => "a tab".to_string(),
+            c if c.is_whitespace() || c.is_control() => format!("{c:?}"),
+            c => format!("`{c}`"),
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    (!bad.is_empty()).then(|| format!("has {}, which no image reference has", bad.join(", ")))
+}
+
+/// `--image CONTAINER=IMAGE` with an image ECS would not take, as a problem
+/// that says how to write one; found before any AWS call.
+pub fn image_argument_problem(container: &str, image: &str) -> Option<crate::error::Problem> {
+    image_reference_problem(image).map(|problem| {
+        crate::error::Problem::new(format!("--image {container}={image}: the image {problem}"))
+            .fix(format!(
+                "give an image reference of up to {IMAGE_REFERENCE_LIMIT} letters, digits, hyphens, underscores, colons, periods, forward slashes and number signs (@ before a digest), like --image {container}=123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2"
+            ))
+    })
+}
 
 /// A placeholder found in a template, with where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,6 +136,27 @@ fn is_well_formed(name: &str) -> bool {
     head_ok && tail_ok
 }
 
+/// The value of a placeholder that the stack file alone decides (the stack's
+/// identity, the service's settings, the task family); `None` for the others.
+pub fn stack_value(
+    stack: &crate::config::StackConfig,
+    service: &crate::config::ServiceConfig,
+    name: &str,
+) -> Option<String> {
+    Some(match name {
+        "service.name" => service.name.clone(),
+        "service.desired_count" => service.desired_count.to_string(),
+        "service.node_basename" => service.node_basename.clone(),
+        "service.port" => stack.load_balancer.port.to_string(),
+        "app" => stack.app.clone(),
+        "environment" => stack.environment.clone(),
+        "version" => stack.version.to_string(),
+        "stack_id" => stack.stack_id(),
+        "family" => format!("{}-{}", stack.stack_id(), service.name),
+        _ => return None,
+    })
+}
+
 /// Whether a well-formed name is one stackup knows how to fill.
 pub fn is_known(name: &str) -> bool {
     if PLAIN_NAMES.contains(&name) || DOTTED_NAMES.contains(&name) {
@@ -145,6 +205,8 @@ fn walk(value: &Value, pointer: &mut String, visit: &mut impl FnMut(&str, &str))
                 let length = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                // A key may hold placeholders too (`"{{app}}.owner"` in dockerLabels).
+                visit(pointer, key);
                 walk(item, pointer, visit);
                 pointer.truncate(length);
             }
@@ -184,7 +246,13 @@ fn resolve_value(
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(key, item)| (key.clone(), resolve_value(item, lookup, missing)))
+                .map(|(key, item)| {
+                    let key = match resolve_string(key, lookup, missing) {
+                        Value::String(key) => key,
+                        _ => key.clone(),
+                    };
+                    (key, resolve_value(item, lookup, missing))
+                })
                 .collect(),
         ),
         other => other.clone(),
@@ -239,6 +307,29 @@ mod tests {
     }
 
     #[test]
+    fn image_references_are_what_ecs_takes() {
+        for good in [
+            "ghcr.io/example/demo:2.0.0",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2",
+            "demo@sha256:0123abcd",
+            "localhost:5000/team_a/demo#1",
+        ] {
+            assert_eq!(image_reference_problem(good), None, "{good}");
+        }
+        assert_eq!(
+            image_reference_problem("has space:1").as_deref(),
+            Some("has a space, which no image reference has")
+        );
+        assert_eq!(
+            image_reference_problem("\"demo:1\"").as_deref(),
+            Some("has `\"`, which no image reference has")
+        );
+        assert!(image_reference_problem("demo:1\n").is_some());
+        assert!(image_reference_problem(&"a".repeat(256))
+            .is_some_and(|problem| problem.contains("at most 255")));
+    }
+
+    #[test]
     fn known_names() {
         assert!(is_known("image.web"));
         assert!(is_known("stack.TargetGroupArn"));
@@ -273,6 +364,39 @@ mod tests {
         })
         .expect("resolves");
         assert_eq!(resolved, json!({"desiredCount": "3", "name": "demo-web"}));
+    }
+
+    #[test]
+    fn keys_are_scanned_and_resolved_too() {
+        let template = json!({"dockerLabels": {"{{app}}.owner": "{{ service.name }}"}});
+        let (found, problems) = scan(&template);
+        assert!(problems.is_empty());
+        assert_eq!(
+            found,
+            vec![
+                Found {
+                    name: "app".into(),
+                    pointer: "/dockerLabels/{{app}}.owner".into()
+                },
+                Found {
+                    name: "service.name".into(),
+                    pointer: "/dockerLabels/{{app}}.owner".into()
+                }
+            ]
+        );
+        let resolved = resolve(&template, &|name| match name {
+            "app" => Some(json!("demo")),
+            "service.name" => Some(json!("web")),
+            _ => None,
+        })
+        .expect("resolves");
+        assert_eq!(resolved, json!({"dockerLabels": {"demo.owner": "web"}}));
+        assert_eq!(
+            resolve(&json!({"{{stack.Nope}}": 1}), &|_| None),
+            Err(vec!["stack.Nope".to_string()])
+        );
+        let (_, problems) = scan(&json!({"{{app": 1}));
+        assert_eq!(problems.len(), 1);
     }
 
     #[test]

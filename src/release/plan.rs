@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::cookie;
 use super::ecs_model::{ServiceDefinition, TaskDefinition};
 use super::placeholders;
+use super::templates::{self, Source, TemplateKind};
 use crate::config::{self, ServiceConfig, StackConfig};
 use crate::error::{InputError, Problem};
 
@@ -57,11 +58,11 @@ impl ServiceRelease {
 fn read_template(
     stack: &StackConfig,
     path: &std::path::Path,
-) -> Result<(PathBuf, Value), InputError> {
+) -> Result<(PathBuf, Value, String), InputError> {
     let resolved = stack.resolve(path);
     let display = config::display_path(&stack.config_dir, &resolved);
-    let value = super::templates::parse(&resolved, &display)?;
-    Ok((display, value))
+    let (value, text) = super::templates::read(&resolved, &display)?;
+    Ok((display, value, text))
 }
 
 /// The task definition as the JSON its hash is taken of: lists of named
@@ -146,19 +147,10 @@ impl ReleaseContext<'_> {
                     cookie_parameter,
                 )),
                 "release.id" => text(self.release_id.clone()),
-                "service.name" => text(service.name.clone()),
-                "service.desired_count" => text(service.desired_count.to_string()),
-                "service.node_basename" => text(service.node_basename.clone()),
-                "service.port" => text(stack.load_balancer.port.to_string()),
-                "app" => text(stack.app.clone()),
-                "environment" => text(stack.environment.clone()),
-                "version" => text(stack.version.to_string()),
-                "stack_id" => text(stack.stack_id()),
                 "region" => text(self.region.clone()),
                 "account_id" => text(self.account.clone()),
-                "family" => text(format!("{}-{}", stack.stack_id(), service.name)),
                 "task_definition" => text(TASK_DEFINITION_PENDING.to_string()),
-                _ => None,
+                _ => placeholders::stack_value(stack, service, name).map(Value::String),
             },
         }
     }
@@ -172,37 +164,55 @@ impl ReleaseContext<'_> {
     ) -> Result<ServiceRelease, InputError> {
         let cookie_parameter = cookie::parameter(self.stack, service.cookie, &self.release_id);
         let lookup = |name: &str| self.lookup(service, &cookie_parameter, running_images, name);
-        let (task_file, task_template) = read_template(self.stack, &service.task_definition)?;
-        let (service_file, service_template) =
+        let (task_file, task_template, task_text) =
+            read_template(self.stack, &service.task_definition)?;
+        let (service_file, service_template, service_text) =
             read_template(self.stack, &service.service_definition)?;
         let mut problems = Vec::new();
-        let task_value = resolve_file(&task_template, &task_file, &lookup, &mut problems);
-        let service_value = resolve_file(&service_template, &service_file, &lookup, &mut problems);
+        let mut task_value = resolve_file(&task_template, &task_file, &lookup, &mut problems);
+        let mut service_value =
+            resolve_file(&service_template, &service_file, &lookup, &mut problems);
         if !problems.is_empty() {
             return Err(InputError::new(problems));
         }
-        let task_definition: TaskDefinition = from_resolved(&task_value).map_err(|error| {
-            InputError::one(
-                Problem::new(format!("is not a task definition stackup can register: {error}"))
-                    .in_file(&task_file)
-                    .fix("use the ECS RegisterTaskDefinition field names (camelCase); see task-defs/web.json"),
-            )
-        })?;
-        let service_definition: ServiceDefinition = from_resolved(&service_value).map_err(|error| {
-            InputError::one(
-                Problem::new(format!("is not a service definition stackup can use: {error}"))
-                    .in_file(&service_file)
-                    .fix("use the ECS CreateService field names (camelCase); see task-defs/web-service.json"),
-            )
-        })?;
-        if service_definition.task_definition != TASK_DEFINITION_PENDING {
-            return Err(InputError::one(
-                Problem::new("taskDefinition must be the revision being deployed")
-                    .in_file(&service_file)
-                    .at_key("taskDefinition")
-                    .fix("write \"taskDefinition\": \"{{task_definition}}\""),
-            ));
-        }
+        let task_source = Source {
+            kind: TemplateKind::TaskDefinition,
+            file: &task_file,
+            text: &task_text,
+            service: &service.name,
+        };
+        let service_source = Source {
+            kind: TemplateKind::ServiceDefinition,
+            file: &service_file,
+            text: &service_text,
+            service: &service.name,
+        };
+        problems.extend(templates::settle_decided_fields(
+            &task_source,
+            &mut task_value,
+            &lookup,
+        ));
+        problems.extend(templates::settle_decided_fields(
+            &service_source,
+            &mut service_value,
+            &lookup,
+        ));
+        let task_definition =
+            templates::read_model::<TaskDefinition>(&task_source, &task_template, &task_value);
+        let service_definition = templates::read_model::<ServiceDefinition>(
+            &service_source,
+            &service_template,
+            &service_value,
+        );
+        let (task_definition, service_definition) =
+            match (task_definition, service_definition, problems.is_empty()) {
+                (Ok(task), Ok(service), true) => (task, service),
+                (task, service, _) => {
+                    problems.extend(task.err());
+                    problems.extend(service.err());
+                    return Err(InputError::new(problems));
+                }
+            };
         let hex = |text: String| -> String {
             Sha256::digest(text.as_bytes())
                 .iter()
@@ -219,47 +229,6 @@ impl ReleaseContext<'_> {
             sha256_unsorted,
             service_definition,
         })
-    }
-}
-
-/// Read a resolved template into the ECS model. serde names unknown and
-/// missing fields itself; a bad value (`"demo" is not a whole number`) is
-/// located by looking for that string in the resolved template.
-fn from_resolved<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, String> {
-    serde_json::from_value(value.clone()).map_err(|error| {
-        let message = error.to_string();
-        let quoted = message
-            .strip_prefix('"')
-            .and_then(|rest| rest.split_once('"'))
-            .map(|(text, _)| text);
-        let mut pointers = Vec::new();
-        if let Some(text) = quoted {
-            find_string(value, text, &mut String::new(), &mut pointers);
-        }
-        match pointers.as_slice() {
-            [pointer] => format!("{pointer}: {message}"),
-            _ => message,
-        }
-    })
-}
-
-/// JSON pointers of the strings equal to `text`.
-fn find_string(value: &Value, text: &str, pointer: &mut String, found: &mut Vec<String>) {
-    let mut visit = |key: &str, item: &Value, pointer: &mut String| {
-        let length = pointer.len();
-        pointer.push('/');
-        pointer.push_str(key);
-        find_string(item, text, pointer, found);
-        pointer.truncate(length);
-    };
-    match value {
-        Value::String(string) if string == text => found.push(pointer.clone()),
-        Value::Object(map) => map.iter().for_each(|(key, item)| visit(key, item, pointer)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .for_each(|(index, item)| visit(&index.to_string(), item, pointer)),
-        _ => {}
     }
 }
 
@@ -298,26 +267,6 @@ fn resolve_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Debug, serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[expect(dead_code, reason = "only deserialised")]
-    struct Limits {
-        #[serde(deserialize_with = "crate::release::lenient::int")]
-        memory: i32,
-        name: String,
-    }
-
-    #[test]
-    fn a_bad_value_names_its_field() {
-        let error = from_resolved::<Limits>(&serde_json::json!({"name": "web", "memory": "demo"}))
-            .expect_err("not a number");
-        assert_eq!(error, "/memory: \"demo\" is not a whole number");
-        let error = from_resolved::<Limits>(&serde_json::json!({"name": "web", "memroy": 1}))
-            .expect_err("unknown field");
-        assert!(error.starts_with("unknown field `memroy`"), "{error}");
-        assert!(!error.contains("line"), "{error}");
-    }
 
     #[test]
     fn a_reordered_template_hashes_the_same() {
