@@ -35,6 +35,9 @@ pub struct StackConfig {
     pub tags: BTreeMap<String, String>,
     pub network: NetworkConfig,
     pub upstream: BTreeMap<String, String>,
+    /// The line of each `[upstream]` key in the stack file, for messages.
+    #[serde(skip)]
+    pub upstream_lines: BTreeMap<String, usize>,
     pub database: DatabaseConfig,
     pub cluster: ClusterConfig,
     pub bastion: BastionConfig,
@@ -683,7 +686,21 @@ fn read_stack(root: &TableReader, stack: &str, config_dir: &Path) -> Option<Stac
         region,
         tags: tags?,
         network: network?,
-        upstream: upstream?,
+        upstream_lines: upstream
+            .as_ref()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|(key, (_, line))| (key.clone(), *line))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        upstream: upstream.map(|entries| {
+            entries
+                .into_iter()
+                .map(|(key, (stack_name, _))| (key, stack_name))
+                .collect()
+        })?,
         database: database?,
         cluster: cluster?,
         bastion: bastion?,
@@ -916,7 +933,10 @@ fn read_network(root: &TableReader, region: Option<&str>) -> Option<NetworkConfi
 /// The network template has one parameter per bastion ingress CIDR.
 pub const MAX_BASTION_INGRESS: usize = 6;
 
-fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, String>> {
+/// `[upstream]`: each key becomes the template parameter
+/// `Upstream<Key>StackName` (see [`crate::stacks::upstream_parameter_name`]);
+/// the values are stack names. Returns each stack name with its key's line.
+fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, (String, usize)>> {
     let Some(table) = root.table("upstream") else {
         return if root.has("upstream") {
             None
@@ -925,8 +945,53 @@ fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, String>> {
         };
     };
     let mut upstream = BTreeMap::new();
+    // parameter name -> the key that first gave it
+    let mut parameters: BTreeMap<String, String> = BTreeMap::new();
     let mut ok = true;
     for (key, value) in table.named_strings("\"org-shared-v1\"") {
+        let valid_key = key
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && key
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_key {
+            table.diagnostics().report(
+                Some(&key.span),
+                &table.key_path(&key.value),
+                format!(
+                    "\"{}\" cannot name a template parameter",
+                    key.value.escape_debug()
+                ),
+                Some(
+                    "name the upstream entry with letters, digits, - and _, starting with a letter, such as shared"
+                        .to_string(),
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        let parameter = crate::stacks::upstream_parameter_name(&key.value);
+        if let Some(first) = parameters.get(&parameter) {
+            table.diagnostics().report(
+                Some(&key.span),
+                &table.key_path(&key.value),
+                format!(
+                    "upstream.{first} and upstream.{} both become the template parameter {parameter}",
+                    key.value
+                ),
+                Some(format!(
+                    "keep one of upstream.{first} and upstream.{}, or rename one",
+                    key.value
+                )),
+            );
+            ok = false;
+            continue;
+        }
+        parameters.insert(parameter, key.value.clone());
         let valid_stack_name = value
             .value
             .chars()
@@ -946,7 +1011,8 @@ fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, String>> {
             );
             ok = false;
         } else {
-            upstream.insert(key.value, value.value);
+            let line = table.diagnostics().source().line_of(key.span.start);
+            upstream.insert(key.value, (value.value, line));
         }
     }
     ok.then_some(upstream)

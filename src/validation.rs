@@ -18,6 +18,37 @@ fn upstream_parameters(stack: &StackConfig) -> Vec<String> {
         .collect()
 }
 
+/// An `[upstream]` entry reaches CloudFormation only as the parameter
+/// `Upstream<Key>StackName` of a template that declares it; otherwise nothing
+/// would import its exports and the entry would be silently ignored.
+fn undeclared_upstream(stack: &StackConfig, declared: &BTreeSet<String>) -> Vec<Problem> {
+    stack
+        .upstream
+        .keys()
+        .filter_map(|key| {
+            let parameter = upstream_parameter_name(key);
+            if declared.contains(&parameter) {
+                return None;
+            }
+            Some(
+                Problem::new(format!(
+                    "no template of this stack declares the parameter {parameter}, so this \
+                     upstream stack would be ignored"
+                ))
+                .in_file(&stack.file)
+                .at_line(stack.upstream_lines.get(key).copied())
+                .at_key(format!("upstream.{key}"))
+                .fix(format!(
+                    "declare a String parameter {parameter} in your network or platform template \
+                     ([templates] network = ... or platform = ...) and import the upstream \
+                     stack's exports with Fn::ImportValue and Fn::Sub \"${{{parameter}}}-...\"; \
+                     or remove upstream.{key}"
+                )),
+            )
+        })
+        .collect()
+}
+
 /// Load the stack file and check every template; all problems in one error.
 pub fn load_checked(config_dir: &std::path::Path, stack: &str) -> Result<StackConfig, InputError> {
     let config = config::load(config_dir, stack)?;
@@ -34,15 +65,24 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
     let mut names = Vec::new();
     let mut problems = Vec::new();
     let mut outputs = BTreeSet::new();
+    let mut declared = BTreeSet::new();
+    let mut every_template_loaded = true;
     for layer in [Layer::Network, Layer::Platform] {
         match Template::load(stack, layer) {
             Ok(template) => {
                 names.push(template.display_name());
                 problems.extend(template.check(&upstream_parameters(stack)));
                 outputs.extend(template.outputs());
+                declared.extend(template.parameters().into_keys());
             }
-            Err(problem) => problems.push(problem),
+            Err(problem) => {
+                every_template_loaded = false;
+                problems.push(problem);
+            }
         }
+    }
+    if every_template_loaded {
+        problems.extend(undeclared_upstream(stack, &declared));
     }
     for service in stack.services.values() {
         let task_path = stack.resolve(&service.task_definition);

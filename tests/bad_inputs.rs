@@ -410,7 +410,16 @@ fn cases() -> Vec<Case> {
             .edit(SSH_SECTION, "[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\n\n[ssh]\n"),
         case("upstream-no-stack", MissingStack, Empty, CREATE, 1,
             &["upstream stack org-shared-v1 ([upstream] shared in", "does not exist in this account and region; create it first, or correct the name"])
-            .edit("[database]\n", "[upstream]\nshared = \"org-shared-v1\"\n\n[database]\n"),
+            .edit("[database]\n", "[upstream]\nshared = \"org-shared-v1\"\n\n[database]\n")
+            .edit(SSH_SECTION, WITH_OWN_NETWORK)
+            .file("stacks/own-network.json", Network(|template| {
+                template["Parameters"]["UpstreamSharedStackName"] = serde_json::json!({"Type": "String"});
+            })),
+        // No template takes the upstream stack's name: it would be ignored.
+        case("upstream-parameter-undeclared", CloudFormationTemplate, Empty, CREATE, 2,
+            &["stacks/local.toml:", "upstream.shared: no template of this stack declares the parameter UpstreamSharedStackName", "fix: declare a String parameter UpstreamSharedStackName"])
+            .edit("[database]\n", "[upstream]\nshared = \"org-shared-v1\"\n\n[database]\n")
+            .no_call(),
 
         // Endpoints that cannot be reached.
         case("endpoint-closed-status", Unreachable, Empty, &["status", "local"], 1,
