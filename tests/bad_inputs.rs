@@ -343,7 +343,7 @@ fn cases() -> Vec<Case> {
             &["invalid value '5 parsecs' for '--timeout <DURATION>'", "unknown time unit \"parsecs\""])
             .no_call(),
         case("logs-bad-since", Argument, Live, &["logs", "local", "--since", "yesterday"], 2,
-            &["--since yesterday is neither a duration nor a time", "fix: write --since 15m, --since 2h, or --since 2026-11-21T10:00:00Z"])
+            &["--since yesterday is neither a duration nor a time", "fix: write --since 15m, --since 2h, --since 2026-11-21T10:00:00Z or --since 2026-11-21T12:00:00+02:00"])
             .no_call(),
         case("logs-impossible-date", Argument, Live, &["logs", "local", "--since", "2026-13-45T00:00:00Z"], 2,
             &["--since 2026-13-45T00:00:00Z is neither a duration nor a time"])
