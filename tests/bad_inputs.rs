@@ -348,6 +348,9 @@ fn cases() -> Vec<Case> {
         case("logs-impossible-date", Argument, Live, &["logs", "local", "--since", "2026-13-45T00:00:00Z"], 2,
             &["--since 2026-13-45T00:00:00Z is neither a duration nor a time"])
             .no_call(),
+        case("logs-since-in-future", Argument, Live, &["logs", "local", "--since", "2999-01-01T00:00:00Z"], 2,
+            &["--since 2999-01-01T00:00:00Z is in the future", "fix: give a start in the past", "or add --follow"])
+            .no_call(),
         case("logs-until-before-since", Argument, Live, &["logs", "local", "--since", "1h", "--until", "2h"], 2,
             &["--until is not after --since", "fix: give an end later than the start"])
             .no_call(),

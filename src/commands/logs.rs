@@ -259,6 +259,16 @@ pub async fn run(context: &Context, args: &LogsArgs) -> anyhow::Result<()> {
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
     let now = now_ms();
     let start = parse_time(&args.since, "--since", now)?;
+    if start > now && !args.follow {
+        // Nothing can have been logged yet: an empty answer would look like a quiet service.
+        return Err(InputError::one(
+            Problem::new(format!("--since {} is in the future", args.since)).fix(
+                "give a start in the past (--since 15m, or a time before now), \
+                 or add --follow to wait for the events from then",
+            ),
+        )
+        .into());
+    }
     let end = match &args.until {
         Some(until) => parse_time(until, "--until", now)?,
         None => now,
@@ -512,6 +522,10 @@ async fn poll(
     // the overlap window of the newest event, never before --since
     let window_start = printed.floor;
     let now = now_ms() + 1;
+    if now <= window_start {
+        // --follow --since <a time to come>: nothing to ask AWS for yet.
+        return Ok(false);
+    }
     let mut got_events = false;
     let mut fresh = Vec::new();
     for query in queries {
