@@ -889,6 +889,26 @@ fn read_network(root: &TableReader, region: Option<&str>) -> Option<NetworkConfi
                     None => ok = false,
                 }
             }
+            // Halves (or any pieces) that add up to every address are the whole internet too.
+            let covers_everything = Ipv4Net::aggregate(&cidrs)
+                .iter()
+                .any(|merged| merged.prefix_len() == 0);
+            if ok && covers_everything && !allow_anywhere {
+                diagnostics.report(
+                    Some(&list.span),
+                    "network.bastion_ingress",
+                    format!(
+                        "{} together cover every IPv4 address: SSH on the bastion would be open to the whole internet",
+                        cidrs
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Some("list the addresses that need SSH, such as your office's \"203.0.113.7/32\", or set allow_bastion_from_anywhere = true in [network] if you really mean it".to_string()),
+                );
+                ok = false;
+            }
             if ok && cidrs.is_empty() {
                 diagnostics.report(
                     Some(&list.span),
@@ -1728,6 +1748,27 @@ name = "demo"
             vec![Some(1), Some(3), Some(4), Some(6), Some(7)],
             "{error}"
         );
+    }
+
+    #[test]
+    fn cidrs_that_add_up_to_everything_need_the_anywhere_flag() {
+        let with = |ingress: &str, extra: &str| {
+            parse_text(&MINIMAL.replace(
+                "bastion_ingress = [\"203.0.113.7/32\"]",
+                &format!("bastion_ingress = {ingress}\n{extra}"),
+            ))
+        };
+        let halves = r#"["0.0.0.0/1", "128.0.0.0/1"]"#;
+        let error = with(halves, "").expect_err("the whole internet");
+        assert!(
+            error.problems[0]
+                .message
+                .contains("together cover every IPv4 address"),
+            "{error}"
+        );
+        assert!(with(halves, "allow_bastion_from_anywhere = true").is_ok());
+        // Half the internet is wide, but it is not everything.
+        assert!(with(r#"["0.0.0.0/1", "203.0.113.7/32"]"#, "").is_ok());
     }
 
     #[test]
