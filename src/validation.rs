@@ -3,9 +3,13 @@
 //! command changes anything.
 
 use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
 
 use crate::config::{self, StackConfig};
 use crate::error::{InputError, Problem};
+use crate::release::placeholders;
 use crate::release::templates::{self as task_templates, CheckContext, TemplateKind};
 use crate::stacks::upstream_parameter_name;
 use crate::templates::{Layer, Template};
@@ -84,7 +88,7 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
     if every_template_loaded {
         problems.extend(undeclared_upstream(stack, &declared));
     }
-    for service in stack.services.values() {
+    for (service_name, service) in &stack.services {
         let task_path = stack.resolve(&service.task_definition);
         let service_path = stack.resolve(&service.service_definition);
         let task_display = config::display_path(&stack.config_dir, &task_path);
@@ -123,10 +127,128 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
                         display,
                         &check_context,
                     ));
+                    if kind == TemplateKind::TaskDefinition {
+                        problems.extend(check_log_configuration(
+                            service_name,
+                            &value,
+                            &text,
+                            display,
+                            &outputs,
+                        ));
+                    }
                 }
                 Err(problem) => problems.push(problem),
             }
         }
     }
     (names, problems)
+}
+
+/// `logs` reads the stack's log group (the platform output LogGroupName) and,
+/// for `--service S`, the streams `S/<container>/<task id>`: the awslogs
+/// driver names them `<awslogs-stream-prefix>/<container>/<task id>`. A
+/// container logging anywhere else would be invisible to `logs`, so its
+/// awslogs options must say what `logs` expects.
+fn check_log_configuration(
+    service: &str,
+    task_definition: &Value,
+    text_for_lines: &str,
+    display: &Path,
+    stack_outputs: &BTreeSet<String>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    // A misspelt output is reported as such by the placeholder check.
+    let names_a_missing_output = |value: &Value| {
+        value.as_str().is_some_and(|text| {
+            placeholders::names_in(text).is_ok_and(|names| {
+                names.iter().any(|name| {
+                    name.strip_prefix("stack.")
+                        .is_some_and(|output| !stack_outputs.contains(output))
+                })
+            })
+        })
+    };
+    let checks = [
+        (
+            "awslogs-group",
+            "stack.LogGroupName",
+            "the stack's log group: `stackup logs` reads only that one (output LogGroupName)"
+                .to_string(),
+        ),
+        (
+            "awslogs-stream-prefix",
+            "service.name",
+            format!(
+                "the service's name: `stackup logs --service {service}` reads the streams \
+                 {service}/<container>/<task id>"
+            ),
+        ),
+    ];
+    // How many times each option was seen so far: the nth in the text is its line.
+    let mut seen = [0usize; 2];
+    let mut with_logging = 0usize;
+    let containers = task_definition
+        .get("containerDefinitions")
+        .and_then(Value::as_array);
+    for (index, container) in containers.into_iter().flatten().enumerate() {
+        let Some(logging) = container.get("logConfiguration") else {
+            continue;
+        };
+        with_logging += 1;
+        if logging.get("logDriver").and_then(Value::as_str) != Some("awslogs") {
+            continue;
+        }
+        let options = logging.get("options");
+        for ((option, placeholder, why), seen) in checks.iter().zip(&mut seen) {
+            let value = options.and_then(|options| options.get(*option));
+            let line_needle = match value {
+                Some(_) => {
+                    *seen += 1;
+                    format!("\"{option}\"")
+                }
+                None => "\"logConfiguration\"".to_string(),
+            };
+            // A value standing for the placeholder, to tell it from any literal.
+            let marker = format!("\u{0}{placeholder}");
+            let resolved = value.map(|value| {
+                placeholders::resolve(value, &|name: &str| {
+                    (name == *placeholder).then(|| Value::String(marker.clone()))
+                })
+            });
+            let is_expected = match resolved {
+                Some(Ok(Value::String(text))) => {
+                    text == marker || (*option == "awslogs-stream-prefix" && text == service)
+                }
+                _ => false,
+            };
+            if is_expected || value.is_some_and(names_a_missing_output) {
+                continue;
+            }
+            let occurrence = if value.is_some() {
+                *seen - 1
+            } else {
+                with_logging - 1
+            };
+            let line = text_for_lines
+                .match_indices(&line_needle)
+                .nth(occurrence)
+                .map(|(offset, _)| text_for_lines[..offset].matches('\n').count() + 1);
+            let found = match value {
+                Some(value) => format!("is {value}"),
+                None => "is missing".to_string(),
+            };
+            problems.push(
+                Problem::new(format!(
+                    "{option} {found}; it must be {why}, or logs would show nothing of this container"
+                ))
+                .in_file(display)
+                .at_line(line)
+                .at_key(format!(
+                    "/containerDefinitions/{index}/logConfiguration/options/{option}"
+                ))
+                .fix(format!("write \"{option}\": \"{{{{{placeholder}}}}}\"")),
+            );
+        }
+    }
+    problems
 }
