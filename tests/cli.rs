@@ -38,7 +38,8 @@ fn help_documents_exit_codes_and_goes_to_stdout() {
         .success()
         .stdout(predicates::str::contains(
             "Exit codes: 0 success, 1 failure",
-        ));
+        ))
+        .stdout(predicates::str::contains("130 interrupted"));
 }
 
 #[test]
