@@ -358,12 +358,12 @@ fn parse(source: &Source, stack: &str, config_dir: &Path) -> Result<StackConfig,
         Ok(document) => document,
         Err(error) => {
             let line = error.span().map(|span| source.line_of(span.start));
-            return Err(InputError::one(
-                Problem::new(format!("is not valid TOML: {}", error.message().trim()))
-                    .in_file(&source.display_path)
-                    .at_line(line)
-                    .fix("correct the syntax at that line (https://toml.io)"),
-            ));
+            return Err(InputError::one(toml_problem(
+                error.message(),
+                error.span().and_then(|span| source.text.get(span)),
+                &source.display_path,
+                line,
+            )));
         }
     };
     let diagnostics = Diagnostics::new(source);
@@ -376,6 +376,27 @@ fn parse(source: &Source, stack: &str, config_dir: &Path) -> Result<StackConfig,
     config.ok_or_else(|| {
         InputError::one(Problem::new("could not be read").in_file(&source.display_path))
     })
+}
+
+/// A TOML syntax error as a problem. `at` is the text the error points at:
+/// for a duplicate key, the key, which toml's message leaves out.
+fn toml_problem(message: &str, at: Option<&str>, file: &Path, line: Option<usize>) -> Problem {
+    let message = message.trim();
+    let duplicate = at
+        .map(str::trim)
+        .filter(|key| message == "duplicate key" && !key.is_empty() && !key.contains('\n'));
+    match duplicate {
+        Some(key) => Problem::new(format!("is not valid TOML: duplicate key `{key}`"))
+            .in_file(file)
+            .at_line(line)
+            .fix(format!(
+                "a key may appear only once in its table: remove one `{key}`, or merge the two"
+            )),
+        None => Problem::new(format!("is not valid TOML: {message}"))
+            .in_file(file)
+            .at_line(line)
+            .fix("correct the syntax at that line (https://toml.io)"),
+    }
 }
 
 /// `[a-z][a-z0-9-]*`, the shape of names that become parts of AWS names.
