@@ -11,7 +11,8 @@ use crate::ui::OutputFormat;
 /// Each STACK names a file `stacks/<STACK>.toml` under --config-dir. stdout carries
 /// results only; progress and diagnostics go to stderr.
 ///
-/// Exit codes: 0 success, 1 failure (AWS, database, rollout), 2 bad usage or bad input.
+/// Exit codes: 0 success, 1 failure (AWS, database, rollout), 2 bad usage or bad input,
+/// 130 interrupted (Ctrl-C).
 #[derive(Debug, Parser)]
 #[command(
     name = "stackup",

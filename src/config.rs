@@ -35,6 +35,9 @@ pub struct StackConfig {
     pub tags: BTreeMap<String, String>,
     pub network: NetworkConfig,
     pub upstream: BTreeMap<String, String>,
+    /// The line of each `[upstream]` key in the stack file, for messages.
+    #[serde(skip)]
+    pub upstream_lines: BTreeMap<String, usize>,
     pub database: DatabaseConfig,
     pub cluster: ClusterConfig,
     pub bastion: BastionConfig,
@@ -355,12 +358,12 @@ fn parse(source: &Source, stack: &str, config_dir: &Path) -> Result<StackConfig,
         Ok(document) => document,
         Err(error) => {
             let line = error.span().map(|span| source.line_of(span.start));
-            return Err(InputError::one(
-                Problem::new(format!("is not valid TOML: {}", error.message().trim()))
-                    .in_file(&source.display_path)
-                    .at_line(line)
-                    .fix("correct the syntax at that line (https://toml.io)"),
-            ));
+            return Err(InputError::one(toml_problem(
+                error.message(),
+                error.span().and_then(|span| source.text.get(span)),
+                &source.display_path,
+                line,
+            )));
         }
     };
     let diagnostics = Diagnostics::new(source);
@@ -373,6 +376,27 @@ fn parse(source: &Source, stack: &str, config_dir: &Path) -> Result<StackConfig,
     config.ok_or_else(|| {
         InputError::one(Problem::new("could not be read").in_file(&source.display_path))
     })
+}
+
+/// A TOML syntax error as a problem. `at` is the text the error points at:
+/// for a duplicate key, the key, which toml's message leaves out.
+fn toml_problem(message: &str, at: Option<&str>, file: &Path, line: Option<usize>) -> Problem {
+    let message = message.trim();
+    let duplicate = at
+        .map(str::trim)
+        .filter(|key| message == "duplicate key" && !key.is_empty() && !key.contains('\n'));
+    match duplicate {
+        Some(key) => Problem::new(format!("is not valid TOML: duplicate key `{key}`"))
+            .in_file(file)
+            .at_line(line)
+            .fix(format!(
+                "a key may appear only once in its table: remove one `{key}`, or merge the two"
+            )),
+        None => Problem::new(format!("is not valid TOML: {message}"))
+            .in_file(file)
+            .at_line(line)
+            .fix("correct the syntax at that line (https://toml.io)"),
+    }
 }
 
 /// `[a-z][a-z0-9-]*`, the shape of names that become parts of AWS names.
@@ -683,7 +707,21 @@ fn read_stack(root: &TableReader, stack: &str, config_dir: &Path) -> Option<Stac
         region,
         tags: tags?,
         network: network?,
-        upstream: upstream?,
+        upstream_lines: upstream
+            .as_ref()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|(key, (_, line))| (key.clone(), *line))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        upstream: upstream.map(|entries| {
+            entries
+                .into_iter()
+                .map(|(key, (stack_name, _))| (key, stack_name))
+                .collect()
+        })?,
         database: database?,
         cluster: cluster?,
         bastion: bastion?,
@@ -872,6 +910,26 @@ fn read_network(root: &TableReader, region: Option<&str>) -> Option<NetworkConfi
                     None => ok = false,
                 }
             }
+            // Halves (or any pieces) that add up to every address are the whole internet too.
+            let covers_everything = Ipv4Net::aggregate(&cidrs)
+                .iter()
+                .any(|merged| merged.prefix_len() == 0);
+            if ok && covers_everything && !allow_anywhere {
+                diagnostics.report(
+                    Some(&list.span),
+                    "network.bastion_ingress",
+                    format!(
+                        "{} together cover every IPv4 address: SSH on the bastion would be open to the whole internet",
+                        cidrs
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Some("list the addresses that need SSH, such as your office's \"203.0.113.7/32\", or set allow_bastion_from_anywhere = true in [network] if you really mean it".to_string()),
+                );
+                ok = false;
+            }
             if ok && cidrs.is_empty() {
                 diagnostics.report(
                     Some(&list.span),
@@ -916,7 +974,10 @@ fn read_network(root: &TableReader, region: Option<&str>) -> Option<NetworkConfi
 /// The network template has one parameter per bastion ingress CIDR.
 pub const MAX_BASTION_INGRESS: usize = 6;
 
-fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, String>> {
+/// `[upstream]`: each key becomes the template parameter
+/// `Upstream<Key>StackName` (see [`crate::stacks::upstream_parameter_name`]);
+/// the values are stack names. Returns each stack name with its key's line.
+fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, (String, usize)>> {
     let Some(table) = root.table("upstream") else {
         return if root.has("upstream") {
             None
@@ -925,8 +986,53 @@ fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, String>> {
         };
     };
     let mut upstream = BTreeMap::new();
+    // parameter name -> the key that first gave it
+    let mut parameters: BTreeMap<String, String> = BTreeMap::new();
     let mut ok = true;
     for (key, value) in table.named_strings("\"org-shared-v1\"") {
+        let valid_key = key
+            .value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && key
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_key {
+            table.diagnostics().report(
+                Some(&key.span),
+                &table.key_path(&key.value),
+                format!(
+                    "\"{}\" cannot name a template parameter",
+                    key.value.escape_debug()
+                ),
+                Some(
+                    "name the upstream entry with letters, digits, - and _, starting with a letter, such as shared"
+                        .to_string(),
+                ),
+            );
+            ok = false;
+            continue;
+        }
+        let parameter = crate::stacks::upstream_parameter_name(&key.value);
+        if let Some(first) = parameters.get(&parameter) {
+            table.diagnostics().report(
+                Some(&key.span),
+                &table.key_path(&key.value),
+                format!(
+                    "upstream.{first} and upstream.{} both become the template parameter {parameter}",
+                    key.value
+                ),
+                Some(format!(
+                    "keep one of upstream.{first} and upstream.{}, or rename one",
+                    key.value
+                )),
+            );
+            ok = false;
+            continue;
+        }
+        parameters.insert(parameter, key.value.clone());
         let valid_stack_name = value
             .value
             .chars()
@@ -946,7 +1052,8 @@ fn read_upstream(root: &TableReader) -> Option<BTreeMap<String, String>> {
             );
             ok = false;
         } else {
-            upstream.insert(key.value, value.value);
+            let line = table.diagnostics().source().line_of(key.span.start);
+            upstream.insert(key.value, (value.value, line));
         }
     }
     ok.then_some(upstream)
@@ -1662,6 +1769,27 @@ name = "demo"
             vec![Some(1), Some(3), Some(4), Some(6), Some(7)],
             "{error}"
         );
+    }
+
+    #[test]
+    fn cidrs_that_add_up_to_everything_need_the_anywhere_flag() {
+        let with = |ingress: &str, extra: &str| {
+            parse_text(&MINIMAL.replace(
+                "bastion_ingress = [\"203.0.113.7/32\"]",
+                &format!("bastion_ingress = {ingress}\n{extra}"),
+            ))
+        };
+        let halves = r#"["0.0.0.0/1", "128.0.0.0/1"]"#;
+        let error = with(halves, "").expect_err("the whole internet");
+        assert!(
+            error.problems[0]
+                .message
+                .contains("together cover every IPv4 address"),
+            "{error}"
+        );
+        assert!(with(halves, "allow_bastion_from_anywhere = true").is_ok());
+        // Half the internet is wide, but it is not everything.
+        assert!(with(r#"["0.0.0.0/1", "203.0.113.7/32"]"#, "").is_ok());
     }
 
     #[test]

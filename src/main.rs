@@ -10,8 +10,9 @@ use tracing_subscriber::EnvFilter;
 
 use stackup::cli::Cli;
 use stackup::error::{exit_status_of, ExitStatus, InputError, Interrupted, RemoteExit};
+use stackup::ui::stderr_color;
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, no_color: bool) {
     let default = match verbose {
         // The SDK's own warnings (each credential source that had nothing,
         // say) are noise next to the error stackup reports; -v shows them.
@@ -23,6 +24,7 @@ fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(stderr_color(no_color))
         .finish()
         .with(payload_cap())
         .init();
@@ -53,7 +55,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
         }
     };
-    init_tracing(cli.global.verbose);
+    init_tracing(cli.global.verbose, cli.global.no_color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

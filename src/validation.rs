@@ -3,6 +3,7 @@
 //! command changes anything.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -22,6 +23,37 @@ fn upstream_parameters(stack: &StackConfig) -> Vec<String> {
         .collect()
 }
 
+/// An `[upstream]` entry reaches CloudFormation only as the parameter
+/// `Upstream<Key>StackName` of a template that declares it; otherwise nothing
+/// would import its exports and the entry would be silently ignored.
+fn undeclared_upstream(stack: &StackConfig, declared: &BTreeSet<String>) -> Vec<Problem> {
+    stack
+        .upstream
+        .keys()
+        .filter_map(|key| {
+            let parameter = upstream_parameter_name(key);
+            if declared.contains(&parameter) {
+                return None;
+            }
+            Some(
+                Problem::new(format!(
+                    "no template of this stack declares the parameter {parameter}, so this \
+                     upstream stack would be ignored"
+                ))
+                .in_file(&stack.file)
+                .at_line(stack.upstream_lines.get(key).copied())
+                .at_key(format!("upstream.{key}"))
+                .fix(format!(
+                    "declare a String parameter {parameter} in your network or platform template \
+                     ([templates] network = ... or platform = ...) and import the upstream \
+                     stack's exports with Fn::ImportValue and Fn::Sub \"${{{parameter}}}-...\"; \
+                     or remove upstream.{key}"
+                )),
+            )
+        })
+        .collect()
+}
+
 /// Load the stack file and check every template; all problems in one error.
 pub fn load_checked(config_dir: &std::path::Path, stack: &str) -> Result<StackConfig, InputError> {
     let config = config::load(config_dir, stack)?;
@@ -38,17 +70,26 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
     let mut names = Vec::new();
     let mut problems = Vec::new();
     let mut outputs = BTreeSet::new();
+    let mut declared = BTreeSet::new();
+    let mut every_template_loaded = true;
     for layer in [Layer::Network, Layer::Platform] {
         match Template::load(stack, layer) {
             Ok(template) => {
                 names.push(template.display_name());
                 problems.extend(template.check(&upstream_parameters(stack)));
                 outputs.extend(template.outputs());
+                declared.extend(template.parameters().into_keys());
             }
-            Err(problem) => problems.push(problem),
+            Err(problem) => {
+                every_template_loaded = false;
+                problems.push(problem);
+            }
         }
     }
-    for service in stack.services.values() {
+    if every_template_loaded {
+        problems.extend(undeclared_upstream(stack, &declared));
+    }
+    for (service_name, service) in &stack.services {
         let task_path = stack.resolve(&service.task_definition);
         let service_path = stack.resolve(&service.service_definition);
         let task_display = config::display_path(&stack.config_dir, &task_path);
@@ -93,6 +134,15 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
                         problems.extend(check_model(stack, service, &source, &value));
                     }
                     problems.extend(found);
+                    if kind == TemplateKind::TaskDefinition {
+                        problems.extend(check_log_configuration(
+                            service_name,
+                            &value,
+                            &text,
+                            display,
+                            &outputs,
+                        ));
+                    }
                 }
                 Err(problem) => problems.push(problem),
             }
@@ -138,5 +188,114 @@ fn check_model(
         }
     };
     problems.extend(read.err());
+    problems
+}
+
+/// `logs` reads the stack's log group (the platform output LogGroupName) and,
+/// for `--service S`, the streams `S/<container>/<task id>`: the awslogs
+/// driver names them `<awslogs-stream-prefix>/<container>/<task id>`. A
+/// container logging anywhere else would be invisible to `logs`, so its
+/// awslogs options must say what `logs` expects.
+fn check_log_configuration(
+    service: &str,
+    task_definition: &Value,
+    text_for_lines: &str,
+    display: &Path,
+    stack_outputs: &BTreeSet<String>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    // A misspelt output is reported as such by the placeholder check.
+    let names_a_missing_output = |value: &Value| {
+        value.as_str().is_some_and(|text| {
+            placeholders::names_in(text).is_ok_and(|names| {
+                names.iter().any(|name| {
+                    name.strip_prefix("stack.")
+                        .is_some_and(|output| !stack_outputs.contains(output))
+                })
+            })
+        })
+    };
+    let checks = [
+        (
+            "awslogs-group",
+            "stack.LogGroupName",
+            "the stack's log group: `stackup logs` reads only that one (output LogGroupName)"
+                .to_string(),
+        ),
+        (
+            "awslogs-stream-prefix",
+            "service.name",
+            format!(
+                "the service's name: `stackup logs --service {service}` reads the streams \
+                 {service}/<container>/<task id>"
+            ),
+        ),
+    ];
+    // How many times each option was seen so far: the nth in the text is its line.
+    let mut seen = [0usize; 2];
+    let mut with_logging = 0usize;
+    let containers = task_definition
+        .get("containerDefinitions")
+        .and_then(Value::as_array);
+    for (index, container) in containers.into_iter().flatten().enumerate() {
+        let Some(logging) = container.get("logConfiguration") else {
+            continue;
+        };
+        with_logging += 1;
+        if logging.get("logDriver").and_then(Value::as_str) != Some("awslogs") {
+            continue;
+        }
+        let options = logging.get("options");
+        for ((option, placeholder, why), seen) in checks.iter().zip(&mut seen) {
+            let value = options.and_then(|options| options.get(*option));
+            let line_needle = match value {
+                Some(_) => {
+                    *seen += 1;
+                    format!("\"{option}\"")
+                }
+                None => "\"logConfiguration\"".to_string(),
+            };
+            // A value standing for the placeholder, to tell it from any literal.
+            let marker = format!("\u{0}{placeholder}");
+            let resolved = value.map(|value| {
+                placeholders::resolve(value, &|name: &str| {
+                    (name == *placeholder).then(|| Value::String(marker.clone()))
+                })
+            });
+            let is_expected = match resolved {
+                Some(Ok(Value::String(text))) => {
+                    text == marker || (*option == "awslogs-stream-prefix" && text == service)
+                }
+                _ => false,
+            };
+            if is_expected || value.is_some_and(names_a_missing_output) {
+                continue;
+            }
+            let occurrence = if value.is_some() {
+                *seen - 1
+            } else {
+                with_logging - 1
+            };
+            let line = text_for_lines
+                .match_indices(&line_needle)
+                .nth(occurrence)
+                .map(|(offset, _)| text_for_lines[..offset].matches('\n').count() + 1);
+            let found = match value {
+                Some(value) => format!("is {value}"),
+                None => "is missing".to_string(),
+            };
+            problems.push(
+                Problem::new(format!(
+                    "{option} {found}; it must be {why}, or logs would show nothing of this container"
+                ))
+                .in_file(display)
+                .at_line(line)
+                .at_key(format!(
+                    "/containerDefinitions/{index}/logConfiguration/options/{option}"
+                ))
+                .fix(format!("write \"{option}\": \"{{{{{placeholder}}}}}\"")),
+            );
+        }
+    }
     problems
 }

@@ -366,6 +366,9 @@ fn cases() -> Vec<Case> {
         case("logs-impossible-date", Argument, Live, &["logs", "local", "--since", "2026-13-45T00:00:00Z"], 2,
             &["--since 2026-13-45T00:00:00Z is neither a duration nor a time"])
             .no_call(),
+        case("logs-since-in-future", Argument, Live, &["logs", "local", "--since", "2999-01-01T00:00:00Z"], 2,
+            &["--since 2999-01-01T00:00:00Z is in the future", "fix: give a start in the past", "or add --follow"])
+            .no_call(),
         case("logs-until-before-since", Argument, Live, &["logs", "local", "--since", "1h", "--until", "2h"], 2,
             &["--until is not after --since", "fix: give an end later than the start"])
             .no_call(),
@@ -430,7 +433,16 @@ fn cases() -> Vec<Case> {
             .edit(SSH_SECTION, "[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\n\n[ssh]\n"),
         case("upstream-no-stack", MissingStack, Empty, CREATE, 1,
             &["upstream stack org-shared-v1 ([upstream] shared in", "does not exist in this account and region; create it first, or correct the name"])
-            .edit("[database]\n", "[upstream]\nshared = \"org-shared-v1\"\n\n[database]\n"),
+            .edit("[database]\n", "[upstream]\nshared = \"org-shared-v1\"\n\n[database]\n")
+            .edit(SSH_SECTION, WITH_OWN_NETWORK)
+            .file("stacks/own-network.json", Network(|template| {
+                template["Parameters"]["UpstreamSharedStackName"] = serde_json::json!({"Type": "String"});
+            })),
+        // No template takes the upstream stack's name: it would be ignored.
+        case("upstream-parameter-undeclared", CloudFormationTemplate, Empty, CREATE, 2,
+            &["stacks/local.toml:", "upstream.shared: no template of this stack declares the parameter UpstreamSharedStackName", "fix: declare a String parameter UpstreamSharedStackName"])
+            .edit("[database]\n", "[upstream]\nshared = \"org-shared-v1\"\n\n[database]\n")
+            .no_call(),
 
         // Endpoints that cannot be reached.
         case("endpoint-closed-status", Unreachable, Empty, &["status", "local"], 1,

@@ -38,7 +38,8 @@ fn help_documents_exit_codes_and_goes_to_stdout() {
         .success()
         .stdout(predicates::str::contains(
             "Exit codes: 0 success, 1 failure",
-        ));
+        ))
+        .stdout(predicates::str::contains("130 interrupted"));
 }
 
 #[test]
@@ -111,4 +112,60 @@ fn missing_credentials_are_named_as_such() {
     assert!(!stderr.contains("ProviderError("), "{stderr}");
     // the error, the sources the chain tried (one line each), the hint
     assert!(stderr.lines().count() <= 10, "{stderr}");
+}
+
+/// `-v` diagnostics (tracing) follow the same colour decision as the rest of
+/// stderr: none with --no-color, none when stderr is a file or a pipe.
+#[test]
+fn verbose_diagnostics_have_no_colour_when_colour_is_off() {
+    // A stack that does not exist yet: status answers at once.
+    let stack = common::TestStack::new("verbose-colour", common::stack_config_dir(&[]));
+    // stderr is a pipe here, and NO_COLOR is not set.
+    let output = stack
+        .stackup()
+        .env_remove("NO_COLOR")
+        .args(["-v", "status", "local"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DEBUG"), "debug diagnostics: {stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "no ANSI escape on a pipe: {stderr:?}"
+    );
+
+    // On a terminal (script gives one), colour is on unless --no-color.
+    let run_on_terminal = |extra: &str| {
+        let command = format!(
+            "{} --config-dir {} --endpoint-url {} -v {extra} status local",
+            binary().display(),
+            stack.config.path().display(),
+            stack.proxy.endpoint
+        );
+        let output = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_LOG")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("TERM", "xterm")
+            .stdin(Stdio::null())
+            .output()
+            .expect("script runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let coloured = run_on_terminal("");
+    assert!(coloured.contains("DEBUG"), "{coloured}");
+    assert!(
+        coloured.contains('\x1b'),
+        "colour on a terminal: {coloured:?}"
+    );
+    let plain = run_on_terminal("--no-color");
+    assert!(plain.contains("DEBUG"), "{plain}");
+    assert!(
+        !plain.contains('\x1b'),
+        "no colour with --no-color: {plain:?}"
+    );
 }

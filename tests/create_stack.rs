@@ -473,6 +473,26 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
     );
 }
 
+/// What a refused or declined create-stack must leave in the account: no
+/// stack (not even one in REVIEW_IN_PROGRESS) and no change set executed.
+fn assert_nothing_left(fixture: &TestStack) {
+    let executed: Vec<String> = fixture
+        .proxy
+        .operations()
+        .into_iter()
+        .filter(|operation| operation == "ExecuteChangeSet" || operation == "PutParameter")
+        .collect();
+    assert!(executed.is_empty(), "{executed:?}");
+    let config = fixture.sdk();
+    for name in ["demo-local-v1-network", "demo-local-v1-platform"] {
+        let status = common::block_on(common::stack_status(&config, name));
+        assert!(
+            matches!(status.as_deref(), None | Some("DELETE_COMPLETE")),
+            "{name} is left behind as {status:?}"
+        );
+    }
+}
+
 #[test]
 fn without_a_terminal_or_yes_nothing_is_changed() {
     let fixture = fixture("create-no-yes", &[]);
@@ -482,13 +502,63 @@ fn without_a_terminal_or_yes_nothing_is_changed() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains("pass --yes"));
-    let executed: Vec<String> = fixture
-        .proxy
-        .operations()
-        .into_iter()
-        .filter(|operation| operation == "ExecuteChangeSet" || operation == "PutParameter")
-        .collect();
-    assert!(executed.is_empty(), "{executed:?}");
+    assert_nothing_left(&fixture);
+}
+
+#[test]
+fn declined_on_a_terminal_nothing_is_changed() {
+    let fixture = fixture("create-declined", &[]);
+    let command = format!(
+        "{} --config-dir {} --endpoint-url {} create-stack local",
+        assert_cmd::cargo::cargo_bin("stackup").display(),
+        fixture.config.path().display(),
+        fixture.proxy.endpoint
+    );
+    // script gives stackup a terminal and types the answer into it.
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    // Answer once the question is on the screen, then keep the terminal open
+    // until stackup is done.
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        let mut answered = false;
+        loop {
+            let read = std::io::Read::read(&mut stdout, &mut buffer).unwrap_or(0);
+            if read == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buffer[..read]);
+            if !answered && String::from_utf8_lossy(&seen).contains("[y/N]") {
+                std::io::Write::write_all(&mut stdin, b"n\n").expect("answer");
+                answered = true;
+            }
+        }
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    let status = child.wait().expect("waits");
+    let screen = reader.join().expect("reader");
+    assert!(screen.contains("[y/N]"), "asked: {screen}");
+    assert!(
+        screen.contains("cancelled: demo-local-v1-network was not changed"),
+        "{screen}"
+    );
+    assert!(!status.success(), "{screen}");
+    assert_nothing_left(&fixture);
 }
 
 #[test]

@@ -285,3 +285,62 @@ fn a_reader_that_goes_away_ends_it_quietly() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Text output is one line per event whatever the message holds: the newline
+/// the awslogs driver keeps at the end goes (in JSON lines too), other line
+/// breaks and terminal escapes are escaped; JSON lines keep them as they are.
+#[test]
+fn text_output_is_one_line_per_event_without_terminal_escapes() {
+    let fixture = fixture("logs-control-characters");
+    let base = now_ms() - 60 * 1000;
+    let messages = [
+        "started\n",
+        "** (RuntimeError) boom\n    (demo) lib/demo.ex:1: Demo.run/0\n",
+        "\u{1b}[31mred\u{1b}[0m\tafter a tab\r",
+    ];
+    let events: Vec<(i64, String)> = messages
+        .iter()
+        .enumerate()
+        .map(|(index, message)| (base + index as i64, message.to_string()))
+        .collect();
+    fixture.put("web/web/text", &events);
+    let mut text = fixture.logs_command();
+    // logs_command asks for JSON lines; the last --output wins.
+    text.args(["--since", &rfc3339(base), "--output", "text"]);
+    let output = text.output().expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "one line per event: {stdout:?}");
+    assert!(lines[0].ends_with(" web/web/text started"), "{stdout:?}");
+    assert!(
+        lines[1].ends_with(" ** (RuntimeError) boom\\n    (demo) lib/demo.ex:1: Demo.run/0"),
+        "{stdout:?}"
+    );
+    assert!(
+        lines[2].ends_with(" \\u{1b}[31mred\\u{1b}[0m\tafter a tab\\r"),
+        "{stdout:?}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\r'),
+        "{stdout:?}"
+    );
+
+    let json = fixture
+        .logs_command()
+        .args(["--since", &rfc3339(base)])
+        .output()
+        .expect("runs");
+    let sent: Vec<String> = parse_lines(&json.stdout)
+        .iter()
+        .map(|event| event["message"].as_str().expect("message").to_string())
+        .collect();
+    let want: Vec<&str> = messages
+        .iter()
+        .map(|message| message.trim_end_matches('\n'))
+        .collect();
+    assert_eq!(
+        sent, want,
+        "JSON lines: the messages, without the newline at the end"
+    );
+}

@@ -117,3 +117,37 @@ fn secrets_in_a_leaky_template_are_not_echoed() {
         "the plain cookie value must not be printed"
     );
 }
+
+/// An `[upstream]` entry whose parameter a template of the stack declares is
+/// valid; the same file with the built-in templates is not (tested by the
+/// corpus: upstream-undeclared.toml).
+#[test]
+fn an_upstream_entry_is_valid_when_a_template_declares_its_parameter() {
+    let counter = common::AwsProxy::start_counting_only();
+    let config = common::stack_config_dir(&[
+        (
+            "[database]\n",
+            "[upstream]\nledger = \"ledger-qa-v2-network\"\n\n[database]\n",
+        ),
+        (
+            "[ssh]\n",
+            "[templates]\nnetwork = \"stacks/own-network.json\"\n\n[ssh]\n",
+        ),
+    ]);
+    let mut template: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo_root().join("stacks/network.json"))
+            .expect("network.json"),
+    )
+    .expect("JSON");
+    template["Parameters"]["UpstreamLedgerStackName"] = serde_json::json!({"Type": "String"});
+    std::fs::write(
+        config.path().join("stacks/own-network.json"),
+        serde_json::to_string_pretty(&template).expect("JSON"),
+    )
+    .expect("write template");
+    common::stackup(config.path(), &counter.endpoint)
+        .args(["validate", "local"])
+        .assert()
+        .success();
+    assert_eq!(counter.request_count(), 0);
+}

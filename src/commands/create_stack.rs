@@ -362,14 +362,19 @@ async fn apply_layer(
     };
     show_changes(printer, name, &changes);
     let verb = if create { "Create" } else { "Update" };
-    if !confirm(
+    let answer = confirm(
         &format!("{verb} {name} with these changes"),
         context.global.yes,
     )
-    .await?
-    {
-        let _ = cloudformation.delete_change_set(&change_set).await;
-        anyhow::bail!("cancelled: {name} was not changed");
+    .await;
+    if !matches!(answer, Ok(true)) {
+        // Refused (no terminal), declined or interrupted: what showing the
+        // changes made goes too, so that "not changed" is true.
+        discard_review(printer, cloudformation, &change_set, name, create).await?;
+        return Err(match answer {
+            Err(refused) => refused,
+            Ok(_) => anyhow::anyhow!("cancelled: {name} was not changed"),
+        });
     }
     if let Some((parameter, password)) = store_password {
         let stored = ssm::create_secret(
@@ -431,6 +436,62 @@ async fn apply_layer(
                 describe_failures(&followed.failures)
             )
         }
+    }
+}
+
+/// How long the stack created only to show a change set may take to go.
+const REVIEW_STACK_DELETE_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Undo what showing a change set made: the change set, and for a change set
+/// that creates the stack, the stack CloudFormation made to hold it
+/// (REVIEW_IN_PROGRESS, no resources), waiting until it is gone.
+async fn discard_review(
+    printer: &Printer,
+    cloudformation: &CloudFormation,
+    change_set: &str,
+    name: &str,
+    create: bool,
+) -> anyhow::Result<()> {
+    cloudformation
+        .delete_change_set(change_set)
+        .await
+        .map_err(|error| {
+            error.context(format!(
+                "{name} was not changed, but its change set could not be deleted; delete it with \
+                 `aws cloudformation delete-change-set --change-set-name {change_set}`"
+            ))
+        })?;
+    let leftover = |what: &str| {
+        format!(
+            "{name} was not changed, but {what}; delete it with `aws cloudformation delete-stack --stack-name {name}`"
+        )
+    };
+    if !create {
+        return Ok(());
+    }
+    match cloudformation.describe(name).await? {
+        Some(stack) if stack.status == "REVIEW_IN_PROGRESS" => {}
+        _ => return Ok(()),
+    }
+    printer.info(format!(
+        "deleting {name}, which CloudFormation created only to show these changes"
+    ));
+    cloudformation
+        .delete_stack(
+            name,
+            &client_token("discard", &format!("{name}-{}", timestamp())),
+        )
+        .await
+        .map_err(|error| error.context(leftover("it stays in REVIEW_IN_PROGRESS")))?;
+    let started = std::time::Instant::now();
+    loop {
+        let Some(stack) = cloudformation.describe(name).await? else {
+            return Ok(());
+        };
+        if stack.status == "DELETE_FAILED" || started.elapsed() > REVIEW_STACK_DELETE_LIMIT {
+            anyhow::bail!(leftover(&format!("it is still {}", stack.status)));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 

@@ -90,14 +90,41 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
     Some(millis - offset_seconds * 1000)
 }
 
+/// One event on one line: time, stream, message.
 fn format_line(event: &LogEvent, out: &mut String) {
     let time = UNIX_EPOCH + Duration::from_millis(event.timestamp.max(0) as u64);
     out.push_str(&humantime::format_rfc3339_millis(time).to_string());
     out.push(' ');
-    out.push_str(&event.stream);
+    push_escaped(&event.stream, out);
     out.push(' ');
-    out.push_str(&event.message);
+    // Line breaks at the end of a message are already gone (aws::logs).
+    push_escaped(&event.message, out);
     out.push('\n');
+}
+
+/// `text` with control characters written as escapes (`\n`, `\r`,
+/// `\u{1b}`), so that an event stays on its line and cannot send a terminal
+/// escape sequence; tabs are kept. JSON lines carry the message unchanged.
+fn push_escaped(text: &str, out: &mut String) {
+    // UTF-8 of U+0080..U+00BF (the C1 controls among them) starts with 0xC2.
+    let plain = !text
+        .bytes()
+        .any(|byte| (byte < 0x20 && byte != b'\t') || byte == 0x7f || byte == 0xc2);
+    if plain {
+        out.push_str(text);
+        return;
+    }
+    for character in text.chars() {
+        match character {
+            '\t' => out.push('\t'),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            control if control.is_control() => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(control)));
+            }
+            other => out.push(other),
+        }
+    }
 }
 
 /// Where events go once merged: stdout through the printer, or a test's list.
@@ -232,6 +259,16 @@ pub async fn run(context: &Context, args: &LogsArgs) -> anyhow::Result<()> {
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
     let now = now_ms();
     let start = parse_time(&args.since, "--since", now)?;
+    if start > now && !args.follow {
+        // Nothing can have been logged yet: an empty answer would look like a quiet service.
+        return Err(InputError::one(
+            Problem::new(format!("--since {} is in the future", args.since)).fix(
+                "give a start in the past (--since 15m, or a time before now), \
+                 or add --follow to wait for the events from then",
+            ),
+        )
+        .into());
+    }
     let end = match &args.until {
         Some(until) => parse_time(until, "--until", now)?,
         None => now,
@@ -485,6 +522,10 @@ async fn poll(
     // the overlap window of the newest event, never before --since
     let window_start = printed.floor;
     let now = now_ms() + 1;
+    if now <= window_start {
+        // --follow --since <a time to come>: nothing to ask AWS for yet.
+        return Ok(false);
+    }
     let mut got_events = false;
     let mut fresh = Vec::new();
     for query in queries {
@@ -567,6 +608,38 @@ mod tests {
             message: "m".into(),
             id: id.into(),
         }
+    }
+
+    #[test]
+    fn a_text_line_is_one_line_per_event_without_terminal_escapes() {
+        let line = |message: &str| {
+            let mut out = String::new();
+            format_line(
+                &LogEvent {
+                    timestamp: 0,
+                    stream: "web/web/1".into(),
+                    message: message.into(),
+                    id: "a".into(),
+                },
+                &mut out,
+            );
+            out
+        };
+        let prefix = "1970-01-01T00:00:00.000Z web/web/1 ";
+        assert_eq!(line("plain"), format!("{prefix}plain\n"));
+        assert_eq!(
+            line("first\nsecond\r\nthird"),
+            format!("{prefix}first\\nsecond\\r\\nthird\n")
+        );
+        assert_eq!(
+            line("\u{1b}[31mred\u{1b}[0m\tdone"),
+            format!("{prefix}\\u{{1b}}[31mred\\u{{1b}}[0m\tdone\n")
+        );
+        assert_eq!(
+            line("c1 \u{9b}2J, bell \u{7}, del \u{7f}, caf\u{e9}"),
+            format!("{prefix}c1 \\u{{9b}}2J, bell \\u{{7}}, del \\u{{7f}}, caf\u{e9}\n")
+        );
+        assert_eq!(line("ünïcödé ✓").lines().count(), 1);
     }
 
     #[test]

@@ -376,13 +376,18 @@ fn unstable_reason(service: &Service) -> Option<String> {
         Some(DeploymentRolloutState::Completed) | None => {}
         Some(state) => return Some(format!("rollout {}", state.as_str())),
     }
-    if only.running_count() != only.desired_count()
-        || service.running_count() != service.desired_count()
-    {
+    if service.running_count() != service.desired_count() {
         return Some(format!(
             "running {} of {}",
             service.running_count(),
             service.desired_count()
+        ));
+    }
+    if only.running_count() != only.desired_count() {
+        return Some(format!(
+            "its deployment running {} of {}",
+            only.running_count(),
+            only.desired_count()
         ));
     }
     None
@@ -852,19 +857,20 @@ fn service_text(service: &ServiceStatus, stack: &str) -> String {
             service.name
         );
     }
+    let running = format!("running {} of {}", service.running, service.desired);
     let mut text = format!(
-        "  {}: {}, revision {}, running {} of {}{}\n",
+        "  {}: {}, revision {}, {running}{}\n",
         service.name,
         match &service.unstable_reason {
             None => "stable".to_string(),
+            // The counts follow on the same line: say them once.
+            Some(reason) if *reason == running => "NOT STABLE".to_string(),
             Some(reason) => format!("NOT STABLE ({reason})"),
         },
         service
             .revision
             .map(|revision| revision.to_string())
             .unwrap_or_else(|| "-".to_string()),
-        service.running,
-        service.desired,
         if service.pending > 0 {
             format!(", {} pending", service.pending)
         } else {
@@ -1001,6 +1007,49 @@ mod tests {
             ))
             .as_deref(),
             Some("running 1 of 2")
+        );
+        assert_eq!(
+            unstable_reason(&service(
+                vec![deployment(Some(DeploymentRolloutState::Completed), 1)],
+                2
+            ))
+            .as_deref(),
+            Some("its deployment running 1 of 2")
+        );
+    }
+
+    #[test]
+    fn the_service_line_says_each_thing_once() {
+        let status = |unstable_reason: Option<&str>| ServiceStatus {
+            name: "web".into(),
+            service_name: "web".into(),
+            deployed: true,
+            status: Some("ACTIVE".into()),
+            stable: unstable_reason.is_none(),
+            unstable_reason: unstable_reason.map(str::to_string),
+            task_definition: None,
+            revision: Some(1),
+            desired: 3,
+            running: 2,
+            pending: 1,
+            deployments: Vec::new(),
+            tasks: Vec::new(),
+            events: Vec::new(),
+        };
+        let first_line = |reason| {
+            service_text(&status(reason), "demo")
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(
+            first_line(Some("running 2 of 3")),
+            "  web: NOT STABLE, revision 1, running 2 of 3, 1 pending"
+        );
+        assert_eq!(
+            first_line(Some("rollout IN_PROGRESS")),
+            "  web: NOT STABLE (rollout IN_PROGRESS), revision 1, running 2 of 3, 1 pending"
         );
     }
 

@@ -51,10 +51,17 @@ struct PrinterSettings {
     stderr_is_terminal: bool,
 }
 
+/// Whether stderr gets ANSI colours: not with `--no-color`, not when NO_COLOR
+/// is set, not when stderr is a file or a pipe. The printer and the tracing
+/// diagnostics of `-v` both follow this one decision.
+pub fn stderr_color(no_color: bool) -> bool {
+    !no_color && std::env::var_os("NO_COLOR").is_none() && io::stderr().is_terminal()
+}
+
 impl Printer {
     pub fn new(format: OutputFormat, no_color: bool, no_progress: bool, verbose: u8) -> Self {
         let stderr_is_terminal = io::stderr().is_terminal();
-        let color = !no_color && std::env::var_os("NO_COLOR").is_none() && stderr_is_terminal;
+        let color = stderr_color(no_color);
         Printer {
             inner: Arc::new(PrinterSettings {
                 format,
