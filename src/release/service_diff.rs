@@ -21,11 +21,14 @@ const UPDATABLE: &[&str] = &[
     "placementConstraints",
     "enableExecuteCommand",
     "propagateTags",
-    "enableEcsManagedTags",
+    "enableECSManagedTags",
+    "capacityProviderStrategy",
+    "serviceRegistries",
+    "platformVersion",
 ];
 
 /// Lists whose order means nothing to ECS.
-const SETS: &[&str] = &["subnets", "securityGroups"];
+const SETS: &[&str] = &["subnets", "securityGroups", "alarmNames"];
 
 /// The changes the template would make to the running service.
 pub fn changes(current: &Service, wanted: &ServiceDefinition) -> Vec<Change> {
@@ -96,6 +99,16 @@ fn view(service: &Service) -> Value {
                 json!({ "enable": breaker.enable(), "rollback": breaker.rollback() }),
             );
         }
+        if let Some(alarms) = deployment.alarms() {
+            item.insert(
+                "alarms".into(),
+                json!({
+                    "alarmNames": alarms.alarm_names(),
+                    "enable": alarms.enable(),
+                    "rollback": alarms.rollback(),
+                }),
+            );
+        }
         out.insert("deploymentConfiguration".into(), Value::Object(item));
     }
     out.insert(
@@ -140,9 +153,49 @@ fn view(service: &Service) -> Value {
         out.insert("propagateTags".into(), json!(propagate.as_str()));
     }
     out.insert(
-        "enableEcsManagedTags".into(),
+        "enableECSManagedTags".into(),
         json!(service.enable_ecs_managed_tags()),
     );
+    out.insert(
+        "capacityProviderStrategy".into(),
+        service
+            .capacity_provider_strategy()
+            .iter()
+            .map(|item| {
+                json!({
+                    "capacityProvider": item.capacity_provider(),
+                    "weight": item.weight(),
+                    "base": item.base(),
+                })
+            })
+            .collect(),
+    );
+    out.insert(
+        "serviceRegistries".into(),
+        service
+            .service_registries()
+            .iter()
+            .map(|registry| {
+                let mut item = Map::new();
+                if let Some(arn) = registry.registry_arn() {
+                    item.insert("registryArn".into(), json!(arn));
+                }
+                if let Some(port) = registry.port() {
+                    item.insert("port".into(), json!(port));
+                }
+                if let Some(name) = registry.container_name() {
+                    item.insert("containerName".into(), json!(name));
+                }
+                if let Some(port) = registry.container_port() {
+                    item.insert("containerPort".into(), json!(port));
+                }
+                Value::Object(item)
+            })
+            .collect(),
+    );
+    if let Some(version) = service.platform_version() {
+        out.insert("platformVersion".into(), json!(version));
+    }
     Value::Object(out)
 }
 
@@ -256,6 +309,110 @@ mod tests {
             "deploymentConfiguration": {"maximumPercent": 200},
         }));
         assert_eq!(changes(&running(), &same), Vec::new());
+    }
+
+    #[test]
+    fn every_updatable_field_reads_back_from_the_service() {
+        // A template giving every updatable setting, and a service running
+        // exactly that: no change (a field the view missed would be "added").
+        let wanted = template(json!({
+            "loadBalancers": [{"targetGroupArn": "tg", "containerName": "web", "containerPort": 4000}],
+            "networkConfiguration": {"awsvpcConfiguration": {
+                "subnets": ["subnet-a"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}},
+            "healthCheckGracePeriodSeconds": 30,
+            "deploymentConfiguration": {
+                "maximumPercent": 150, "minimumHealthyPercent": 50,
+                "deploymentCircuitBreaker": {"enable": true, "rollback": true},
+                "alarms": {"alarmNames": ["b", "a"], "enable": true, "rollback": false}},
+            "placementStrategy": [{"type": "spread", "field": "instanceId"}],
+            "placementConstraints": [{"type": "distinctInstance"}],
+            "enableExecuteCommand": true,
+            "propagateTags": "SERVICE",
+            "enableECSManagedTags": true,
+            "capacityProviderStrategy": [{"capacityProvider": "cp", "weight": 1, "base": 0}],
+            "serviceRegistries": [{"registryArn": "arn:sd", "containerName": "web", "containerPort": 4000}],
+            "platformVersion": "LATEST",
+        }));
+        let value = serde_json::to_value(&wanted).expect("json");
+        let keys: Vec<&String> = value.as_object().expect("object").keys().collect();
+        for key in UPDATABLE {
+            assert!(keys.contains(&&key.to_string()), "{key} not in {keys:?}");
+        }
+        use aws_sdk_ecs::types as t;
+        let service = Service::builder()
+            .load_balancers(
+                t::LoadBalancer::builder()
+                    .target_group_arn("tg")
+                    .container_name("web")
+                    .container_port(4000)
+                    .build(),
+            )
+            .network_configuration(
+                t::NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        t::AwsVpcConfiguration::builder()
+                            .subnets("subnet-a")
+                            .security_groups("sg-1")
+                            .assign_public_ip(t::AssignPublicIp::Disabled)
+                            .build()
+                            .expect("vpc"),
+                    )
+                    .build(),
+            )
+            .health_check_grace_period_seconds(30)
+            .deployment_configuration(
+                t::DeploymentConfiguration::builder()
+                    .maximum_percent(150)
+                    .minimum_healthy_percent(50)
+                    .deployment_circuit_breaker(
+                        t::DeploymentCircuitBreaker::builder()
+                            .enable(true)
+                            .rollback(true)
+                            .build(),
+                    )
+                    .alarms(
+                        t::DeploymentAlarms::builder()
+                            .alarm_names("a")
+                            .alarm_names("b")
+                            .enable(true)
+                            .rollback(false)
+                            .build()
+                            .expect("alarms"),
+                    )
+                    .build(),
+            )
+            .placement_strategy(
+                t::PlacementStrategy::builder()
+                    .r#type(t::PlacementStrategyType::Spread)
+                    .field("instanceId")
+                    .build(),
+            )
+            .placement_constraints(
+                t::PlacementConstraint::builder()
+                    .r#type(t::PlacementConstraintType::DistinctInstance)
+                    .build(),
+            )
+            .enable_execute_command(true)
+            .propagate_tags(t::PropagateTags::Service)
+            .enable_ecs_managed_tags(true)
+            .capacity_provider_strategy(
+                t::CapacityProviderStrategyItem::builder()
+                    .capacity_provider("cp")
+                    .weight(1)
+                    .base(0)
+                    .build()
+                    .expect("item"),
+            )
+            .service_registries(
+                t::ServiceRegistry::builder()
+                    .registry_arn("arn:sd")
+                    .container_name("web")
+                    .container_port(4000)
+                    .build(),
+            )
+            .platform_version("LATEST")
+            .build();
+        assert_eq!(changes(&service, &wanted), Vec::new());
     }
 
     #[test]
