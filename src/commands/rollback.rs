@@ -12,6 +12,7 @@ use crate::cli::RollbackArgs;
 use crate::error::Interrupted;
 use crate::error::{InputError, Problem};
 use crate::release::history::{self, NoTarget, ReleaseRecord};
+use crate::release::rollout::{interpret, Rollout};
 use crate::ui::confirm;
 use crate::validation;
 
@@ -69,8 +70,9 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     for service in &services {
         let parameter = history::parameter(&stack, &service.name);
         let records = history::parse(&ssm::history(&ssm_client, &parameter).await?);
-        let current = ecs::describe_service(&client, &cluster, &service.name)
-            .await?
+        let found = ecs::describe_service(&client, &cluster, &service.name).await?;
+        let current = found
+            .as_ref()
             .and_then(|found| found.task_definition().map(str::to_string))
             .ok_or_else(|| {
                 anyhow::anyhow!(
@@ -100,7 +102,12 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             },
         )?;
         let target = record.task_definition.clone();
-        if target == current {
+        // What runs and has rolled out: nothing to do. A rollout to it still
+        // under way (an interrupted rollback) is followed to its end.
+        let settled = found
+            .as_ref()
+            .is_some_and(|found| matches!(interpret(found, &current), Rollout::Completed(_)));
+        if target == current && settled {
             printer.info(format!(
                 "{}: runs revision {} already: nothing to roll back",
                 service.name,
