@@ -241,20 +241,41 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
     let ecs_client = aws.ecs();
     let ssm_client = aws.ssm();
-    // Independent reads, made at once.
+    let release_id = release_id();
+    // The cookies the task definitions will refer to: one per stack; one per
+    // release is new by definition, nothing to read.
+    let cookies_to_read: Vec<String> = services
+        .iter()
+        .filter(|service| service.cookie == CookieMode::Stack)
+        .map(|service| cookie::parameter(&stack, service.cookie, &release_id))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // Independent reads, made at once: who deploys, the stack's outputs (which
+    // name the cluster), whether the cookie exists.
     let used = outputs_used(&stack, &services);
     let sts_client = aws.sts();
-    let (caller, outputs) = tokio::try_join!(
+    let (caller, outputs, cookies_found) = tokio::try_join!(
         sts::caller(&sts_client),
-        stack_outputs_for(&stack, &aws, Some(&used))
+        stack_outputs_for(&stack, &aws, Some(&used)),
+        try_join_all(
+            cookies_to_read
+                .iter()
+                .map(|name| ssm::exists(&ssm_client, name))
+        ),
     )?;
+    let existing_cookies: HashSet<String> = cookies_to_read
+        .into_iter()
+        .zip(cookies_found)
+        .filter_map(|(name, found)| found.then_some(name))
+        .collect();
     let release = ReleaseContext {
         stack: &stack,
         region: aws.region().to_string(),
         account: caller.account.clone(),
         outputs,
         images,
-        release_id: release_id(),
+        release_id,
     };
 
     // Plan every service: what runs now, what would change. The services are
@@ -268,39 +289,19 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     for (cluster, name) in &located {
         by_cluster.entry(cluster).or_default().push(name.clone());
     }
-    // The cookies the task definitions will refer to, read while the services
-    // are: one per stack; one per release is new by definition, nothing to read.
-    let cookies_to_read: Vec<String> = services
-        .iter()
-        .filter(|service| service.cookie == CookieMode::Stack)
-        .map(|service| cookie::parameter(&stack, service.cookie, &release.release_id))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let (described, cookies_found) = tokio::try_join!(
-        try_join_all(by_cluster.iter().map(|(cluster, names)| {
-            let ecs_client = &ecs_client;
-            async move {
-                let found = ecs::describe_services(ecs_client, cluster, names).await?;
-                anyhow::Ok((*cluster, found))
-            }
-        })),
-        try_join_all(
-            cookies_to_read
-                .iter()
-                .map(|name| ssm::exists(&ssm_client, name))
-        ),
-    )?;
+    let described = try_join_all(by_cluster.iter().map(|(cluster, names)| {
+        let ecs_client = &ecs_client;
+        async move {
+            let found = ecs::describe_services(ecs_client, cluster, names).await?;
+            anyhow::Ok((*cluster, found))
+        }
+    }))
+    .await?;
     for (cluster, found) in described {
         for (name, service) in found {
             running.insert((cluster.to_string(), name), service);
         }
     }
-    let existing_cookies: HashSet<String> = cookies_to_read
-        .into_iter()
-        .zip(cookies_found)
-        .filter_map(|(name, found)| found.then_some(name))
-        .collect();
     let planned = join_all(services.iter().zip(&located).map(|(service, located)| {
         let current = running.get(located).cloned();
         plan_service(&release, &ecs_client, &ssm_client, args, service, current)
