@@ -479,6 +479,111 @@ fn no_wait_returns_after_the_update_and_records_it() {
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report["services"][0]["result"], "started");
     assert!(!stderr.contains("steady state"));
+    let started = report["release"].as_str().expect("release id").to_string();
+    // The same command with a wait follows that rollout, as that release.
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "completed", "{stderr}");
+    assert_eq!(report["release"], started.as_str(), "{stderr}");
+}
+
+#[test]
+fn a_setting_the_service_template_leaves_out_stays_as_the_service_has_it() {
+    let fixture = fixture("deploy-left-out", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let before = block_on(common::web_service(&fixture.sdk()));
+    assert_eq!(before.load_balancers().len(), 1);
+    assert_eq!(before.placement_strategy().len(), 2);
+    edit_template(
+        &fixture,
+        "web-service.json",
+        "\"loadBalancers\": [\n    { \"targetGroupArn\": \"{{stack.TargetGroupArn}}\", \"containerName\": \"web\", \"containerPort\": \"{{service.port}}\" }\n  ],\n",
+        "",
+    );
+    edit_template(
+        &fixture,
+        "web-service.json",
+        "\"placementStrategy\": [\n    { \"type\": \"spread\", \"field\": \"attribute:ecs.availability-zone\" },\n    { \"type\": \"spread\", \"field\": \"instanceId\" }\n  ]",
+        "\"placementStrategy\": []",
+    );
+    edit_template(
+        &fixture,
+        "web-service.json",
+        "\"healthCheckGracePeriodSeconds\": 60",
+        "\"healthCheckGracePeriodSeconds\": 5",
+    );
+    let (code, _, stderr) = fixture.deploy(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("~ healthCheckGracePeriodSeconds: 60 -> 5")
+            && !stderr.contains("loadBalancers")
+            && !stderr.contains("placementStrategy"),
+        "{stderr}"
+    );
+    // What was shown is what changed: the rest stays.
+    let after = block_on(common::web_service(&fixture.sdk()));
+    assert_eq!(after.health_check_grace_period_seconds(), Some(5));
+    assert_eq!(after.load_balancers(), before.load_balancers());
+    assert_eq!(after.placement_strategy(), before.placement_strategy());
+}
+
+#[test]
+fn a_service_the_release_does_not_change_is_left_alone() {
+    let fixture = TestStack::new(
+        "deploy-left-alone",
+        common::stack_config_dir(&[(
+            "cookie = \"stack\"",
+            "cookie = \"stack\"\n\n[services.worker]\ndesired_count = 1",
+        )]),
+    );
+    // The worker: the web templates with a container of its own and no load balancer.
+    let task_defs = fixture.config.path().join("task-defs");
+    let web = std::fs::read_to_string(task_defs.join("web.json")).expect("web.json");
+    let worker = web
+        .replace("\"name\": \"web\"", "\"name\": \"worker\"")
+        .replace("{{image.web}}", "{{image.worker}}");
+    assert_ne!(worker, web);
+    std::fs::write(task_defs.join("worker.json"), worker).expect("worker.json");
+    let service =
+        std::fs::read_to_string(task_defs.join("web-service.json")).expect("web-service.json");
+    let start = service.find("  \"loadBalancers\"").expect("loadBalancers");
+    let end = start + service[start..].find("],\n").expect("end of loadBalancers") + 3;
+    std::fs::write(
+        task_defs.join("worker-service.json"),
+        format!("{}{}", &service[..start], &service[end..]),
+    )
+    .expect("worker-service.json");
+    fixture.create_stack();
+
+    let (code, _, stderr) = fixture.deploy(&[
+        "--image",
+        "web=ghcr.io/example/demo:1.0.0",
+        "--image",
+        "worker=ghcr.io/example/worker:1.0.0",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let before = fixture.proxy.operations().len();
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let results: Vec<(&str, &str)> = report["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|service| {
+            (
+                service["service"].as_str().unwrap_or_default(),
+                service["result"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(results, vec![("web", "completed"), ("worker", "unchanged")]);
+    assert!(!stderr.contains("worker: updated service"), "{stderr}");
+    // One revision, one update and one record: the web service's.
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        vec!["RegisterTaskDefinition", "UpdateService", "PutParameter"]
+    );
 }
 
 #[test]

@@ -192,8 +192,8 @@ pub async fn create_service(
         .set_network_configuration(definition.network_configuration_sdk()?)
         .set_health_check_grace_period_seconds(definition.health_check_grace_period_seconds)
         .set_deployment_configuration(definition.deployment_configuration_sdk())
-        .set_placement_strategy(Some(definition.placement_strategy_sdk()))
-        .set_placement_constraints(Some(definition.placement_constraints_sdk()))
+        .set_placement_strategy(given(definition.placement_strategy_sdk()))
+        .set_placement_constraints(given(definition.placement_constraints_sdk()))
         .set_enable_execute_command(definition.enable_execute_command)
         .set_propagate_tags(
             definition
@@ -224,6 +224,14 @@ pub async fn create_service(
     Ok(())
 }
 
+/// A list the template gives, or None when it leaves it out (or gives it
+/// empty). UpdateService keeps what it is not sent, as the diff shown before
+/// (service_diff) assumes; an empty list sent would remove the service's load
+/// balancers or placement.
+fn given<T>(list: Vec<T>) -> Option<Vec<T>> {
+    (!list.is_empty()).then_some(list)
+}
+
 /// Point the service at `definition.task_definition`, with the template's
 /// deployment settings; `desired_count` only when given.
 pub async fn update_service(
@@ -237,15 +245,15 @@ pub async fn update_service(
         .service(&definition.service_name)
         .task_definition(&definition.task_definition)
         .set_desired_count(desired_count)
-        .set_load_balancers(Some(definition.load_balancers_sdk()))
+        .set_load_balancers(given(definition.load_balancers_sdk()))
         .set_network_configuration(definition.network_configuration_sdk()?)
         .set_health_check_grace_period_seconds(definition.health_check_grace_period_seconds)
         .set_deployment_configuration(definition.deployment_configuration_sdk())
-        .set_placement_strategy(Some(definition.placement_strategy_sdk()))
+        .set_placement_strategy(given(definition.placement_strategy_sdk()))
         .set_enable_execute_command(definition.enable_execute_command)
         // launchType, schedulingStrategy and tags are fixed when the service
         // is created: UpdateService takes none of them.
-        .set_placement_constraints(Some(definition.placement_constraints_sdk()))
+        .set_placement_constraints(given(definition.placement_constraints_sdk()))
         .set_capacity_provider_strategy(definition.capacity_provider_strategy_sdk()?)
         .set_service_registries(definition.service_registries_sdk())
         .set_platform_version(definition.platform_version.clone())

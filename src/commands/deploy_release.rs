@@ -198,8 +198,50 @@ struct Unfinished {
     record: Option<ReleaseRecord>,
 }
 
-/// Results of a release that was not followed to its end.
-const UNFINISHED_RESULTS: [&str; 2] = ["interrupted", "started"];
+impl Planned {
+    /// The service definition gives a desired count the running service lacks.
+    fn desired_changes(&self) -> bool {
+        let desired = self.release.service_definition.desired_count;
+        self.current_task_definition.is_some()
+            && desired.is_some()
+            && desired != self.current_desired
+    }
+
+    /// This release changes the service: a first deploy, a new revision, new
+    /// settings or a new desired count.
+    fn changes_service(&self) -> bool {
+        self.current_task_definition.is_none()
+            || self.registration_needed
+            || !self.service_changes.is_empty()
+            || self.desired_changes()
+    }
+
+    /// Nothing to change and no rollout to follow: the service is left alone.
+    fn left_alone(&self) -> bool {
+        !self.changes_service() && self.unfinished.is_none()
+    }
+
+    /// The release that started the rollout this run follows, if any.
+    fn followed_release(&self) -> Option<&str> {
+        self.unfinished
+            .as_ref()
+            .and_then(|unfinished| unfinished.record.as_ref())
+            .map(|record| record.release.as_str())
+    }
+
+    fn unchanged(&self) -> ServiceResult {
+        let task_definition = self.current_task_definition.clone().unwrap_or_default();
+        ServiceResult {
+            service: self.release.service.name.clone(),
+            revision: history::revision_of(&task_definition),
+            task_definition,
+            registered: false,
+            created: false,
+            result: "unchanged".into(),
+            reason: None,
+        }
+    }
+}
 
 pub fn release_id() -> String {
     format!(
@@ -214,7 +256,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
     let images = parse_images(&args.image)?;
     let services = select_services(&stack, &args.service)?;
-    let known: HashSet<String> = services
+    let known: BTreeSet<String> = services
         .iter()
         .filter_map(|service| {
             let path = stack.resolve(&service.task_definition);
@@ -378,10 +420,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
                 printer.info(format!("    {change}"));
             }
         }
-        if plan.current_task_definition.is_some()
-            && desired.is_some()
-            && desired != plan.current_desired
-        {
+        if plan.desired_changes() {
             to_do = true;
             printer.info(format!(
                 "    desired count: {} -> {}",
@@ -392,24 +431,20 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     }
     if !to_do && !to_follow {
         printer.success("nothing to deploy: every service already runs these definitions");
-        let results = planned
-            .iter()
-            .map(|plan| ServiceResult {
-                service: plan.release.service.name.clone(),
-                task_definition: plan.current_task_definition.clone().unwrap_or_default(),
-                revision: plan
-                    .current_task_definition
-                    .as_deref()
-                    .map(history::revision_of)
-                    .unwrap_or_default(),
-                registered: false,
-                created: false,
-                result: "unchanged".into(),
-                reason: None,
-            })
-            .collect();
+        let results = planned.iter().map(Planned::unchanged).collect();
         return report(printer, &stack, &release.release_id, results);
     }
+    // Only following rollouts under way: the release is the one that started
+    // them, as the history records it, not a new one.
+    let release_name = if to_do {
+        release.release_id.clone()
+    } else {
+        planned
+            .iter()
+            .find_map(Planned::followed_release)
+            .unwrap_or(&release.release_id)
+            .to_string()
+    };
     // Following a rollout already under way changes nothing: no question.
     if to_do
         && !confirm(
@@ -449,23 +484,33 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         }
     }
 
-    let deployments = planned.into_iter().map(|plan| {
-        deploy_service(
-            context,
-            &aws,
-            &stack,
-            &release,
-            &caller.arn,
-            plan,
-            args.no_wait,
-            !args.no_rollback,
-            timeout,
-        )
-    });
-    let results: Vec<ServiceResult> = join_all(deployments)
-        .await
+    // A service this release does not change is left alone (no update, no
+    // wait, no record), even when others of the stack change.
+    let mut results: Vec<Option<ServiceResult>> = planned
+        .iter()
+        .map(|plan| plan.left_alone().then(|| plan.unchanged()))
+        .collect();
+    let deployments = planned
         .into_iter()
-        .collect::<anyhow::Result<_>>()?;
+        .filter(|plan| !plan.left_alone())
+        .map(|plan| {
+            deploy_service(
+                context,
+                &aws,
+                &stack,
+                &release,
+                &caller.arn,
+                plan,
+                args.no_wait,
+                !args.no_rollback,
+                timeout,
+            )
+        });
+    let mut deployed = join_all(deployments).await.into_iter();
+    for slot in results.iter_mut().filter(|slot| slot.is_none()) {
+        *slot = deployed.next().transpose()?;
+    }
+    let results: Vec<ServiceResult> = results.into_iter().flatten().collect();
     let failed: Vec<&ServiceResult> = results
         .iter()
         .filter(|result| {
@@ -492,9 +537,9 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         })
         .collect::<Vec<_>>()
         .join("; ");
-    report(printer, &stack, &release.release_id, results.clone())?;
+    report(printer, &stack, &release_name, results.clone())?;
     if !failed.is_empty() {
-        anyhow::bail!("release {} did not roll out: {summary}", release.release_id);
+        anyhow::bail!("release {release_name} did not roll out: {summary}");
     }
     if !interrupted.is_empty() {
         let left = interrupted
@@ -628,7 +673,7 @@ async fn plan_service(
                 .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
                 .filter(|record| {
                     &record.task_definition == arn
-                        && UNFINISHED_RESULTS.contains(&record.result.as_str())
+                        && history::UNFINISHED.contains(&record.result.as_str())
                 });
             match interpret(found, arn) {
                 Rollout::InProgress(_) => Some(Unfinished { record }),

@@ -55,6 +55,9 @@ pub fn check_target_argument(to: &str) -> Result<(), crate::error::Problem> {
     }
 }
 
+/// Results of a release whose rollout was not followed to its end.
+pub const UNFINISHED: &[&str] = &["interrupted", "started"];
+
 /// Results that say a release did not roll out.
 pub const KNOWN_BAD: &[&str] = &["failed", "rolled-back", "timed-out"];
 
@@ -130,12 +133,16 @@ pub fn rollback_target<'r>(
 
 fn known_revisions(records: &[ReleaseRecord]) -> String {
     // Each revision once, in order, with the results it had.
-    let revisions: Vec<String> = records
-        .iter()
-        .map(|record| (record.revision, record.result.as_str()))
-        .collect::<std::collections::BTreeSet<_>>()
+    let mut results: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
+    for record in records {
+        let seen = results.entry(record.revision).or_default();
+        if !seen.contains(&record.result.as_str()) {
+            seen.push(&record.result);
+        }
+    }
+    let revisions: Vec<String> = results
         .into_iter()
-        .map(|(revision, result)| format!("{revision} ({result})"))
+        .map(|(revision, results)| format!("{revision} ({})", results.join(", ")))
         .collect();
     if revisions.is_empty() {
         "none".into()
@@ -174,6 +181,20 @@ mod tests {
             result: result.into(),
             previous: None,
         }
+    }
+
+    #[test]
+    fn known_revisions_name_each_revision_once_with_its_results() {
+        let records = vec![
+            record(4, "started"),
+            record(4, "completed"),
+            record(5, "failed"),
+            record(4, "completed"),
+        ];
+        assert_eq!(
+            known_revisions(&records),
+            "4 (started, completed), 5 (failed)"
+        );
     }
 
     #[test]
