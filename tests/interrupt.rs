@@ -365,11 +365,19 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
 
 #[test]
 fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_finishes_it() {
+    rollback_interrupted_then_run_again("interrupt-rollback", false);
+}
+
+/// The rollout the interrupted rollback left to ECS ends before the named
+/// command runs: that command then only records the end.
+#[test]
+fn rollback_interrupted_then_settled_is_recorded_as_completed_by_the_command_it_named() {
+    rollback_interrupted_then_run_again("interrupt-rollback-settled", true);
+}
+
+fn rollback_interrupted_then_run_again(test: &str, settle_first: bool) {
     let cloud = LocalCloud::load();
-    let proxy = AwsProxy::start(
-        &cloud.moto_endpoint(),
-        &common::account_for("interrupt-rollback"),
-    );
+    let proxy = AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test));
     let config = slow_rollout_stack(&proxy);
     for version in ["1.0.0", "1.1.0"] {
         common::stackup(config.path(), &proxy.endpoint)
@@ -422,6 +430,19 @@ fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_fi
         (1.into(), "interrupted".into())
     );
 
+    if settle_first {
+        // ECS carries on without stackup (the model takes a step per look).
+        let settled = (0..50).any(|_| {
+            let service = block_on(common::web_service(&sdk));
+            service.deployments().len() == 1
+                && service.deployments()[0]
+                    .rollout_state()
+                    .map(|state| state.as_str())
+                    == Some("COMPLETED")
+        });
+        assert!(settled, "the rollback's rollout did not settle in 50 looks");
+    }
+
     // The command it named finishes the rollback; a plain rollback would go
     // further back than revision 1, which is why the message names it.
     let before = proxy.operations().len();
@@ -446,15 +467,29 @@ fn rollback_interrupted_while_waiting_names_the_revision_and_the_command_that_fi
             .map(|state| state.as_str()),
         Some("COMPLETED")
     );
-    assert!(!proxy.operations()[before..]
+    let again = &proxy.operations()[before..];
+    assert!(!again
         .iter()
         .any(|operation| operation == "RegisterTaskDefinition"));
+    if settle_first {
+        // Nothing left to change in ECS: only the record is written.
+        assert!(
+            !again.iter().any(|operation| operation == "UpdateService"),
+            "{again:?}"
+        );
+    }
     let history = release_history(&sdk);
     let last = history.last().expect("record");
     assert_eq!(
         (last["revision"].clone(), last["result"].clone()),
         (1.into(), "completed".into())
     );
+    let interrupted = &history[history.len() - 2];
+    assert_eq!(interrupted["result"], "interrupted");
+    if settle_first {
+        // The end of the interrupted rollback, not another one.
+        assert_eq!(last["release"], interrupted["release"]);
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -108,11 +108,34 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             .as_ref()
             .is_some_and(|found| matches!(interpret(found, &current), Rollout::Completed(_)));
         if target == current && settled {
-            printer.info(format!(
-                "{}: runs revision {} already: nothing to roll back",
-                service.name,
-                history::revision_of(&current)
-            ));
+            // A rollback (or release) to it whose rollout ended while nobody
+            // watched: its record says so now, as following it would have.
+            if let Some(newest) = records.last().filter(|newest| {
+                newest.task_definition == current
+                    && history::UNFINISHED.contains(&newest.result.as_str())
+            }) {
+                let record = ReleaseRecord {
+                    result: "completed".into(),
+                    time: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                        .to_string(),
+                    by: caller.arn.clone(),
+                    ..newest.clone()
+                };
+                ssm::put_record(&ssm_client, &parameter, &serde_json::to_string(&record)?).await?;
+                printer.success(format!(
+                    "{}: the rollout of revision {} (release {}, {}) has completed; recorded",
+                    service.name,
+                    history::revision_of(&current),
+                    newest.release,
+                    newest.result
+                ));
+            } else {
+                printer.info(format!(
+                    "{}: runs revision {} already: nothing to roll back",
+                    service.name,
+                    history::revision_of(&current)
+                ));
+            }
             continue;
         }
         let how = match record.result.as_str() {
