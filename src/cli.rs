@@ -121,7 +121,9 @@ pub enum Command {
     /// Application logs from CloudWatch: every stream merged in time order.
     ///
     /// One line per event (time, stream, message), or JSON lines with
-    /// --output json. --follow keeps reading (no duplicates, no gaps) until Ctrl-C.
+    /// --output json. --follow keeps reading until Ctrl-C (exit 0): each poll
+    /// re-reads the 10 s before the newest event printed, so no event is
+    /// printed twice, but one that arrives more than 10 s late is missed.
     Logs(LogsArgs),
 
     /// Attach a console to a running node: SSH to the bastion, then through it
@@ -178,7 +180,8 @@ pub struct LogsArgs {
     #[arg(long, value_name = "PATTERN")]
     pub filter: Option<String>,
 
-    /// Keep reading new events until Ctrl-C.
+    /// Keep reading new events until Ctrl-C; events arriving more than 10 s
+    /// late are missed.
     #[arg(long, short = 'f')]
     pub follow: bool,
 }

@@ -630,6 +630,8 @@ struct HoldingProxy {
     held: Arc<AtomicUsize>,
     /// Matching requests seen so far, held or not.
     seen: Arc<AtomicUsize>,
+    /// How many of the first matching requests go through unheld.
+    passing: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -642,24 +644,33 @@ impl HoldingProxy {
         let holding = Arc::new(AtomicBool::new(true));
         let held = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(AtomicUsize::new(0));
+        let passing = Arc::new(AtomicUsize::new(0));
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let upstream = upstream.to_string();
-        let (task_holding, task_held, task_seen) = (holding.clone(), held.clone(), seen.clone());
+        let (task_holding, task_held, task_seen, task_passing) =
+            (holding.clone(), held.clone(), seen.clone(), passing.clone());
         runtime.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (client, upstream) = (client.clone(), upstream.clone());
-                let (holding, held, seen) =
-                    (task_holding.clone(), task_held.clone(), task_seen.clone());
+                let (holding, held, seen, passing) = (
+                    task_holding.clone(),
+                    task_held.clone(),
+                    task_seen.clone(),
+                    task_passing.clone(),
+                );
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                         let (client, upstream) = (client.clone(), upstream.clone());
-                        let (holding, held, seen) = (holding.clone(), held.clone(), seen.clone());
+                        let (holding, held, seen, passing) =
+                            (holding.clone(), held.clone(), seen.clone(), passing.clone());
                         async move {
                             let (parts, body) = request.into_parts();
                             let body = body.collect().await?.to_bytes();
                             let text = String::from_utf8_lossy(&body);
-                            if hold.iter().all(|part| text.contains(part)) {
-                                seen.fetch_add(1, Ordering::SeqCst);
+                            if hold.iter().all(|part| text.contains(part))
+                                && seen.fetch_add(1, Ordering::SeqCst)
+                                    >= passing.load(Ordering::SeqCst)
+                            {
                                 held.fetch_add(1, Ordering::SeqCst);
                                 let start = Instant::now();
                                 while holding.load(Ordering::SeqCst)
@@ -707,6 +718,7 @@ impl HoldingProxy {
             holding,
             held,
             seen,
+            passing,
             _runtime: runtime,
         }
     }
@@ -718,6 +730,11 @@ impl HoldingProxy {
     /// Hold the matching requests again (they are held from the start).
     fn hold(&self) {
         self.holding.store(true, Ordering::SeqCst);
+    }
+
+    /// Let the first `count` matching requests through unheld.
+    fn let_first_through(&self, count: usize) {
+        self.passing.store(count, Ordering::SeqCst);
     }
 }
 
@@ -895,4 +912,174 @@ fn logs_follow_ends_with_exit_0_on_ctrl_c_even_in_the_middle_of_a_poll() {
     assert_eq!(stdout, "", "an empty group prints nothing");
     assert!(!stderr.contains("rror"), "{stderr}");
     holding.release();
+}
+
+/// A stack whose log group holds `count` events, a millisecond apart from
+/// ten minutes ago, in one stream: more than two pages, so that reading them
+/// takes a first page and then slices. The message of event `i` is `event i`.
+fn logs_stack_with_events(test: &str, count: i64) -> (AwsProxy, tempfile::TempDir, i64) {
+    let cloud = LocalCloud::load();
+    let proxy = AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test));
+    let config = common::stack_config_dir(&[]);
+    common::stackup(config.path(), &proxy.endpoint)
+        .args(["create-stack", "local", "--yes"])
+        .successful_output();
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+        - 10 * 60 * 1000;
+    block_on(async {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&common::sdk_config(&proxy.endpoint).await);
+        logs.create_log_stream()
+            .log_group_name("/stackup/demo-local-v1")
+            .log_stream_name("web/web/many")
+            .send()
+            .await
+            .expect("stream");
+        for chunk in (0..count).collect::<Vec<_>>().chunks(10_000) {
+            let events = chunk
+                .iter()
+                .map(|index| {
+                    aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                        .timestamp(base + index)
+                        .message(format!("event {index}"))
+                        .build()
+                        .expect("event")
+                })
+                .collect();
+            logs.put_log_events()
+                .log_group_name("/stackup/demo-local-v1")
+                .log_stream_name("web/web/many")
+                .set_log_events(Some(events))
+                .send()
+                .await
+                .expect("put events");
+        }
+    });
+    (proxy, config, base)
+}
+
+/// The messages of JSON lines, each of which must be whole.
+fn messages_of_json_lines(stdout: &str) -> Vec<String> {
+    assert!(
+        stdout.is_empty() || stdout.ends_with('\n'),
+        "whole lines: {:?}",
+        &stdout[stdout.len().saturating_sub(200)..]
+    );
+    stdout
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).expect("a whole JSON line");
+            event["message"].as_str().expect("message").to_string()
+        })
+        .collect()
+}
+
+fn first_events(count: usize) -> Vec<String> {
+    (0..count).map(|index| format!("event {index}")).collect()
+}
+
+/// Ctrl-C during the first read of `logs --follow` (a range of many pages,
+/// read before the first poll) ends it as normally as during a poll: exit 0,
+/// the lines printed until then whole.
+#[test]
+fn logs_follow_ends_with_exit_0_on_ctrl_c_during_its_first_read() {
+    let (proxy, config, base) = logs_stack_with_events("interrupt-logs-first-read", 25_000);
+    // the first page goes through and is printed; the slices after it are held
+    let holding = HoldingProxy::start(&proxy.endpoint, &["\"logGroupName\"", "\"startTime\""]);
+    holding.let_first_through(1);
+    let since = humantime::format_rfc3339_millis(
+        std::time::UNIX_EPOCH + Duration::from_millis(base as u64),
+    )
+    .to_string();
+    let mut run = Running::spawn(
+        config.path(),
+        &holding.endpoint,
+        &[
+            "--output", "json", "logs", "local", "--since", &since, "--follow",
+        ],
+    );
+    run.wait_until(
+        "the rest of the first read to be held",
+        Duration::from_secs(60),
+        |_| holding.held.load(Ordering::SeqCst) > 0,
+    );
+    run.interrupt();
+    let (code, stdout, stderr) = run.finish(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("rror"), "{stderr}");
+    let messages = messages_of_json_lines(&stdout);
+    assert!(
+        !messages.is_empty() && messages.len() < 25_000,
+        "the first page, not the rest: {} lines",
+        messages.len()
+    );
+    assert_eq!(
+        messages,
+        first_events(messages.len()),
+        "in order, from the start"
+    );
+    holding.release();
+}
+
+/// Plain `logs` interrupted is interrupted like any other command (exit 130):
+/// the lines printed until then are whole, and the message names the command
+/// that prints the rest.
+#[test]
+fn logs_interrupted_exits_130_with_whole_lines_and_the_command_for_the_rest() {
+    let total = 25_000;
+    let (proxy, config, base) = logs_stack_with_events("interrupt-logs-read", total);
+    let holding = HoldingProxy::start(&proxy.endpoint, &["\"logGroupName\"", "\"startTime\""]);
+    holding.let_first_through(1);
+    let time = |ms: i64| {
+        humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + Duration::from_millis(ms as u64))
+            .to_string()
+    };
+    let (since, until) = (time(base), time(base + total));
+    let mut run = Running::spawn(
+        config.path(),
+        &holding.endpoint,
+        &[
+            "--output", "json", "logs", "local", "--since", &since, "--until", &until,
+        ],
+    );
+    run.wait_until(
+        "the rest of the read to be held",
+        Duration::from_secs(60),
+        |_| holding.held.load(Ordering::SeqCst) > 0,
+    );
+    run.interrupt();
+    let (code, stdout, stderr) = run.finish(Duration::from_secs(30));
+    holding.release();
+    assert_eq!(code, Some(INTERRUPTED), "{stderr}");
+    assert!(stderr.contains("interrupted: "), "{stderr}");
+    let printed = messages_of_json_lines(&stdout);
+    assert!(
+        !printed.is_empty() && printed.len() < total as usize,
+        "{}",
+        printed.len()
+    );
+    assert_eq!(printed, first_events(printed.len()));
+    // the command the message names prints the rest
+    let rest = stderr
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("a command in `backquotes`: {stderr}"));
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    assert_eq!(words[..2], ["stackup", "logs"], "{stderr}");
+    assert!(rest.contains(&format!("--until {until}")), "{stderr}");
+    let output = common::stackup(config.path(), &proxy.endpoint)
+        .args(["--output", "json"])
+        .args(&words[1..])
+        .successful_output();
+    let mut all = printed;
+    all.extend(messages_of_json_lines(&String::from_utf8_lossy(
+        &output.stdout,
+    )));
+    assert_eq!(
+        all,
+        first_events(total as usize),
+        "every event once, in order"
+    );
 }

@@ -286,8 +286,8 @@ fn a_reader_that_goes_away_ends_it_quietly() {
     );
 }
 
-/// Text output is one line per event whatever the message holds: the newline
-/// the awslogs driver keeps at the end goes (in JSON lines too), other line
+/// Text output is one line per event whatever the message holds: the line
+/// breaks at the end (`\n`, `\r\n`, `\r`) go (in JSON lines too), other line
 /// breaks and terminal escapes are escaped; JSON lines keep them as they are.
 #[test]
 fn text_output_is_one_line_per_event_without_terminal_escapes() {
@@ -296,7 +296,8 @@ fn text_output_is_one_line_per_event_without_terminal_escapes() {
     let messages = [
         "started\n",
         "** (RuntimeError) boom\n    (demo) lib/demo.ex:1: Demo.run/0\n",
-        "\u{1b}[31mred\u{1b}[0m\tafter a tab\r",
+        "\u{1b}[31mred\u{1b}[0m\tafter a tab\rover it\r",
+        "from Windows\r\n",
     ];
     let events: Vec<(i64, String)> = messages
         .iter()
@@ -311,14 +312,18 @@ fn text_output_is_one_line_per_event_without_terminal_escapes() {
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8(output.stdout).expect("UTF-8");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "one line per event: {stdout:?}");
+    assert_eq!(lines.len(), 4, "one line per event: {stdout:?}");
     assert!(lines[0].ends_with(" web/web/text started"), "{stdout:?}");
     assert!(
         lines[1].ends_with(" ** (RuntimeError) boom\\n    (demo) lib/demo.ex:1: Demo.run/0"),
         "{stdout:?}"
     );
     assert!(
-        lines[2].ends_with(" \\u{1b}[31mred\\u{1b}[0m\tafter a tab\\r"),
+        lines[2].ends_with(" \\u{1b}[31mred\\u{1b}[0m\tafter a tab\\rover it"),
+        "{stdout:?}"
+    );
+    assert!(
+        lines[3].ends_with(" web/web/text from Windows"),
         "{stdout:?}"
     );
     assert!(
@@ -337,10 +342,127 @@ fn text_output_is_one_line_per_event_without_terminal_escapes() {
         .collect();
     let want: Vec<&str> = messages
         .iter()
-        .map(|message| message.trim_end_matches('\n'))
+        .map(|message| message.trim_end_matches(['\r', '\n']))
         .collect();
     assert_eq!(
         sent, want,
-        "JSON lines: the messages, without the newline at the end"
+        "JSON lines: the messages, without the line breaks at the end"
     );
+}
+
+/// `rfc3339(ms)` with more digits of a second: `"…08.999Z"` and `"5"` give
+/// `"…08.9995Z"`, half a millisecond later.
+fn finer(ms: i64, digits: &str) -> String {
+    let time = rfc3339(ms);
+    format!("{}{digits}Z", time.trim_end_matches('Z'))
+}
+
+/// Bounds finer than a millisecond are exact instants: an event (stamped to
+/// the millisecond) is in the range when its millisecond starts at or after
+/// --since and before --until, so both round up, never down.
+#[test]
+fn bounds_finer_than_a_millisecond_are_exact_instants() {
+    let fixture = fixture("logs-fine-bounds");
+    let at = now_ms() - 5 * 60 * 1000;
+    fixture.put(
+        "web/web/fine",
+        &[
+            (at - 1, "before the start".into()),
+            (at, "at the start 1".into()),
+            (at, "at the start 2".into()),
+            (at + 1, "after the end".into()),
+        ],
+    );
+    let messages = |since: &str, until: &str| {
+        let output = fixture
+            .logs_command()
+            .args(["--since", since, "--until", until])
+            .output()
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let messages: Vec<String> = parse_lines(&output.stdout)
+            .iter()
+            .map(|event| event["message"].as_str().expect("message").to_string())
+            .collect();
+        (
+            messages,
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    // [at - 0.5 ms, at + 0.1 ms) holds the millisecond `at` only
+    let (inside, _) = messages(&finer(at - 1, "5"), &finer(at, "1"));
+    assert_eq!(inside, ["at the start 1", "at the start 2"]);
+    // [at + 0.1 ms, at + 0.5 ms) is a range, but holds no start of a millisecond
+    let (none, stderr) = messages(&finer(at, "1"), &finer(at, "5"));
+    assert!(none.is_empty(), "{none:?}");
+    assert!(stderr.contains("no events in "), "{stderr}");
+}
+
+/// A range without events prints nothing on stdout, and says so on stderr,
+/// naming the group, the range and what narrowed it.
+#[test]
+fn an_empty_range_says_so_on_stderr() {
+    let fixture = fixture("logs-empty");
+    let output = fixture
+        .logs_command()
+        .args(["--since", "5m"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("no events in {GROUP} between ")),
+        "{stderr}"
+    );
+    let output = fixture
+        .logs_command()
+        .args(["--since", "5m", "--service", "web", "--filter", "ERROR"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "no events in {GROUP} (--service web, --filter ERROR) between "
+        )),
+        "{stderr}"
+    );
+}
+
+/// `--until` before the default start: the message says where the start was
+/// and how to move it.
+#[test]
+fn until_before_the_default_start_says_since_defaults_to_15m_ago() {
+    let proxy = AwsProxy::start_counting_only();
+    let config = common::stack_config_dir(&[]);
+    let output = common::stackup(config.path(), &proxy.endpoint)
+        .args(["logs", "local", "--until", "1h"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--until 1h is not after the start: --since defaults to 15m ago"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fix: give --since too"), "{stderr}");
+    assert_eq!(proxy.request_count(), 0, "no AWS call");
+}
+
+/// The help tells what --follow promises and what it does not.
+#[test]
+fn follow_help_names_its_overlap_window() {
+    let output = Command::new(assert_cmd::cargo::cargo_bin("stackup"))
+        .args(["logs", "--help"])
+        .output()
+        .expect("runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(!help.contains("no gaps"), "{help}");
+    assert!(help.contains("10 s"), "{help}");
 }

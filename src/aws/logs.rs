@@ -92,7 +92,7 @@ pub async fn filter_page(
             let timestamp = event.timestamp?;
             (timestamp >= start && timestamp < end).then(|| {
                 let mut message = event.message.unwrap_or_default();
-                message.truncate(message.trim_end_matches('\n').len());
+                drop_line_breaks_at_end(&mut message);
                 LogEvent {
                     timestamp,
                     stream: event.log_stream_name.unwrap_or_default(),
@@ -103,6 +103,12 @@ pub async fn filter_page(
         })
         .collect();
     Ok((events, output.next_token))
+}
+
+/// A message without the line breaks at its end (`\n`, `\r\n`, `\r`): the
+/// awslogs driver keeps the one that ended the line in the container.
+fn drop_line_breaks_at_end(message: &mut String) {
+    message.truncate(message.trim_end_matches(['\r', '\n']).len());
 }
 
 /// Every event of `[start, end)`, following page tokens.
@@ -120,6 +126,29 @@ pub async fn filter_all(
         match next {
             Some(next) => token = Some(next),
             None => return Ok(events),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_loses_the_line_breaks_at_its_end_only() {
+        for (message, want) in [
+            ("plain", "plain"),
+            ("unix\n", "unix"),
+            ("windows\r\n", "windows"),
+            ("old mac\r", "old mac"),
+            ("two\r\n\r\n", "two"),
+            ("in\r\nthe middle\r\n", "in\r\nthe middle"),
+            ("trailing space \n", "trailing space "),
+            ("\r\n", ""),
+        ] {
+            let mut message = message.to_owned();
+            drop_line_breaks_at_end(&mut message);
+            assert_eq!(message, want);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `logs <STACK>`: the stack's CloudWatch log group, every stream merged in
 //! time order; large ranges in parallel time slices; `--follow` until Ctrl-C.
 
+use std::cell::Cell;
 use std::collections::{HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -11,7 +12,7 @@ use super::Context;
 use crate::aws::logs::{filter_all, filter_page, LogEvent, Query};
 use crate::aws::Aws;
 use crate::cli::LogsArgs;
-use crate::error::{InputError, Problem};
+use crate::error::{InputError, Interrupted, Problem};
 use crate::ui::Printer;
 use crate::validation;
 
@@ -35,12 +36,19 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-/// `15m` (ago) or an RFC 3339 time, in epoch milliseconds (never before 1970:
-/// a duration longer than that means from the beginning).
-pub fn parse_time(text: &str, flag: &str, now: i64) -> Result<i64, InputError> {
+const NANOS_PER_MILLI: i128 = 1_000_000;
+/// clap's default for `--since` (src/cli.rs).
+const DEFAULT_SINCE: &str = "15m";
+
+/// `15m` (ago) or an RFC 3339 time, as the exact instant it names, in
+/// nanoseconds since the epoch (never before 1970: a duration longer than
+/// that means from the beginning). `now` is in epoch milliseconds.
+pub fn parse_time(text: &str, flag: &str, now: i64) -> Result<i128, InputError> {
     if let Ok(ago) = humantime::parse_duration(text) {
-        let ago = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
-        return Ok(now.saturating_sub(ago).max(0));
+        let ago = i128::try_from(ago.as_nanos()).unwrap_or(i128::MAX);
+        return Ok((i128::from(now) * NANOS_PER_MILLI)
+            .saturating_sub(ago)
+            .max(0));
     }
     if let Some(time) = parse_rfc3339(text) {
         return Ok(time.max(0));
@@ -52,10 +60,20 @@ pub fn parse_time(text: &str, flag: &str, now: i64) -> Result<i64, InputError> {
     ))
 }
 
+/// The first millisecond that starts at or after `instant` (nanoseconds).
+/// Events are stamped to the millisecond, so an event at `t` is in
+/// `[since, until)` exactly when `first_millisecond(since) <= t <
+/// first_millisecond(until)`: both bounds round up, never down.
+fn first_millisecond(instant: i128) -> i64 {
+    let millis =
+        instant.div_euclid(NANOS_PER_MILLI) + i128::from(instant.rem_euclid(NANOS_PER_MILLI) != 0);
+    i64::try_from(millis).unwrap_or(if millis < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// An RFC 3339 time (`Z` or a `+hh:mm`/`-hh:mm` offset; `T` or a space between
-/// date and time; letters in either case) in epoch milliseconds. Without an
+/// date and time; letters in either case) in epoch nanoseconds. Without an
 /// offset the time is taken as UTC.
-fn parse_rfc3339(text: &str) -> Option<i64> {
+fn parse_rfc3339(text: &str) -> Option<i128> {
     let text = text.trim();
     let (body, offset_seconds) = if let Some(body) = text.strip_suffix(['Z', 'z']) {
         (body, 0)
@@ -65,8 +83,8 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
             [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
                 if [h1, h2, m1, m2].iter().all(|digit| digit.is_ascii_digit()) =>
             {
-                let hours = i64::from((h1 - b'0') * 10 + (h2 - b'0'));
-                let minutes = i64::from((m1 - b'0') * 10 + (m2 - b'0'));
+                let hours = i128::from((h1 - b'0') * 10 + (h2 - b'0'));
+                let minutes = i128::from((m1 - b'0') * 10 + (m2 - b'0'));
                 if hours > 23 || minutes > 59 {
                     return None;
                 }
@@ -83,17 +101,67 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
         _ => body.to_owned(),
     };
     let time = humantime::parse_rfc3339_weak(&body).ok()?;
-    let millis = match time.duration_since(UNIX_EPOCH) {
-        Ok(since) => i64::try_from(since.as_millis()).ok()?,
-        Err(before) => -i64::try_from(before.duration().as_millis()).ok()?,
+    let nanos = match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => i128::try_from(since.as_nanos()).ok()?,
+        Err(before) => -i128::try_from(before.duration().as_nanos()).ok()?,
     };
-    Some(millis - offset_seconds * 1000)
+    Some(nanos - offset_seconds * 1_000_000_000)
+}
+
+/// A millisecond as RFC 3339, as lines show it and `--since` reads it back.
+fn time_text(millis: i64) -> String {
+    let time = UNIX_EPOCH + Duration::from_millis(millis.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// `[start, end)` in epoch milliseconds from `--since` and `--until`.
+fn range_of(args: &LogsArgs, now: i64) -> Result<(i64, i64), InputError> {
+    let since = parse_time(&args.since, "--since", now)?;
+    let start = first_millisecond(since);
+    if start > now && !args.follow {
+        // Nothing can have been logged yet: an empty answer would look like a quiet service.
+        return Err(InputError::one(
+            Problem::new(format!("--since {} is in the future", args.since)).fix(
+                "give a start in the past (--since 15m, or a time before now), \
+                 or add --follow to wait for the events from then",
+            ),
+        ));
+    }
+    let Some(until_text) = &args.until else {
+        return Ok((start, now));
+    };
+    let until = parse_time(until_text, "--until", now)?;
+    // The instants as given, not their milliseconds: a range shorter than a
+    // millisecond is a range (that may hold no event).
+    if until <= since {
+        let end = first_millisecond(until);
+        let problem = if args.since == DEFAULT_SINCE {
+            Problem::new(format!(
+                "--until {until_text} is not after the start: --since defaults to \
+                 {DEFAULT_SINCE} ago ({})",
+                time_text(start)
+            ))
+            .fix(format!(
+                "give --since too, a start before the end: --since {} --until {until_text}",
+                time_text(end.saturating_sub(15 * 60 * 1000))
+            ))
+        } else {
+            Problem::new(format!(
+                "--until is not after --since (--since {} is {}, --until {until_text} is {})",
+                args.since,
+                time_text(start),
+                time_text(end)
+            ))
+            .fix("give an end later than the start")
+        };
+        return Err(InputError::one(problem));
+    }
+    Ok((start, first_millisecond(until)))
 }
 
 /// One event on one line: time, stream, message.
 fn format_line(event: &LogEvent, out: &mut String) {
-    let time = UNIX_EPOCH + Duration::from_millis(event.timestamp.max(0) as u64);
-    out.push_str(&humantime::format_rfc3339_millis(time).to_string());
+    out.push_str(&time_text(event.timestamp));
     out.push(' ');
     push_escaped(&event.stream, out);
     out.push(' ');
@@ -246,39 +314,46 @@ impl Printed {
     }
 }
 
+/// Time order. Ties keep the order the server sent them in (the sort is
+/// stable), except ids that are counters (moto's "26", "100"), which are
+/// ordered by number: the lines of a stack trace stamped in one millisecond
+/// stay in the order they were logged.
 fn sort(events: &mut [LogEvent]) {
     events.sort_by(|left, right| {
         left.timestamp
             .cmp(&right.timestamp)
-            .then_with(|| left.id.cmp(&right.id))
+            .then_with(|| counter_order(&left.id, &right.id))
     });
 }
 
+/// An id of digits without its leading zeros: by length, then digit by
+/// digit, such ids compare as their numbers do.
+fn counter(id: &str) -> Option<&str> {
+    (!id.is_empty() && id.bytes().all(|byte| byte.is_ascii_digit()))
+        .then(|| id.trim_start_matches('0'))
+}
+
+/// Counters by number, before ids that are not counters; those are all equal.
+fn counter_order(left: &str, right: &str) -> std::cmp::Ordering {
+    match (counter(left), counter(right)) {
+        (Some(left), Some(right)) => (left.len(), left).cmp(&(right.len(), right)),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+/// What has been written to stdout so far.
+#[derive(Clone, Copy, Default)]
+struct Written {
+    events: u64,
+    /// The newest timestamp written.
+    newest: Option<i64>,
+}
+
 pub async fn run(context: &Context, args: &LogsArgs) -> anyhow::Result<()> {
-    let printer = &context.printer;
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
-    let now = now_ms();
-    let start = parse_time(&args.since, "--since", now)?;
-    if start > now && !args.follow {
-        // Nothing can have been logged yet: an empty answer would look like a quiet service.
-        return Err(InputError::one(
-            Problem::new(format!("--since {} is in the future", args.since)).fix(
-                "give a start in the past (--since 15m, or a time before now), \
-                 or add --follow to wait for the events from then",
-            ),
-        )
-        .into());
-    }
-    let end = match &args.until {
-        Some(until) => parse_time(until, "--until", now)?,
-        None => now,
-    };
-    if args.until.is_some() && end <= start {
-        return Err(InputError::one(
-            Problem::new("--until is not after --since").fix("give an end later than the start"),
-        )
-        .into());
-    }
+    let (start, end) = range_of(args, now_ms())?;
     if args.follow && args.until.is_some() {
         return Err(InputError::one(
             Problem::new("--follow reads until Ctrl-C; it cannot take --until")
@@ -306,7 +381,38 @@ pub async fn run(context: &Context, args: &LogsArgs) -> anyhow::Result<()> {
             .into());
         }
     }
-    let aws = Aws::load(&context.aws, Some(&stack)).await?;
+    // Ctrl-C from here on, at any await: the normal end of --follow (exit
+    // 0), an interruption of a read (130). Either way what was printed is
+    // whole lines: each write of lines happens between two awaits.
+    let mut interrupt = super::interrupt::listen()?;
+    let written = Cell::new(Written::default());
+    let reading = read(context, &stack, args, start, end, &written);
+    let group = tokio::select! {
+        group = reading => group?,
+        _ = interrupt.recv() => {
+            if args.follow {
+                return Ok(());
+            }
+            return Err(Interrupted(interrupted_read(args, start, end, written.get())).into());
+        }
+    };
+    if written.get().events == 0 {
+        context.printer.info(no_events(&group, args, start, end));
+    }
+    Ok(())
+}
+
+/// Read the range and, with --follow, keep following it (until an error:
+/// Ctrl-C is the caller's). The log group read, once done.
+async fn read(
+    context: &Context,
+    stack: &crate::config::StackConfig,
+    args: &LogsArgs,
+    start: i64,
+    end: i64,
+    written: &Cell<Written>,
+) -> anyhow::Result<String> {
+    let aws = Aws::load(&context.aws, Some(stack)).await?;
     let platform = crate::aws::cloudformation::CloudFormation::new(aws.cloudformation())
         .describe(&stack.platform_stack_name())
         .await?
@@ -341,12 +447,98 @@ pub async fn run(context: &Context, args: &LogsArgs) -> anyhow::Result<()> {
     };
     let client = aws.logs();
     let mut printed = Printed::starting_at(start);
-    let mut out = |events: &[LogEvent]| write_events(printer, events);
+    let mut out = |events: &[LogEvent]| {
+        write_events(&context.printer, events)?;
+        let so_far = written.get();
+        written.set(Written {
+            events: so_far.events + events.len() as u64,
+            newest: events
+                .iter()
+                .map(|event| event.timestamp)
+                .chain(so_far.newest)
+                .max(),
+        });
+        Ok(())
+    };
     read_range(&mut printed, &mut out, &client, &queries, start, end).await?;
     if args.follow {
         follow(&mut printed, &mut out, &client, &queries).await?;
     }
-    Ok(())
+    Ok(group)
+}
+
+/// `logs` of the same stack, services and filter over `[start, end)`, as a command to run.
+fn logs_command(args: &LogsArgs, start: i64, end: i64) -> String {
+    let mut command = format!("stackup logs {}", shell_word(&args.stack));
+    for service in &args.service {
+        command.push_str(&format!(" --service {}", shell_word(service)));
+    }
+    if let Some(filter) = &args.filter {
+        command.push_str(&format!(" --filter {}", shell_word(filter)));
+    }
+    command.push_str(&format!(
+        " --since {} --until {}",
+        time_text(start),
+        time_text(end)
+    ));
+    command
+}
+
+/// `word` as the shell reads it back: as it is when it holds nothing special.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_./:=+,@%".contains(&byte));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// What an interrupted read printed and the command that prints the rest.
+/// The range is written in time order, each millisecond whole, so every event
+/// up to the newest written was printed.
+fn interrupted_read(args: &LogsArgs, start: i64, end: i64, written: Written) -> String {
+    match written.newest {
+        None => format!(
+            "no event was printed; run `{}` to read the range",
+            logs_command(args, start, end)
+        ),
+        Some(newest) if newest + 1 >= end => {
+            format!("all {} events of the range were printed", written.events)
+        }
+        Some(newest) => format!(
+            "{} events were printed, the last at {}; run `{}` for the rest",
+            written.events,
+            time_text(newest),
+            logs_command(args, newest + 1, end)
+        ),
+    }
+}
+
+/// On stderr when a range holds no event, so that an empty stdout is known
+/// to be an answer.
+fn no_events(group: &str, args: &LogsArgs, start: i64, end: i64) -> String {
+    let mut narrowed: Vec<String> = args
+        .service
+        .iter()
+        .map(|service| format!("--service {service}"))
+        .collect();
+    if let Some(filter) = &args.filter {
+        narrowed.push(format!("--filter {filter}"));
+    }
+    let narrowed = if narrowed.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", narrowed.join(", "))
+    };
+    format!(
+        "no events in {group}{narrowed} between {} and {}",
+        time_text(start),
+        time_text(end)
+    )
 }
 
 fn in_time_order(events: &[LogEvent]) -> bool {
@@ -474,9 +666,10 @@ fn id_hash(id: &str) -> u64 {
     hasher.finish()
 }
 
-/// Poll for new events until Ctrl-C: each poll re-reads the overlap window
-/// before the newest event printed and drops events already printed (by event
-/// id), so nothing is lost or doubled. Memory holds the ids of the overlap
+/// Poll for new events until an error (Ctrl-C ends it in `run`): each poll
+/// re-reads the overlap window before the newest event printed and drops
+/// events already printed (by event id), so nothing up to the window's width
+/// late is lost or doubled. Memory holds the ids of the overlap
 /// window and at most about a page of new events: a poll's new events are
 /// written in time order, a page at a time when there are more (pages come in
 /// time order, so one query's output stays in order; with several `--service`
@@ -492,22 +685,14 @@ async fn follow(
     queries: &[Query],
 ) -> anyhow::Result<()> {
     let mut idle = Duration::from_millis(500);
-    // Ctrl-C ends a poll too: a busy one can read many pages.
-    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
-        let got_events = tokio::select! {
-            got = poll(printed, out, client, queries) => got?,
-            _ = &mut interrupt => return Ok(()),
-        };
+        let got_events = poll(printed, out, client, queries).await?;
         idle = if got_events {
             Duration::from_millis(500)
         } else {
             (idle * 2).min(Duration::from_secs(5))
         };
-        tokio::select! {
-            _ = tokio::time::sleep(idle) => {}
-            _ = &mut interrupt => return Ok(()),
-        }
+        tokio::time::sleep(idle).await;
     }
 }
 
@@ -569,17 +754,16 @@ async fn poll(
 mod tests {
     use super::*;
 
+    /// The first millisecond at or after a time given as text.
+    fn millis(text: &str, now: i64) -> i64 {
+        first_millisecond(parse_time(text, "--since", now).expect(text))
+    }
+
     #[test]
     fn times_are_durations_ago_or_rfc3339() {
         let now = 1_800_000_000_000;
-        assert_eq!(
-            parse_time("15m", "--since", now).expect("duration"),
-            now - 900_000
-        );
-        assert_eq!(
-            parse_time("2026-01-01T00:00:00Z", "--since", now).expect("time"),
-            1_767_225_600_000
-        );
+        assert_eq!(millis("15m", now), now - 900_000);
+        assert_eq!(millis("2026-01-01T00:00:00Z", now), 1_767_225_600_000);
         assert!(parse_time("yesterday", "--since", now).is_err());
         // Offsets, lower-case letters and a space separator are RFC 3339 too.
         for text in [
@@ -589,16 +773,113 @@ mod tests {
             "2026-01-01 00:00:00Z",
             "2026-01-01T00:00:00.000+00:00",
         ] {
-            assert_eq!(
-                parse_time(text, "--since", now).expect(text),
-                1_767_225_600_000,
-                "{text}"
-            );
+            assert_eq!(millis(text, now), 1_767_225_600_000, "{text}");
         }
         assert!(parse_time("2026-01-01T00:00:00+24:00", "--since", now).is_err());
         // A duration longer than since 1970 is from the beginning, not a wrap.
-        assert_eq!(parse_time("300000000y", "--since", now).expect("long"), 0);
-        assert_eq!(parse_time("1000y", "--since", now).expect("long"), 0);
+        assert_eq!(millis("300000000y", now), 0);
+        assert_eq!(millis("1000y", now), 0);
+    }
+
+    #[test]
+    fn a_time_finer_than_a_millisecond_rounds_up_to_the_next_one() {
+        let now = 1_800_000_000_000;
+        let second = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+        assert_eq!(millis("2026-01-01T00:00:00.0001Z", now), second + 1);
+        assert_eq!(millis("2026-01-01T00:00:00.9991Z", now), second + 1_000);
+        assert_eq!(millis("2025-12-31T23:59:59.9995Z", now), second);
+        assert_eq!(millis("2026-01-01T00:00:00.001000001Z", now), second + 2);
+        assert_eq!(millis("2026-01-01T00:00:00.001Z", now), second + 1, "exact");
+        assert_eq!(
+            millis("2026-01-01T02:00:00.0005+02:00", now),
+            second + 1,
+            "with an offset"
+        );
+        // a duration of a fraction of a millisecond ago: the instant is inside
+        // millisecond now - 2, whose events are before it
+        assert_eq!(millis("1500us", now), now - 1);
+        assert_eq!(millis("1ms", now), now - 1);
+        // before 1970 is 1970
+        assert_eq!(first_millisecond(-1), 0);
+        assert_eq!(first_millisecond(-1_000_001), -1);
+    }
+
+    fn logs_args(since: &str, until: Option<&str>) -> LogsArgs {
+        LogsArgs {
+            stack: "local".into(),
+            service: Vec::new(),
+            since: since.into(),
+            until: until.map(str::to_owned),
+            filter: None,
+            follow: false,
+        }
+    }
+
+    #[test]
+    fn a_range_is_of_instants_and_holds_the_milliseconds_that_start_in_it() {
+        let now = 1_800_000_000_000;
+        let range = |since: &str, until: &str| range_of(&logs_args(since, Some(until)), now);
+        // [08.9995, 09.0001) holds millisecond 09.000 and not 08.999
+        assert_eq!(
+            range("2026-01-01T00:00:08.9995Z", "2026-01-01T00:00:09.0001Z").expect("a range"),
+            (1_767_225_609_000, 1_767_225_609_001)
+        );
+        // [13.9991, 13.9995) is a range that no millisecond starts in
+        let (start, end) =
+            range("2026-01-01T00:00:13.9991Z", "2026-01-01T00:00:13.9995Z").expect("a range");
+        assert_eq!(start, end);
+        let error =
+            range("2026-01-01T00:00:13.9995Z", "2026-01-01T00:00:13.9991Z").expect_err("backwards");
+        assert!(
+            error.to_string().contains("--until is not after --since"),
+            "{error}"
+        );
+        assert!(range("2026-01-01T00:00:13Z", "2026-01-01T00:00:13Z").is_err());
+    }
+
+    #[test]
+    fn until_before_the_default_start_says_so_and_how_to_move_the_start() {
+        let now = 1_800_000_000_000; // 2027-01-15T08:00:00Z
+        let error = range_of(&logs_args(DEFAULT_SINCE, Some("1h")), now).expect_err("before");
+        assert_eq!(
+            error.to_string(),
+            "--until 1h is not after the start: --since defaults to 15m ago (2027-01-15T07:45:00.000Z)\n  \
+             fix: give --since too, a start before the end: --since 2027-01-15T06:45:00.000Z --until 1h"
+        );
+    }
+
+    #[test]
+    fn the_default_since_is_clap_s() {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(["stackup", "logs", "local"]).expect("parses");
+        match cli.command {
+            crate::cli::Command::Logs(args) => assert_eq!(args.since, DEFAULT_SINCE),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_names_the_command_for_the_rest() {
+        let mut args = logs_args("1h", None);
+        args.service = vec!["web".into()];
+        args.filter = Some("\"timed out\" isn't".into());
+        let (start, end) = (1_767_225_600_000, 1_767_225_660_000);
+        assert_eq!(
+            interrupted_read(
+                &args,
+                start,
+                end,
+                Written {
+                    events: 3,
+                    newest: Some(start + 499)
+                }
+            ),
+            "3 events were printed, the last at 2026-01-01T00:00:00.499Z; run \
+             `stackup logs local --service web --filter '\"timed out\" isn'\\''t' \
+             --since 2026-01-01T00:00:00.500Z --until 2026-01-01T00:01:00.000Z` for the rest"
+        );
+        assert!(interrupted_read(&args, start, end, Written::default())
+            .starts_with("no event was printed; run `stackup logs local --service web"));
     }
 
     fn event(timestamp: i64, id: &str) -> LogEvent {
@@ -608,6 +889,28 @@ mod tests {
             message: "m".into(),
             id: id.into(),
         }
+    }
+
+    #[test]
+    fn ties_in_time_order_counter_ids_by_number_other_ids_as_the_server_sent_them() {
+        let ids = |events: &[LogEvent]| events.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+        // moto's ids are counters: "100" comes after "26"
+        let mut events = vec![
+            event(5, "100"),
+            event(5, "26"),
+            event(4, "900"),
+            event(5, "027"),
+            event(5, "25"),
+        ];
+        sort(&mut events);
+        assert_eq!(ids(&events), ["900", "25", "26", "027", "100"]);
+        // other ids say nothing about order: the server's order stays
+        let mut events = vec![event(5, "b"), event(5, "a"), event(4, "z"), event(5, "c")];
+        sort(&mut events);
+        assert_eq!(ids(&events), ["z", "b", "a", "c"]);
+        let mut events = vec![event(5, "x"), event(5, "10"), event(5, "9"), event(5, "")];
+        sort(&mut events);
+        assert_eq!(ids(&events), ["9", "10", "x", ""]);
     }
 
     #[test]
