@@ -181,13 +181,15 @@ fn check_model(
     let mut problems = task_templates::settle_decided_fields(source, &mut resolved, &lookup);
     let read = match source.kind {
         TemplateKind::TaskDefinition => {
-            task_templates::read_model::<TaskDefinition>(source, template, &resolved).map(|_| ())
+            task_templates::read_model_problems::<TaskDefinition>(source, template, &resolved)
+                .map(|_| ())
         }
         TemplateKind::ServiceDefinition => {
-            task_templates::read_model::<ServiceDefinition>(source, template, &resolved).map(|_| ())
+            task_templates::read_model_problems::<ServiceDefinition>(source, template, &resolved)
+                .map(|_| ())
         }
     };
-    problems.extend(read.err());
+    problems.extend(read.err().into_iter().flatten());
     problems
 }
 

@@ -260,6 +260,24 @@ fn cases() -> Vec<Case> {
             &["task-defs/web.json:", "/containerDefinitions/0/memory: is not a task definition stackup can register: \"demo\" is not a whole number (from \"{{app}}\")", "fix: give this field a value of the type ECS RegisterTaskDefinition takes"])
             .file("task-defs/web.json", TaskDefinition("\"memory\": 1792", "\"memory\": \"{{app}}\""))
             .no_call(),
+        case("task-size-not-a-size", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["task-defs/web.json:3: /cpu: is not a task definition stackup can register: \"demo\" is not a number of CPU units (\"256\") or of vCPU (\"1 vCPU\") (from \"{{app}}\")",
+              "fix: write a number of CPU units like \"256\" or of vCPU like \"1 vCPU\"",
+              "task-defs/web.json:4: /memory: is not a task definition stackup can register: \"demo GB\" is not a number of MiB (\"512\") or of GB (\"1 GB\") (from \"{{app}} GB\")",
+              "fix: write a number of MiB like \"512\" or \"1 GB\"",
+              "task-defs/web.json:8: /containerDefinitions/0/memoryReservation: is not a task definition stackup can register: \"demo\" is not a whole number (from \"{{app}}\")"])
+            .file("task-defs/web.json", Text(concat!(
+                "{\n  \"networkMode\": \"awsvpc\",\n",
+                "  \"cpu\": \"{{app}}\",\n",
+                "  \"memory\": \"{{app}} GB\",\n",
+                "  \"containerDefinitions\": [{\n",
+                "    \"name\": \"web\",\n",
+                "    \"image\": \"{{image.web}}\",\n",
+                "    \"memoryReservation\": \"{{app}}\",\n",
+                "    \"portMappings\": [{ \"containerPort\": \"{{service.port}}\" }]\n",
+                "  }]\n}\n",
+            )))
+            .no_call(),
         case("task-misspelt-field", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web.json:", "/containerDefinitions/0/essentail", "unknown field `essentail`", "fix: did you mean \"essential\"? Field names are those of ECS RegisterTaskDefinition (https://docs.aws.amazon.com/"])
             .file("task-defs/web.json", TaskDefinition("\"essential\"", "\"essentail\""))

@@ -1,10 +1,15 @@
 //! A JSON-aware diff, for showing what a deploy changes. Arrays of objects
 //! with a `name` are matched by name (containers, environment, secrets), so a
-//! reordering is not a change; secrets are references and shown as such.
+//! reordering is not a change; secrets are references and shown as such. A
+//! task definition field that one side leaves out and the other gives as
+//! ECS's default for it (`essential: true`, as DescribeTaskDefinition fills
+//! it in) is no change either.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+
+use super::ecs_model::{EcsDefault, TASK_DEFINITION_DEFAULTS};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -85,10 +90,54 @@ pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
     changes.retain(|change| match change {
         Change::Added(path, value) if value == "[]" => !has_items(&before, path),
         Change::Removed(path, value) if value == "[]" => !has_items(&after, path),
-        _ => true,
+        Change::Added(path, value) => !is_ecs_default(path, value, &after),
+        Change::Removed(path, value) => !is_ecs_default(path, value, &before),
+        Change::Changed(..) => true,
     });
     changes.sort_by(|left, right| path_of(left).cmp(path_of(right)));
     changes
+}
+
+/// Whether `value` at `path` of a flattened task definition (`document`) is
+/// what ECS takes the field's absence to mean.
+fn is_ecs_default(path: &str, value: &str, document: &BTreeMap<String, String>) -> bool {
+    // `containerDefinitions[web].portMappings[0].hostPort` is
+    // `containerDefinitions[].portMappings[].hostPort`.
+    let mut pattern = String::with_capacity(path.len());
+    let mut in_key = false;
+    for character in path.chars() {
+        match character {
+            '[' => {
+                in_key = true;
+                pattern.push('[');
+            }
+            ']' => {
+                in_key = false;
+                pattern.push(']');
+            }
+            _ if in_key => {}
+            other => pattern.push(other),
+        }
+    }
+    let Some((_, default)) = TASK_DEFINITION_DEFAULTS
+        .iter()
+        .find(|(default_path, _)| *default_path == pattern)
+    else {
+        return false;
+    };
+    match default {
+        EcsDefault::Is(default) => value == *default,
+        EcsDefault::HostPort => {
+            let mode = document.get("networkMode").map(String::as_str);
+            if matches!(mode, Some("\"awsvpc\"" | "\"host\"")) {
+                path.strip_suffix("hostPort")
+                    .and_then(|mapping| document.get(&format!("{mapping}containerPort")))
+                    .is_some_and(|container_port| container_port == value)
+            } else {
+                value == "0"
+            }
+        }
+    }
 }
 
 fn path_of(change: &Change) -> &str {
@@ -120,5 +169,56 @@ mod tests {
             ]
         );
         assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn what_ecs_fills_in_for_a_field_left_out_is_no_change() {
+        // As DescribeTaskDefinition gives back a revision registered from
+        // the template below.
+        let registered = json!({"networkMode": "awsvpc", "containerDefinitions": [
+            {"name": "web", "image": "demo:1", "essential": true,
+             "portMappings": [{"containerPort": 4000, "hostPort": 4000, "protocol": "tcp"}],
+             "healthCheck": {"command": ["true"], "interval": 30, "timeout": 5, "retries": 3}},
+            {"name": "worker", "image": "demo:1", "essential": true, "privileged": false,
+             "mountPoints": [{"sourceVolume": "data", "containerPath": "/data", "readOnly": false}]}]});
+        let template = json!({"networkMode": "awsvpc", "containerDefinitions": [
+            {"name": "web", "image": "demo:1",
+             "portMappings": [{"containerPort": 4000}],
+             "healthCheck": {"command": ["true"]}},
+            {"name": "worker", "image": "demo:1", "essential": true,
+             "mountPoints": [{"sourceVolume": "data", "containerPath": "/data"}]}]});
+        assert_eq!(diff(&registered, &template), vec![]);
+        assert_eq!(diff(&template, &registered), vec![]);
+
+        // Other values than the defaults are changes.
+        let changed = json!({"containerDefinitions": [
+            {"name": "web", "image": "demo:1", "essential": false,
+             "portMappings": [{"containerPort": 4000, "hostPort": 4001}],
+             "healthCheck": {"command": ["true"], "interval": 10}}]});
+        let bare = json!({"containerDefinitions": [
+            {"name": "web", "image": "demo:1",
+             "portMappings": [{"containerPort": 4000}],
+             "healthCheck": {"command": ["true"]}}]});
+        let lines: Vec<String> = diff(&bare, &changed)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                "+ containerDefinitions[web].essential: false",
+                "+ containerDefinitions[web].healthCheck.interval: 10",
+                "+ containerDefinitions[web].portMappings[0].hostPort: 4001",
+            ]
+        );
+        // In bridge mode a host port left out is a dynamic one, not the container's.
+        let fixed = json!({"containerDefinitions": [{"name": "web", "image": "demo:1",
+            "portMappings": [{"containerPort": 4000, "hostPort": 4000}]}]});
+        let dynamic = json!({"containerDefinitions": [{"name": "web", "image": "demo:1",
+            "portMappings": [{"containerPort": 4000, "hostPort": 0}]}]});
+        let plain = json!({"containerDefinitions": [{"name": "web", "image": "demo:1",
+            "portMappings": [{"containerPort": 4000}]}]});
+        assert_eq!(diff(&fixed, &plain).len(), 1);
+        assert_eq!(diff(&dynamic, &plain), vec![]);
     }
 }

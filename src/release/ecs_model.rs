@@ -30,15 +30,17 @@ pub struct TaskDefinition {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub requires_compatibilities: Vec<String>,
+    /// CPU units ("256") or vCPU ("1 vCPU"), kept as written.
     #[serde(
         default,
-        deserialize_with = "lenient::opt_string",
+        deserialize_with = "task_cpu",
         skip_serializing_if = "Option::is_none"
     )]
     pub cpu: Option<String>,
+    /// MiB ("512") or GB ("1 GB"), kept as written.
     #[serde(
         default,
-        deserialize_with = "lenient::opt_string",
+        deserialize_with = "task_memory",
         skip_serializing_if = "Option::is_none"
     )]
     pub memory: Option<String>,
@@ -58,6 +60,70 @@ pub struct TaskDefinition {
     /// The template's own tags; stackup's `stackup:*` tags are added to them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+}
+
+/// Whether `text` is an amount RegisterTaskDefinition takes for a task's
+/// size: a whole number in the base unit (CPU units, MiB), or a number with
+/// the larger unit after it, with or without a space ("1 vCPU", ".5vcpu",
+/// "0.5 GB"), the unit in any case.
+fn is_task_size(text: &str, unit: &str) -> bool {
+    let is_digits = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    if is_digits(text) {
+        return true;
+    }
+    let Some(split) = text.len().checked_sub(unit.len()) else {
+        return false;
+    };
+    let (number, suffix) = text.split_at_checked(split).unwrap_or((text, ""));
+    if !suffix.eq_ignore_ascii_case(unit) {
+        return false;
+    }
+    let number = number.strip_suffix(' ').unwrap_or(number);
+    match number.split_once('.') {
+        Some((whole, fraction)) => (whole.is_empty() || is_digits(whole)) && is_digits(fraction),
+        None => is_digits(number),
+    }
+}
+
+/// A task's `cpu` or `memory`: a whole JSON number, or text ECS takes. The
+/// text is kept as written, since a revision's hash is taken of it.
+fn task_size<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    unit: &str,
+    expected: &str,
+) -> Result<Option<String>, D::Error> {
+    use serde::de::Error;
+    let given = Option::<serde_json::Value>::deserialize(deserializer)?;
+    let text = match given {
+        None | Some(serde_json::Value::Null) => return Ok(None),
+        Some(serde_json::Value::Number(number)) if number.is_u64() => {
+            return Ok(Some(number.to_string()))
+        }
+        Some(serde_json::Value::String(text)) if is_task_size(&text, unit) => {
+            return Ok(Some(text))
+        }
+        Some(serde_json::Value::String(text)) => format!("\"{text}\""),
+        Some(other) => other.to_string(),
+    };
+    Err(D::Error::custom(format!("{text} is not {expected}")))
+}
+
+fn task_cpu<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    task_size(
+        deserializer,
+        "vcpu",
+        "a number of CPU units (\"256\") or of vCPU (\"1 vCPU\")",
+    )
+}
+
+fn task_memory<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    task_size(
+        deserializer,
+        "gb",
+        "a number of MiB (\"512\") or of GB (\"1 GB\")",
+    )
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -852,6 +918,56 @@ impl Container {
         }
     }
 }
+
+/// What ECS takes a task definition field left out to mean, and what
+/// DescribeTaskDefinition gives back for it: a revision registered without
+/// the field reads back with this value, which is no change from the
+/// template (see `diff`). Paths are the diff's, without the list keys.
+pub enum EcsDefault {
+    /// This value, as JSON.
+    Is(&'static str),
+    /// The host port of a port mapping: the container port in the `awsvpc`
+    /// and `host` network modes, 0 (a dynamic port) in `bridge` mode.
+    HostPort,
+}
+
+pub const TASK_DEFINITION_DEFAULTS: &[(&str, EcsDefault)] = &[
+    ("networkMode", EcsDefault::Is("\"bridge\"")),
+    ("containerDefinitions[].essential", EcsDefault::Is("true")),
+    ("containerDefinitions[].privileged", EcsDefault::Is("false")),
+    (
+        "containerDefinitions[].readonlyRootFilesystem",
+        EcsDefault::Is("false"),
+    ),
+    (
+        "containerDefinitions[].portMappings[].protocol",
+        EcsDefault::Is("\"tcp\""),
+    ),
+    (
+        "containerDefinitions[].portMappings[].hostPort",
+        EcsDefault::HostPort,
+    ),
+    (
+        "containerDefinitions[].mountPoints[].readOnly",
+        EcsDefault::Is("false"),
+    ),
+    (
+        "containerDefinitions[].healthCheck.interval",
+        EcsDefault::Is("30"),
+    ),
+    (
+        "containerDefinitions[].healthCheck.timeout",
+        EcsDefault::Is("5"),
+    ),
+    (
+        "containerDefinitions[].healthCheck.retries",
+        EcsDefault::Is("3"),
+    ),
+    (
+        "containerDefinitions[].linuxParameters.initProcessEnabled",
+        EcsDefault::Is("false"),
+    ),
+];
 
 /// ECS reports `cpu: 0` for a container that did not set it.
 trait NonZero {

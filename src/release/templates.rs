@@ -443,111 +443,367 @@ fn is_stand_in(text: &str) -> bool {
         && text.matches("{{").count() == 1
 }
 
-/// The text between the first pair of double quotes of a message.
-fn first_quoted(message: &str) -> Option<&str> {
-    let (_, rest) = message.split_once('"')?;
-    rest.split_once('"').map(|(quoted, _)| quoted)
+/// Values a stand-in at this place may become, so that only what is wrong
+/// whatever the deploy fills in is refused: a number or a flag where the
+/// model wants one; in a longer text (`"{{stack.Gb}} GB"`), the placeholders
+/// as the digit 1.
+fn stand_in_values(value: &Value) -> Vec<Value> {
+    let Some(text) = value.as_str() else {
+        return Vec::new();
+    };
+    if is_stand_in(text) {
+        return vec![Value::from(0), Value::Bool(true)];
+    }
+    if !placeholders::names_in(text).is_ok_and(|names| !names.is_empty()) {
+        return Vec::new();
+    }
+    let mut digits = String::new();
+    let mut rest = text;
+    while let Some((before, after)) = rest.split_once("{{") {
+        digits.push_str(before);
+        digits.push('1');
+        rest = after.split_once("}}").map_or("", |(_, after)| after);
+    }
+    digits.push_str(rest);
+    vec![Value::String(digits)]
 }
 
-/// Read a resolved template into the ECS model. Offline, placeholders known
-/// only at deploy time are left in as stand-ins (`"{{stack.X}}"`); where the
-/// model wants a number or a flag, a stand-in becomes 0 or true, so that only
-/// what is wrong whatever the deploy fills in is refused.
+/// Values that take the place of a refused one, so that the rest of the
+/// template is read and its other problems reported in the same run.
+fn neutral_values() -> [Value; 5] {
+    [
+        Value::Null,
+        Value::from(0),
+        Value::Bool(true),
+        Value::String(String::new()),
+        Value::Array(Vec::new()),
+    ]
+}
+
+/// What serde refused in a document, and where.
+struct Refusal {
+    /// serde's message, without a position.
+    message: String,
+    /// JSON pointer of the refused value (the member, for an unknown field;
+    /// the object, for a missing one).
+    pointer: Option<String>,
+}
+
+/// Read a document into the model, or say what was refused and where.
+fn refusal_of<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Refusal> {
+    let error = match serde_json::from_value::<T>(value.clone()) {
+        Ok(model) => return Ok(model),
+        Err(error) => error,
+    };
+    // serde_json's errors from a Value have no position; read from text, the
+    // same error has one, which the text's spans turn into a pointer.
+    let spans = Spans::of(value);
+    match serde_json::from_str::<T>(&spans.text) {
+        Err(located) if located.line() == 1 => {
+            let suffix = format!(" at line 1 column {}", located.column());
+            let message = located.to_string();
+            let message = message
+                .strip_suffix(&suffix)
+                .unwrap_or(&message)
+                .to_string();
+            let pointer = spans.pointer_at(located.column(), &message);
+            Err(Refusal { message, pointer })
+        }
+        _ => Err(Refusal {
+            message: error.to_string(),
+            pointer: None,
+        }),
+    }
+}
+
+/// A document written as compact JSON, with where each value and key is.
+struct Spans {
+    text: String,
+    /// Every value: its start, its end (exclusive), its pointer, and for an
+    /// object the pointer of its last member.
+    values: Vec<Span>,
+    /// Every object key: its end (exclusive) and the member's pointer.
+    keys: Vec<(usize, String)>,
+}
+
+struct Span {
+    start: usize,
+    end: usize,
+    pointer: String,
+    compound: bool,
+    last_member: Option<String>,
+}
+
+impl Spans {
+    fn of(value: &Value) -> Spans {
+        let mut spans = Spans {
+            text: String::new(),
+            values: Vec::new(),
+            keys: Vec::new(),
+        };
+        spans.write(value, &mut String::new());
+        spans
+    }
+
+    fn write(&mut self, value: &Value, pointer: &mut String) {
+        let start = self.text.len();
+        let mut last_member = None;
+        match value {
+            Value::Object(map) => {
+                self.text.push('{');
+                for (index, (key, item)) in map.iter().enumerate() {
+                    if index > 0 {
+                        self.text.push(',');
+                    }
+                    self.text.push_str(&Value::String(key.clone()).to_string());
+                    let length = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&escape_pointer(key));
+                    self.keys.push((self.text.len(), pointer.clone()));
+                    self.text.push(':');
+                    self.write(item, pointer);
+                    last_member = Some(pointer.clone());
+                    pointer.truncate(length);
+                }
+                self.text.push('}');
+            }
+            Value::Array(items) => {
+                self.text.push('[');
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        self.text.push(',');
+                    }
+                    let length = pointer.len();
+                    pointer.push_str(&format!("/{index}"));
+                    self.write(item, pointer);
+                    pointer.truncate(length);
+                }
+                self.text.push(']');
+            }
+            scalar => self.text.push_str(&scalar.to_string()),
+        }
+        self.values.push(Span {
+            start,
+            end: self.text.len(),
+            pointer: pointer.clone(),
+            compound: value.is_object() || value.is_array(),
+            last_member,
+        });
+    }
+
+    /// The pointer of what serde refused when it stopped at `offset`
+    /// (serde_json's column on a one-line text). serde_json stops after an
+    /// unknown key, at the start of an object or array of the wrong type,
+    /// after a scalar of the wrong type, and after the object for a missing
+    /// field. A value refused by a field's own deserializer is placed once
+    /// the object holding it is left: after the value when another member
+    /// follows (at its comma), else after the object.
+    fn pointer_at(&self, offset: usize, message: &str) -> Option<String> {
+        if message.starts_with("unknown field `") {
+            return self
+                .keys
+                .iter()
+                .find(|(end, _)| *end == offset)
+                .map(|(_, pointer)| pointer.clone());
+        }
+        let ending = self.values.iter().find(|span| span.end == offset);
+        if message.starts_with("missing field `") {
+            return ending.map(|span| span.pointer.clone());
+        }
+        if let Some(span) = self
+            .values
+            .iter()
+            .find(|span| span.compound && span.start == offset)
+        {
+            return Some(span.pointer.clone());
+        }
+        let span = ending?;
+        let Some(last_member) = &span.last_member else {
+            return Some(span.pointer.clone());
+        };
+        // After an object: the object itself was refused, or the member that
+        // ended it. serde's messages show the value refused.
+        let followed_by_member = self.text.as_bytes().get(offset) == Some(&b',');
+        let shown = self
+            .text
+            .get(span.start..span.end)
+            .is_some_and(|text| message.contains(text));
+        if followed_by_member && shown {
+            Some(span.pointer.clone())
+        } else {
+            Some(last_member.clone())
+        }
+    }
+}
+
+/// Read a resolved template into the ECS model; the first problem, for
+/// deploy-release (validate, which runs before it, reports them all).
 pub fn read_model<T: serde::de::DeserializeOwned>(
     source: &Source<'_>,
     template: &Value,
     resolved: &Value,
 ) -> Result<T, Problem> {
-    let read = |value: &Value| serde_json::from_value::<T>(value.clone());
+    read_model_problems(source, template, resolved).map_err(|mut problems| problems.remove(0))
+}
+
+/// Read a resolved template into the ECS model, or every problem serde finds
+/// in it: each unknown field and each value of the wrong type, in document
+/// order. Offline, placeholders known only at deploy time are left in as
+/// stand-ins (`"{{stack.X}}"`); where the model wants a number or a flag, a
+/// stand-in becomes 0 or true, so that only what is wrong whatever the
+/// deploy fills in is refused. The error is never empty.
+pub fn read_model_problems<T: serde::de::DeserializeOwned>(
+    source: &Source<'_>,
+    template: &Value,
+    resolved: &Value,
+) -> Result<T, Vec<Problem>> {
     let mut value = resolved.clone();
-    loop {
-        let error = match read(&value) {
-            Ok(model) => return Ok(model),
-            Err(error) => error.to_string(),
+    let mut problems = Vec::new();
+    // Each round removes a field or settles a value; the bound only guards
+    // against a model that refuses every value put in a place.
+    let rounds = Spans::of(resolved).values.len() * 2 + 2;
+    for _ in 0..rounds {
+        let refusal = match refusal_of::<T>(&value) {
+            Ok(model) if problems.is_empty() => return Ok(model),
+            Ok(_) => return Err(problems),
+            Err(refusal) => refusal,
         };
-        let replacement = if error.contains("whole number") || error.contains("expected i") {
-            Some(Value::from(0))
-        } else if error.contains("true or false") || error.contains("expected a boolean") {
-            Some(Value::Bool(true))
-        } else {
-            None
-        };
-        let (Some(quoted), Some(replacement)) = (
-            first_quoted(&error).filter(|quoted| is_stand_in(quoted)),
-            replacement,
-        ) else {
-            return Err(model_problem(source, template, &value, &error));
-        };
-        // The same stand-in may be in several fields (a string field before
-        // the number field that failed): the one to replace is the one whose
-        // replacement the model does not refuse in turn.
-        let refused = |error: &str| {
-            ["integer `0`", "found 0", "boolean `true`", "found true"]
-                .iter()
-                .any(|text| error.contains(text))
-        };
-        let mut replaced = None;
-        for pointer in pointers_of_string(&value, quoted) {
-            let mut trial = value.clone();
-            if let Some(slot) = trial.pointer_mut(&pointer) {
-                *slot = replacement.clone();
+        if problems.is_empty() {
+            if let Some(problem) = other_kind_problem(source, &value) {
+                return Err(vec![problem]);
             }
-            match read(&trial) {
-                Ok(model) => return Ok(model),
-                Err(next) if !refused(&next.to_string()) => {
-                    replaced = Some(trial);
-                    break;
+        }
+        let pointer = match (
+            &refusal.pointer,
+            refusal.message.starts_with("missing field `"),
+        ) {
+            (Some(pointer), false) => pointer.clone(),
+            _ => {
+                problems.push(model_problem(source, template, &value, &refusal));
+                return Err(problems);
+            }
+        };
+        if refusal.message.starts_with("unknown field `") {
+            problems.push(model_problem(source, template, &value, &refusal));
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", &pointer));
+            let key = key.replace("~1", "/").replace("~0", "~");
+            match value.pointer_mut(parent).and_then(Value::as_object_mut) {
+                Some(object) => {
+                    object.shift_remove(&key);
                 }
-                Err(_) => {}
+                None => return Err(problems),
             }
+            continue;
         }
-        match replaced {
+        let current = value.pointer(&pointer).cloned().unwrap_or(Value::Null);
+        // A value that no longer stops serde here is settled.
+        let settle = |candidates: &[Value]| {
+            candidates.iter().find_map(|candidate| {
+                let mut trial = value.clone();
+                *trial.pointer_mut(&pointer)? = candidate.clone();
+                match refusal_of::<T>(&trial) {
+                    Err(next) if next.pointer.as_deref() == Some(pointer.as_str()) => None,
+                    _ => Some(trial),
+                }
+            })
+        };
+        if let Some(trial) = settle(&stand_in_values(&current)) {
+            value = trial;
+            continue;
+        }
+        problems.push(model_problem(source, template, &value, &refusal));
+        match settle(&neutral_values()) {
             Some(trial) => value = trial,
-            None => return Err(model_problem(source, template, &value, &error)),
+            None => return Err(problems),
         }
+    }
+    if problems.is_empty() {
+        problems.push(source.problem(
+            format!("{}: cannot be read", kind_heading(source.kind)),
+            None,
+            format!(
+                "give every field a value of the type ECS {} takes ({})",
+                source.kind.api(),
+                source.kind.reference()
+            ),
+        ));
+    }
+    Err(problems)
+}
+
+fn kind_heading(kind: TemplateKind) -> &'static str {
+    match kind {
+        TemplateKind::TaskDefinition => "is not a task definition stackup can register",
+        TemplateKind::ServiceDefinition => "is not a service definition stackup can use",
     }
 }
 
-/// What serde said about a template, as a problem with its place and fix.
-fn model_problem(source: &Source<'_>, template: &Value, value: &Value, error: &str) -> Problem {
+/// A template with a field only the other kind has was named as the wrong
+/// kind in the stack file: that, not its fields, is the problem.
+fn other_kind_problem(source: &Source<'_>, value: &Value) -> Option<Problem> {
+    let kind = source.kind;
+    let api = kind.api();
+    let field = kind
+        .other_kind_fields()
+        .iter()
+        .find(|field| value.get(**field).is_some())?;
+    let other = match kind {
+        TemplateKind::TaskDefinition => TemplateKind::ServiceDefinition,
+        TemplateKind::ServiceDefinition => TemplateKind::TaskDefinition,
+    };
+    Some(source.problem(
+        format!(
+            "{}: it has \"{field}\", so it looks like a {}, but [services.{}] {} names it as the {}",
+            kind_heading(kind),
+            other.what(),
+            source.service,
+            kind.stack_key(),
+            kind.what()
+        ),
+        None,
+        format!(
+            "point {} of [services.{}] at a {} template (the fields of ECS {api}), and {} at this one",
+            kind.stack_key(),
+            source.service,
+            kind.what(),
+            other.stack_key()
+        ),
+    ))
+}
+
+/// How to write a field whose values ECS takes in a form of its own.
+fn value_fix(kind: TemplateKind, pointer: &str) -> Option<&'static str> {
+    match (kind, pointer) {
+        (TemplateKind::TaskDefinition, "/cpu") => {
+            Some("write a number of CPU units like \"256\" or of vCPU like \"1 vCPU\"")
+        }
+        (TemplateKind::TaskDefinition, "/memory") => {
+            Some("write a number of MiB like \"512\" or \"1 GB\"")
+        }
+        _ => None,
+    }
+}
+
+/// What serde refused in a template, as a problem with its place and fix.
+fn model_problem(
+    source: &Source<'_>,
+    template: &Value,
+    value: &Value,
+    refusal: &Refusal,
+) -> Problem {
     let kind = source.kind;
     let api = kind.api();
     let reference = kind.reference();
-    let heading = match kind {
-        TemplateKind::TaskDefinition => "is not a task definition stackup can register",
-        TemplateKind::ServiceDefinition => "is not a service definition stackup can use",
-    };
-    if let Some(field) = kind
-        .other_kind_fields()
-        .iter()
-        .find(|field| value.get(**field).is_some())
-    {
-        let other = match kind {
-            TemplateKind::TaskDefinition => TemplateKind::ServiceDefinition,
-            TemplateKind::ServiceDefinition => TemplateKind::TaskDefinition,
-        };
-        return source.problem(
-            format!(
-                "{heading}: it has \"{field}\", so it looks like a {}, but [services.{}] {} names it as the {}",
-                other.what(),
-                source.service,
-                kind.stack_key(),
-                kind.what()
-            ),
-            None,
-            format!(
-                "point {} of [services.{}] at a {} template (the fields of ECS {api}), and {} at this one",
-                kind.stack_key(),
-                source.service,
-                kind.what(),
-                other.stack_key()
-            ),
-        );
-    }
+    let heading = kind_heading(kind);
+    let error = refusal.message.as_str();
+    // The whole document is no place worth naming.
+    let pointer = refusal
+        .pointer
+        .as_deref()
+        .filter(|pointer| !pointer.is_empty());
     if let Some(rest) = error.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let valid: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        let pointer = pointers_of_key(value, field).into_iter().next();
         let fix = match crate::suggest::closest(field, valid.iter().copied()) {
             Some(near) => {
                 format!("did you mean \"{near}\"? Field names are those of ECS {api} ({reference})")
@@ -557,40 +813,48 @@ fn model_problem(source: &Source<'_>, template: &Value, value: &Value, error: &s
                 valid.join(", ")
             ),
         };
-        return source.problem(
-            format!("{heading}: unknown field `{field}`"),
-            pointer.as_deref(),
-            fix,
-        );
+        return source.problem(format!("{heading}: unknown field `{field}`"), pointer, fix);
     }
     if let Some(rest) = error.strip_prefix("missing field `") {
-        // serde does not say in which object; the checks above name the
-        // usual ones (a container without a name or image).
         let field = rest.split('`').next().unwrap_or(rest);
         return source.problem(
             format!("{heading}: missing field `{field}`"),
-            None,
+            pointer,
             format!("add \"{field}\": ECS {api} needs it ({reference})"),
         );
     }
-    // A bad value: the field name is right, the value is not.
-    let pointer = first_quoted(error)
-        .map(|quoted| pointers_of_string(value, quoted))
-        .and_then(|found| (found.len() == 1).then(|| found[0].clone()));
+    // A bad value: the field name is right, the value is not. Without a
+    // place from serde, the strings its message quotes are the candidates.
+    let candidates = match pointer {
+        Some(pointer) => vec![pointer.to_string()],
+        None => first_quoted(error)
+            .map(|quoted| pointers_of_string(value, quoted))
+            .unwrap_or_default(),
+    };
+    let (pointer, elsewhere) = match candidates.as_slice() {
+        [one] => (Some(one.as_str()), String::new()),
+        [] => (None, String::new()),
+        several => (None, format!(" (at {})", several.join(" or "))),
+    };
     let from = pointer
-        .as_deref()
         .and_then(|pointer| template.pointer(pointer))
         .and_then(Value::as_str)
         .filter(|text| text.contains("{{"))
         .map(|text| format!(" (from \"{text}\")"))
         .unwrap_or_default();
-    source.problem(
-        format!("{heading}: {error}{from}"),
-        pointer.as_deref(),
-        format!(
+    let fix = match pointer.and_then(|pointer| value_fix(kind, pointer)) {
+        Some(how) => format!("{how} (ECS {api}: {reference}); a placeholder here must resolve to one"),
+        None => format!(
             "give this field a value of the type ECS {api} takes ({reference}); a placeholder here must resolve to one"
         ),
-    )
+    };
+    source.problem(format!("{heading}: {error}{from}{elsewhere}"), pointer, fix)
+}
+
+/// The text between the first pair of double quotes of a message.
+fn first_quoted(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once('"')?;
+    rest.split_once('"').map(|(quoted, _)| quoted)
 }
 
 fn escape_pointer(key: &str) -> String {
@@ -603,17 +867,6 @@ fn pointers_of_string(value: &Value, text: &str) -> Vec<String> {
     visit_all(value, &mut String::new(), &mut |pointer, item| {
         if item.as_str() == Some(text) {
             found.push(pointer.to_string());
-        }
-    });
-    found
-}
-
-/// JSON pointers of the object members named `key`, in document order.
-fn pointers_of_key(value: &Value, key: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    visit_all(value, &mut String::new(), &mut |pointer, item| {
-        if item.as_object().is_some_and(|map| map.contains_key(key)) {
-            found.push(format!("{pointer}/{}", escape_pointer(key)));
         }
     });
     found
@@ -926,6 +1179,162 @@ mod tests {
             problem.key.as_deref(),
             Some("/containerDefinitions/0/portMappings")
         );
+    }
+
+    fn task_problems(text: &str) -> Vec<Problem> {
+        let template: Value = serde_json::from_str(text).expect("JSON");
+        let resolved =
+            placeholders::resolve(&template, &|name| (name == "app").then(|| json!("shop")))
+                .unwrap_or_else(|_| template.clone());
+        read_model_problems::<TaskDefinition>(
+            &source(TemplateKind::TaskDefinition, text),
+            &template,
+            &resolved,
+        )
+        .err()
+        .unwrap_or_default()
+    }
+
+    fn places(problems: &[Problem]) -> Vec<(Option<&str>, Option<usize>)> {
+        problems
+            .iter()
+            .map(|problem| (problem.key.as_deref(), problem.line))
+            .collect()
+    }
+
+    #[test]
+    fn task_cpu_and_memory_are_what_ecs_takes() {
+        for (cpu, memory) in [
+            ("\"256\"", "\"512\""),
+            ("1024", "2048"),
+            ("\"1 vCPU\"", "\"1 GB\""),
+            ("\"0.5 vcpu\"", "\"0.5GB\""),
+            ("\".25 vCPU\"", "\"2gb\""),
+            ("\"{{stack.TaskCpu}}\"", "\"{{stack.TaskGb}} GB\""),
+            ("null", "\"{{account_id}}\""),
+        ] {
+            let text = format!(
+                r#"{{"family": "f", "cpu": {cpu}, "memory": {memory}, "containerDefinitions": [{{"name": "web", "image": "i"}}]}}"#
+            );
+            let problems = task_problems(&text);
+            assert!(problems.is_empty(), "{cpu}, {memory}: {problems:?}");
+        }
+        let text = "{\"family\": \"f\",\n\"cpu\": \"{{app}}\",\n\"memory\": \"1.5 GiB\",\n\"containerDefinitions\": [{\"name\": \"web\", \"image\": \"i\"}]}";
+        let problems = task_problems(text);
+        assert_eq!(
+            places(&problems),
+            vec![(Some("/cpu"), Some(2)), (Some("/memory"), Some(3))]
+        );
+        assert!(problems[0].message.ends_with(
+            "\"shop\" is not a number of CPU units (\"256\") or of vCPU (\"1 vCPU\") (from \"{{app}}\")"
+        ), "{}", problems[0].message);
+        let fix = problems[1].fix.as_deref().expect("fix");
+        assert!(
+            fix.starts_with("write a number of MiB like \"512\" or \"1 GB\" (ECS RegisterTaskDefinition: https://"),
+            "{fix}"
+        );
+        for bad in ["0.5", "true", "\"-1\"", "\"1 vCPUs\"", "\"GB\"", "\" 512\""] {
+            let text = format!(
+                r#"{{"family": "f", "memory": {bad}, "containerDefinitions": [{{"name": "web", "image": "i"}}]}}"#
+            );
+            assert_eq!(
+                places(&task_problems(&text)),
+                vec![(Some("/memory"), Some(1))],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_value_found_twice_is_placed_by_where_serde_stopped() {
+        let text = "{\"family\": \"f\",\n\"cpu\": \"{{app}}\",\n\"containerDefinitions\": [\n{\"name\": \"web\", \"image\": \"shop\",\n\"memoryReservation\": \"{{app}}\"}]}";
+        let problems = task_problems(text);
+        assert_eq!(
+            places(&problems),
+            vec![
+                (Some("/cpu"), Some(2)),
+                (Some("/containerDefinitions/0/memoryReservation"), Some(5))
+            ]
+        );
+        assert!(problems[1]
+            .message
+            .ends_with("\"shop\" is not a whole number (from \"{{app}}\")"));
+    }
+
+    #[test]
+    fn every_unknown_field_is_reported_at_once() {
+        let text = "{\"family\": \"f\", \"containerDefinitions\": [\n{\"name\": \"web\", \"image\": \"i\"},\n{\"name\": \"worker\", \"image\": \"i\",\n\"memoryReservaton\": 64,\n\"essentail\": true,\n\"memory\": \"{{app}}\"}],\n\"volume\": []}";
+        let problems = task_problems(text);
+        assert_eq!(
+            places(&problems),
+            vec![
+                (Some("/containerDefinitions/1/memoryReservaton"), Some(4)),
+                (Some("/containerDefinitions/1/essentail"), Some(5)),
+                (Some("/containerDefinitions/1/memory"), Some(6)),
+                (Some("/volume"), Some(7)),
+            ]
+        );
+        assert!(problems[3]
+            .fix
+            .as_deref()
+            .is_some_and(|fix| fix.starts_with("did you mean \"volumes\"?")));
+    }
+
+    #[test]
+    fn where_serde_stopped_names_the_value_refused() {
+        let value = json!({"a": {"x": [1, "two"], "y": {"z": 1}, "w": 2}, "b": "3"});
+        let spans = Spans::of(&value);
+        let at = |text: &str| spans.text.find(text).expect("in the text");
+        assert_eq!(
+            spans.text,
+            r#"{"a":{"x":[1,"two"],"y":{"z":1},"w":2},"b":"3"}"#
+        );
+        // After a scalar; at the start of a list of the wrong type.
+        assert_eq!(
+            spans.pointer_at(at(r#"],"y""#), "x").as_deref(),
+            Some("/a/x/1")
+        );
+        assert_eq!(spans.pointer_at(at("[1,"), "x").as_deref(), Some("/a/x"));
+        // After an unknown key.
+        assert_eq!(
+            spans
+                .pointer_at(at(r#":{"z""#), "unknown field `y`")
+                .as_deref(),
+            Some("/a/y")
+        );
+        // After an object: the object, when the message shows it and a member
+        // follows it; else its last member, which ended it.
+        let after_y = at(r#"},"w""#) + 1;
+        assert_eq!(
+            spans
+                .pointer_at(after_y, r#"expected a string, found {"z":1}"#)
+                .as_deref(),
+            Some("/a/y")
+        );
+        assert_eq!(
+            spans.pointer_at(after_y, "1 is not right").as_deref(),
+            Some("/a/y/z")
+        );
+        let after_a = at(r#"},"b""#) + 1;
+        assert_eq!(
+            spans.pointer_at(after_a, "2 is not right").as_deref(),
+            Some("/a/w")
+        );
+        assert_eq!(
+            spans.pointer_at(after_a, "missing field `v`").as_deref(),
+            Some("/a")
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_placed_in_its_object() {
+        let text = "{\"family\": \"f\", \"containerDefinitions\": [{\"name\": \"web\", \"image\": \"i\",\n\"healthCheck\": {\"interval\": 5}}]}";
+        let problems = task_problems(text);
+        assert_eq!(
+            places(&problems),
+            vec![(Some("/containerDefinitions/0/healthCheck"), Some(2))]
+        );
+        assert!(problems[0].message.ends_with("missing field `command`"));
     }
 
     #[test]
