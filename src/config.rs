@@ -254,6 +254,15 @@ impl StackConfig {
         format!("/stackup/{}/", self.stack_id())
     }
 
+    /// The SSM parameter `{{parameter.<path>}}` names: `path` under the prefix.
+    pub fn parameter_name(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.parameter_prefix(),
+            path.trim_start_matches('/')
+        )
+    }
+
     /// A path from the stack file, resolved against `--config-dir`.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         resolve_path(&self.config_dir, path)

@@ -488,6 +488,30 @@ fn no_wait_returns_after_the_update_and_records_it() {
 }
 
 #[test]
+fn a_parameter_the_task_definition_refers_to_that_does_not_exist_is_warned_of() {
+    let fixture = fixture("deploy-missing-parameter", &[]);
+    let warning = "web: the task definition refers to SSM parameter /stackup/demo-local-v1/database/app-password, \
+                   which does not exist: its tasks cannot start until it does (`stackup update-resources local` creates it)";
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains(warning), "{stderr}");
+    let sdk = fixture.sdk();
+    block_on(async {
+        aws_sdk_ssm::Client::new(&sdk)
+            .put_parameter()
+            .name("/stackup/demo-local-v1/database/app-password")
+            .value("not-a-real-password")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .expect("put the parameter")
+    });
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("which does not exist"), "{stderr}");
+}
+
+#[test]
 fn a_setting_the_service_template_leaves_out_stays_as_the_service_has_it() {
     let fixture = fixture("deploy-left-out", &[]);
     let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);

@@ -21,7 +21,7 @@
 #                     re-exports every output the templates use), sts GetCallerIdentity (the account, in the
 #                     cookie's ARN and the record), DescribeServices (the running revision),
 #                     DescribeTaskDefinition with tags (the running definition's hash: is
-#                     this a change?), the cookie (ssm GetParameter: it must exist before
+#                     this a change?), the cookie and the named parameters (ssm GetParameters: the cookie must exist before
 #                     a revision refers to it), RegisterTaskDefinition, UpdateService and
 #                     the release record (ssm PutParameter).
 #   rollback          7 + the polls: DescribeStacks x2, GetParameterHistory (the releases),

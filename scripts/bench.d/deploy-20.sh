@@ -16,7 +16,8 @@
 # whose rollouts are settled.
 #
 # Floor, for N services: 3 shared calls (sts GetCallerIdentity, cloudformation
-# DescribeStacks of the platform, ssm GetParameter of the stack's one cookie), then
+# DescribeStacks of the platform, ssm GetParameters of the stack's one cookie and the
+# parameters the templates name), then
 # per service ecs DescribeTaskDefinition, RegisterTaskDefinition, UpdateService and
 # ssm PutParameter (its release record), and ecs DescribeServices, which takes 10
 # services a call: 3 + 4N + ceil(N / 10), 8 for 1 service, 85 for 20; stackup makes
@@ -86,7 +87,7 @@ EOF
     sides='[{"name": "1-service", "command": "stackup deploy-release local --image web=IMAGE --no-wait --yes (stacks/local.toml: 1 service)"},
             {"name": "20-services", "command": "the same with 20 services (stacks/local.toml with [services.web] copied 19 times)"}]' \
     floor='{"1-service": 8, "20-services": 85}' \
-    floor_why="3 shared (sts GetCallerIdentity, cloudformation DescribeStacks of the platform, ssm GetParameter of the one cookie) + per service ecs DescribeTaskDefinition, RegisterTaskDefinition, UpdateService and ssm PutParameter (the release record) + ecs DescribeServices, 10 services a call: 3 + 4N + ceil(N/10)" \
+    floor_why="3 shared (sts GetCallerIdentity, cloudformation DescribeStacks of the platform, ssm GetParameters of the one cookie and the parameters the templates name) + per service ecs DescribeTaskDefinition, RegisterTaskDefinition, UpdateService and ssm PutParameter (the release record) + ecs DescribeServices, 10 services a call: 3 + 4N + ceil(N/10)" \
     target='{"side": "20-services", "ref": "1-service", "max": 2, "text": "20 services under 2x the time of 1"}' \
     extras="$BUSY_EXTRAS" \
     notes='["the stack is created once and one first deploy creates the 20 services; every run deploys an image of its own to every service of its side (checked after every run), from services whose rollouts are settled",

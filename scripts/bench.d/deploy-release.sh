@@ -19,7 +19,8 @@
 # network's, so the network stack is read only when a template names an output the
 # platform lacks); the service (ecs DescribeServices: which revision runs); that
 # revision (ecs DescribeTaskDefinition: the images not given with --image, the diff
-# shown, whether anything changed at all); the cookie (ssm GetParameter: it must exist
+# shown, whether anything changed at all); the cookie and the parameters the templates
+# name (ssm GetParameters, one call for up to ten: the cookie must exist
 # before a task definition refers to it; PutParameter without overwrite would be one
 # call as well); the new revision (ecs RegisterTaskDefinition), the service (ecs
 # UpdateService) and the release record (ssm PutParameter, which rollback reads).
@@ -157,7 +158,7 @@ deploy_release_meta() { # deploy_release_meta [NOTES_JSON]
             {"name": "ecs-deploy", "command": "ecs deploy CLUSTER web --image web IMAGE --timeout -1"},
             {"name": "aws", "command": "aws ecs describe-services, describe-task-definition, register-task-definition, update-service (scripts/bench.d/ecs-deploy.sh)"}]' \
     floor='{"stackup": 8, "ecs-deploy": 4, "aws": 4}' \
-    floor_why="stackup 8: sts GetCallerIdentity (the account for the SSM parameter ARNs, the caller for the release record), cloudformation DescribeStacks of the platform stack (its outputs fill the templates), ecs DescribeServices and DescribeTaskDefinition (what runs: the diff, the images kept), ssm GetParameter (the cookie exists), ecs RegisterTaskDefinition and UpdateService, ssm PutParameter (the release record rollback reads); the peers 4: the two ecs reads and the two writes, with no cookie, no record, and the cluster name handed to them; ecs-deploy also describes the service again after the update and deregisters the revision it replaced (its default)" \
+    floor_why="stackup 8: sts GetCallerIdentity (the account for the SSM parameter ARNs, the caller for the release record), cloudformation DescribeStacks of the platform stack (its outputs fill the templates), ecs DescribeServices and DescribeTaskDefinition (what runs: the diff, the images kept), ssm GetParameters (the cookie and the parameters the templates name exist), ecs RegisterTaskDefinition and UpdateService, ssm PutParameter (the release record rollback reads); the peers 4: the two ecs reads and the two writes, with no cookie, no record, and the cluster name handed to them; ecs-deploy also describes the service again after the update and deregisters the revision it replaced (its default)" \
     target='{"side": "ecs-deploy", "ref": "stackup", "min": 10, "text": "stackup at least 10x faster than ecs-deploy"}' \
     notes="$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1]) + json.loads(sys.argv[2])))' "${1:-[]}" '["the stack is created once, then one first deploy-release creates the service; every run deploys an image of its own to that service (so every side registers a revision and updates the service; checked after every run), from a service whose rollout is settled",
             "ecs-deploy reaches moto through AWS_ENDPOINT_URL (it has no --endpoint-url; botocore honours it)",

@@ -45,6 +45,31 @@ pub async fn exists(client: &Client, name: &str) -> anyhow::Result<bool> {
     }
 }
 
+/// Which of `names` exist, asked ten at a time (GetParameters' limit) without
+/// decrypting anything.
+pub async fn existing(
+    client: &Client,
+    names: &[String],
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in names.chunks(10) {
+        let output = client
+            .get_parameters()
+            .set_names(Some(chunk.to_vec()))
+            .with_decryption(false)
+            .send()
+            .await
+            .aws_context(|| format!("reading SSM parameters {}", chunk.join(", ")))?;
+        found.extend(
+            output
+                .parameters()
+                .iter()
+                .filter_map(|parameter| parameter.name().map(str::to_string)),
+        );
+    }
+    Ok(found)
+}
+
 /// Store a new SecureString; never overwrites. Returns the value that is stored
 /// afterwards: `value`, or the one another operator stored first.
 pub async fn create_secret(

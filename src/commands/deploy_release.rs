@@ -164,17 +164,45 @@ pub async fn stack_outputs_for(
     Ok(outputs)
 }
 
-/// The stack outputs the services' templates refer to (`{{stack.<Output>}}`).
-fn outputs_used(stack: &StackConfig, services: &[ServiceConfig]) -> BTreeSet<String> {
-    services
-        .iter()
-        .flat_map(|service| [&service.task_definition, &service.service_definition])
+/// The placeholder names in a service's two templates (unreadable templates
+/// have none here: resolving them reports why).
+fn placeholder_names(stack: &StackConfig, service: &ServiceConfig) -> Vec<String> {
+    [&service.task_definition, &service.service_definition]
+        .into_iter()
         .filter_map(|path| {
             let path = stack.resolve(path);
             crate::release::templates::parse(&path, &path).ok()
         })
         .flat_map(|template| crate::release::placeholders::scan(&template).0)
-        .filter_map(|found| found.name.strip_prefix("stack.").map(str::to_string))
+        .map(|found| found.name)
+        .collect()
+}
+
+/// The stack outputs the services' templates refer to (`{{stack.<Output>}}`).
+fn outputs_used(stack: &StackConfig, services: &[ServiceConfig]) -> BTreeSet<String> {
+    services
+        .iter()
+        .flat_map(|service| placeholder_names(stack, service))
+        .filter_map(|name| name.strip_prefix("stack.").map(str::to_string))
+        .collect()
+}
+
+/// The SSM parameters each service's templates name with
+/// `{{parameter.<path>}}`: (service, parameter name).
+fn parameters_referenced(
+    stack: &StackConfig,
+    services: &[ServiceConfig],
+) -> BTreeSet<(String, String)> {
+    services
+        .iter()
+        .flat_map(|service| {
+            placeholder_names(stack, service)
+                .into_iter()
+                .filter_map(|name| {
+                    name.strip_prefix("parameter.")
+                        .map(|path| (service.name.clone(), stack.parameter_name(path)))
+                })
+        })
         .collect()
 }
 
@@ -284,33 +312,39 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     let ecs_client = aws.ecs();
     let ssm_client = aws.ssm();
     let release_id = release_id();
-    // The cookies the task definitions will refer to: one per stack; one per
-    // release is new by definition, nothing to read.
-    let cookies_to_read: Vec<String> = services
+    // The parameters the task definitions will refer to: the cookie (one per
+    // stack; one per release is new by definition, nothing to read) and those
+    // the templates name with {{parameter.<path>}}.
+    let referenced = parameters_referenced(&stack, &services);
+    let parameters_to_read: Vec<String> = services
         .iter()
         .filter(|service| service.cookie == CookieMode::Stack)
         .map(|service| cookie::parameter(&stack, service.cookie, &release_id))
+        .chain(referenced.iter().map(|(_, name)| name.clone()))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     // Independent reads, made at once: who deploys, the stack's outputs (which
-    // name the cluster), whether the cookie exists.
+    // name the cluster), which of those parameters exist.
     let used = outputs_used(&stack, &services);
     let sts_client = aws.sts();
-    let (caller, outputs, cookies_found) = tokio::try_join!(
+    let (caller, outputs, existing_parameters) = tokio::try_join!(
         sts::caller(&sts_client),
         stack_outputs_for(&stack, &aws, Some(&used)),
-        try_join_all(
-            cookies_to_read
-                .iter()
-                .map(|name| ssm::exists(&ssm_client, name))
-        ),
+        ssm::existing(&ssm_client, &parameters_to_read),
     )?;
-    let existing_cookies: HashSet<String> = cookies_to_read
-        .into_iter()
-        .zip(cookies_found)
-        .filter_map(|(name, found)| found.then_some(name))
-        .collect();
+    for (service, name) in &referenced {
+        if !existing_parameters.contains(name) {
+            printer.warn(format!(
+                "{service}: the task definition refers to SSM parameter {name}, which does not exist: its tasks cannot start until it does{}",
+                if name.ends_with("/database/app-password") {
+                    format!(" (`stackup update-resources {}` creates it)", stack.name)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
     let release = ReleaseContext {
         stack: &stack,
         region: aws.region().to_string(),
@@ -463,7 +497,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         plan.registration_needed || plan.current_task_definition.is_none()
     }) {
         if cookies_done.insert(plan.release.cookie_parameter.clone())
-            && !existing_cookies.contains(&plan.release.cookie_parameter)
+            && !existing_parameters.contains(&plan.release.cookie_parameter)
         {
             ssm::create_secret(
                 &ssm_client,

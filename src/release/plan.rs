@@ -134,11 +134,7 @@ impl ReleaseContext<'_> {
             Some(("parameter", path)) => text(cookie::parameter_arn(
                 &self.region,
                 &self.account,
-                &format!(
-                    "{}{}",
-                    stack.parameter_prefix(),
-                    path.trim_start_matches('/')
-                ),
+                &stack.parameter_name(path),
             )),
             _ => match name {
                 "cookie.arn" => text(cookie::parameter_arn(
