@@ -590,7 +590,19 @@ fn a_service_the_release_does_not_change_is_left_alone() {
     let before = fixture.proxy.operations().len();
     let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
     assert_eq!(code, Some(0), "{stderr}");
-    let results: Vec<(&str, &str)> = report["services"]
+    let results = results(&report);
+    assert_eq!(results, vec![("web", "completed"), ("worker", "unchanged")]);
+    assert!(!stderr.contains("worker: updated service"), "{stderr}");
+    // One revision, one update and one record: the web service's.
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        vec!["RegisterTaskDefinition", "UpdateService", "PutParameter"]
+    );
+}
+
+/// (service, result) of each service of a deploy-release report.
+fn results(report: &serde_json::Value) -> Vec<(&str, &str)> {
+    report["services"]
         .as_array()
         .expect("services")
         .iter()
@@ -600,14 +612,7 @@ fn a_service_the_release_does_not_change_is_left_alone() {
                 service["result"].as_str().unwrap_or_default(),
             )
         })
-        .collect();
-    assert_eq!(results, vec![("web", "completed"), ("worker", "unchanged")]);
-    assert!(!stderr.contains("worker: updated service"), "{stderr}");
-    // One revision, one update and one record: the web service's.
-    assert_eq!(
-        mutations(&fixture.proxy.operations()[before..]),
-        vec!["RegisterTaskDefinition", "UpdateService", "PutParameter"]
-    );
+        .collect()
 }
 
 #[test]
@@ -618,17 +623,7 @@ fn several_services_deploy_at_once() {
     );
     let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
     assert_eq!(code, Some(0), "{stderr}");
-    let results: Vec<(&str, &str)> = report["services"]
-        .as_array()
-        .expect("services")
-        .iter()
-        .map(|service| {
-            (
-                service["service"].as_str().unwrap_or_default(),
-                service["result"].as_str().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let results = results(&report);
     assert_eq!(results, vec![("web", "completed"), ("worker", "completed")]);
 }
 
