@@ -37,6 +37,9 @@ pub enum ErrorClass {
     AccessDenied,
     /// The request never got an answer: connection refused, timeout, DNS.
     Unreachable,
+    /// TLS refused the endpoint: its certificate is not one this machine
+    /// trusts (or TLS failed otherwise). Trying again changes nothing.
+    Untrusted,
     Other,
 }
 
@@ -125,6 +128,14 @@ impl fmt::Display for AwsError {
                 f,
                 "\n  hint: check the credentials (AWS_PROFILE, --profile, `aws sts get-caller-identity`) and their permissions"
             )?,
+            ErrorClass::Untrusted => write!(
+                f,
+                "\n  hint: TLS refused the endpoint{}: its certificate must chain to a root this machine trusts (the system's store, or SSL_CERT_FILE / SSL_CERT_DIR); behind a TLS-inspecting proxy, add its CA there",
+                CUSTOM_ENDPOINT
+                    .get()
+                    .map(|endpoint| format!(" {endpoint}"))
+                    .unwrap_or_default()
+            )?,
             ErrorClass::Unreachable => match CUSTOM_ENDPOINT.get() {
                 Some(endpoint) => write!(
                     f,
@@ -165,6 +176,7 @@ impl AwsError {
         let credentials = causes(error).any(|cause| cause.is::<CredentialsError>());
         let class = match error {
             _ if credentials => ErrorClass::AccessDenied,
+            _ if is_tls_failure(error) => ErrorClass::Untrusted,
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ErrorClass::Unreachable,
             _ => classify(code.as_deref(), message.as_deref()),
         };
@@ -185,6 +197,22 @@ impl AwsError {
             detail,
         }
     }
+}
+
+/// Whether TLS itself failed somewhere in an error's chain (a certificate
+/// not trusted, a handshake refused). An `io::Error` hides what it wraps from
+/// `source()`, so its inner error is looked at too.
+pub fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    causes(error).any(|cause| {
+        cause.is::<rustls::Error>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::get_ref)
+                .is_some_and(|inner| {
+                    let inner: &(dyn std::error::Error + 'static) = inner;
+                    is_tls_failure(inner)
+                })
+    })
 }
 
 /// An error and its sources, outermost first.

@@ -10,6 +10,7 @@ pub mod cloudwatch;
 pub mod ec2;
 pub mod ecs;
 pub mod errors;
+mod http;
 pub mod logs;
 pub mod once;
 pub mod ssm;
@@ -55,27 +56,6 @@ pub fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
-/// One HTTPS client for every AWS client of the run, as the SDK's default
-/// would build it (rustls with aws-lc, the system's root certificates, the
-/// proxy from HTTPS_PROXY/NO_PROXY). Without it each service client builds its
-/// own: the root certificates parsed again for each, and a connection
-/// pool of its own, so a deploy opened a new connection per client.
-fn shared_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::proxy::ProxyConfig;
-    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder};
-    Builder::new().build_with_connector_fn(|settings, runtime_components| {
-        let mut connector = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .proxy_config(ProxyConfig::from_env());
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = runtime_components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.build()
-    })
-}
-
 /// The AWS clients of one run.
 #[derive(Clone, Debug)]
 pub struct Aws {
@@ -89,7 +69,7 @@ impl Aws {
         stack: Option<&StackConfig>,
     ) -> Result<Aws, InputError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(shared_http_client())
+            .http_client(http::shared_client())
             .retry_config(retry_config())
             .timeout_config(timeout_config());
         if let Some(profile) = &options.profile {
