@@ -8,7 +8,7 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
 
-use stackup::cli::Cli;
+use stackup::cli::{Cli, Command};
 use stackup::error::{exit_status_of, ExitStatus, InputError, Interrupted, RemoteExit};
 use stackup::ui::stderr_color;
 
@@ -56,10 +56,7 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cli.global.verbose, cli.global.no_color);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_for(&cli.command) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -84,6 +81,21 @@ fn main() -> ExitCode {
             ExitCode::from(status as u8)
         }
     }
+}
+
+/// A worker thread per core for the commands that work while they wait:
+/// `logs` parses the pages of several slices at once, `tunnel` and `console`
+/// relay both ways. The others only wait on AWS, SSH or PostgreSQL one answer
+/// at a time and run on this thread: no worker threads to start and wake for
+/// every answer, which is most of the CPU a deploy-release of its own spends.
+fn runtime_for(command: &Command) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match command {
+        Command::Logs(_) | Command::Tunnel(_) | Command::Console(_) => {
+            tokio::runtime::Builder::new_multi_thread()
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder.enable_all().build()
 }
 
 fn report(error: &anyhow::Error) {
