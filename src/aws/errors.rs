@@ -227,8 +227,13 @@ fn causes<'a>(
 fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     for cause in causes(error) {
+        // A connector error marked "user error" so that it is not retried
+        // (src/aws/http.rs) says nothing of the cause, which follows.
+        let marked = cause
+            .downcast_ref::<aws_smithy_runtime_api::client::result::ConnectorError>()
+            .is_some_and(aws_smithy_runtime_api::client::result::ConnectorError::is_user);
         let text = cause.to_string();
-        if text.is_empty() || parts.iter().any(|part| part.contains(&text)) {
+        if marked || text.is_empty() || parts.iter().any(|part| part.contains(&text)) {
             continue;
         }
         parts.push(text);
