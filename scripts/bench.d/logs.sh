@@ -24,7 +24,7 @@
 LOGS_EVENTS=100000
 LOGS_STREAMS=20
 LOGS_GROUP=/stackup/$STACK_ID   # the platform template's log group (output LogGroupName)
-LOGS_FLOOR=$ROOT/target/release/examples/logs_floor
+LOGS_FLOOR=$TARGET_DIR/release/examples/logs_floor
 
 logs_reset() { :; }
 logs_run() {
@@ -112,7 +112,7 @@ bench_logs() {
   if [[ -z $REV ]]; then
     cargo build --release --quiet --example logs_floor
   else
-    (cd "$OUT/src" && CARGO_TARGET_DIR=$ROOT/target cargo build --release --quiet --example logs_floor) ||
+    (cd "$OUT/src" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet --example logs_floor) ||
       die "no examples/logs_floor.rs at $REV"
   fi
   moto reset
