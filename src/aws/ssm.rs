@@ -28,25 +28,8 @@ pub async fn get_secret(client: &Client, name: &str) -> anyhow::Result<Option<Se
     }
 }
 
-/// Whether a parameter exists. Its value is not asked for, so a SecureString
-/// is not decrypted: the caller needs no kms:Decrypt to know it is there.
-pub async fn exists(client: &Client, name: &str) -> anyhow::Result<bool> {
-    let result = client
-        .get_parameter()
-        .name(name)
-        .with_decryption(false)
-        .send()
-        .await
-        .aws_context(|| format!("reading SSM parameter {name}"));
-    match result {
-        Ok(_) => Ok(true),
-        Err(error) if class_of(&error) == Some(ErrorClass::NotFound) => Ok(false),
-        Err(error) => Err(error),
-    }
-}
-
-/// Which of `names` exist, asked ten at a time (GetParameters' limit) without
-/// decrypting anything.
+/// Which of `names` exist, asked ten at a time (GetParameters' limit). No
+/// value is decrypted: the caller needs no kms:Decrypt to know they are there.
 pub async fn existing(
     client: &Client,
     names: &[String],

@@ -178,11 +178,12 @@ fn placeholder_names(stack: &StackConfig, service: &ServiceConfig) -> Vec<String
         .collect()
 }
 
-/// The stack outputs the services' templates refer to (`{{stack.<Output>}}`).
-fn outputs_used(stack: &StackConfig, services: &[ServiceConfig]) -> BTreeSet<String> {
-    services
+/// The stack outputs the services' templates refer to (`{{stack.<Output>}}`),
+/// from each service's placeholder names.
+fn outputs_used(placeholders: &[(&str, Vec<String>)]) -> BTreeSet<String> {
+    placeholders
         .iter()
-        .flat_map(|service| placeholder_names(stack, service))
+        .flat_map(|(_, names)| names)
         .filter_map(|name| name.strip_prefix("stack.").map(str::to_string))
         .collect()
 }
@@ -191,17 +192,15 @@ fn outputs_used(stack: &StackConfig, services: &[ServiceConfig]) -> BTreeSet<Str
 /// `{{parameter.<path>}}`: (service, parameter name).
 fn parameters_referenced(
     stack: &StackConfig,
-    services: &[ServiceConfig],
+    placeholders: &[(&str, Vec<String>)],
 ) -> BTreeSet<(String, String)> {
-    services
+    placeholders
         .iter()
-        .flat_map(|service| {
-            placeholder_names(stack, service)
-                .into_iter()
-                .filter_map(|name| {
-                    name.strip_prefix("parameter.")
-                        .map(|path| (service.name.clone(), stack.parameter_name(path)))
-                })
+        .flat_map(|(service, names)| {
+            names.iter().filter_map(move |name| {
+                name.strip_prefix("parameter.")
+                    .map(|path| (service.to_string(), stack.parameter_name(path)))
+            })
         })
         .collect()
 }
@@ -315,7 +314,13 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     // The parameters the task definitions will refer to: the cookie (one per
     // stack; one per release is new by definition, nothing to read) and those
     // the templates name with {{parameter.<path>}}.
-    let referenced = parameters_referenced(&stack, &services);
+    // The templates' placeholders, read once: which parameters and outputs
+    // the first round of reads must cover.
+    let placeholders: Vec<(&str, Vec<String>)> = services
+        .iter()
+        .map(|service| (service.name.as_str(), placeholder_names(&stack, service)))
+        .collect();
+    let referenced = parameters_referenced(&stack, &placeholders);
     let parameters_to_read: Vec<String> = services
         .iter()
         .filter(|service| service.cookie == CookieMode::Stack)
@@ -326,7 +331,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         .collect();
     // Independent reads, made at once: who deploys, the stack's outputs (which
     // name the cluster), which of those parameters exist.
-    let used = outputs_used(&stack, &services);
+    let used = outputs_used(&placeholders);
     let sts_client = aws.sts();
     let (caller, outputs, existing_parameters) = tokio::try_join!(
         sts::caller(&sts_client),
@@ -400,14 +405,11 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     }
     let planned = plans;
 
-    let mut to_do = false;
-    let mut to_follow = false;
     for plan in &planned {
         let name = &plan.release.service.name;
         let desired = plan.release.service_definition.desired_count;
         match (&plan.current_task_definition, plan.registration_needed) {
             (Some(current), false) if plan.unfinished.is_some() => {
-                to_follow = true;
                 let started_by = plan
                     .unfinished
                     .as_ref()
@@ -420,14 +422,12 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
                 ));
             }
             (None, _) => {
-                to_do = true;
                 printer.info(format!(
                     "{name}: create the service with a new revision of {}",
                     plan.release.task_definition.family
                 ));
             }
             (Some(current), true) => {
-                to_do = true;
                 printer.info(format!(
                     "{name}: register a new revision of {} (running: revision {})",
                     plan.release.task_definition.family,
@@ -445,7 +445,6 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             printer.info(format!("    {change}"));
         }
         if !plan.service_changes.is_empty() {
-            to_do = true;
             printer.info(format!(
                 "{name}: update the service definition of {}",
                 plan.release.service_definition.service_name
@@ -455,7 +454,6 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             }
         }
         if plan.desired_changes() {
-            to_do = true;
             printer.info(format!(
                 "    desired count: {} -> {}",
                 plan.current_desired.unwrap_or_default(),
@@ -463,6 +461,8 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             ));
         }
     }
+    let to_do = planned.iter().any(Planned::changes_service);
+    let to_follow = planned.iter().any(|plan| plan.unfinished.is_some());
     if !to_do && !to_follow {
         printer.success("nothing to deploy: every service already runs these definitions");
         let results = planned.iter().map(Planned::unchanged).collect();
