@@ -104,6 +104,25 @@ impl Drop for HttpsServer {
     }
 }
 
+/// `status local` against the server with `trusted` as the whole trust store:
+/// its exit code and stderr.
+fn status_trusting(
+    config: &std::path::Path,
+    server: &HttpsServer,
+    trusted: &std::path::Path,
+) -> (Option<i32>, String) {
+    let output = common::stackup(config, &server.endpoint())
+        .env("SSL_CERT_FILE", trusted)
+        .env_remove("SSL_CERT_DIR")
+        .args(["status", "local"])
+        .output()
+        .expect("runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
 #[test]
 fn an_https_endpoint_is_reached_over_tls_when_the_trust_store_vouches_for_it() {
     let cloud = LocalCloud::load();
@@ -111,14 +130,9 @@ fn an_https_endpoint_is_reached_over_tls_when_the_trust_store_vouches_for_it() {
     let config = common::stack_config_dir(&[]);
 
     // Trusted: the answer is CloudFormation's, read and said in stackup's words.
-    let output = common::stackup(config.path(), &server.endpoint())
-        .env("SSL_CERT_FILE", cloud.path("postgres", "ca_file"))
-        .env_remove("SSL_CERT_DIR")
-        .args(["status", "local"])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let (code, stderr) =
+        status_trusting(config.path(), &server, &cloud.path("postgres", "ca_file"));
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("do not exist yet") && stderr.contains("stackup create-stack local"),
         "{stderr}"
@@ -127,14 +141,9 @@ fn an_https_endpoint_is_reached_over_tls_when_the_trust_store_vouches_for_it() {
     // Not trusted (the public roots do not vouch for this certificate): the
     // handshake is refused, stackup says it is the certificate and how to
     // trust one, and does not try again (it would not help).
-    let output = common::stackup(config.path(), &server.endpoint())
-        .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
-        .env_remove("SSL_CERT_DIR")
-        .args(["status", "local"])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let public_roots = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
+    let (code, stderr) = status_trusting(config.path(), &server, public_roots);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("invalid peer certificate")
             && stderr.contains("hint: TLS refused the endpoint")

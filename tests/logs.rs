@@ -101,6 +101,23 @@ impl Fixture {
             .args(["--output", "json", "logs", "local"]);
         command
     }
+
+    /// The messages of `logs --since since --until until`, which must
+    /// succeed, and what it said on stderr.
+    fn messages_between(&self, since: &str, until: &str) -> (Vec<String>, String) {
+        let output = self
+            .logs_command()
+            .args(["--since", since, "--until", until])
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        let messages = parse_lines(&output.stdout)
+            .iter()
+            .map(|event| event["message"].as_str().expect("message").to_string())
+            .collect();
+        (messages, stderr)
+    }
 }
 
 fn parse_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
@@ -173,25 +190,7 @@ fn since_is_inclusive_and_until_exclusive_as_aws_defines() {
             (start + 1000, "at end".into()),
         ],
     );
-    let output = fixture
-        .logs_command()
-        .args([
-            "--since",
-            &rfc3339(start),
-            "--until",
-            &rfc3339(start + 1000),
-        ])
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let messages: Vec<String> = parse_lines(&output.stdout)
-        .iter()
-        .map(|event| event["message"].as_str().expect("message").to_string())
-        .collect();
+    let (messages, _) = fixture.messages_between(&rfc3339(start), &rfc3339(start + 1000));
     assert_eq!(messages, vec!["at start", "inside"]);
 }
 
@@ -373,26 +372,7 @@ fn bounds_finer_than_a_millisecond_are_exact_instants() {
             (at + 1, "after the end".into()),
         ],
     );
-    let messages = |since: &str, until: &str| {
-        let output = fixture
-            .logs_command()
-            .args(["--since", since, "--until", until])
-            .output()
-            .expect("runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let messages: Vec<String> = parse_lines(&output.stdout)
-            .iter()
-            .map(|event| event["message"].as_str().expect("message").to_string())
-            .collect();
-        (
-            messages,
-            String::from_utf8_lossy(&output.stderr).to_string(),
-        )
-    };
+    let messages = |since: &str, until: &str| fixture.messages_between(since, until);
     // [at - 0.5 ms, at + 0.1 ms) holds the millisecond `at` only
     let (inside, _) = messages(&finer(at - 1, "5"), &finer(at, "1"));
     assert_eq!(inside, ["at the start 1", "at the start 2"]);
