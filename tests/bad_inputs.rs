@@ -854,6 +854,28 @@ fn closed_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
+/// Nothing listens where the calls go: each call is tried once, not ten
+/// times over half a minute as a transient network error would be (the SDK
+/// says at debug, shown by -vv, when it begins each attempt).
+#[test]
+fn a_refused_connection_is_not_retried() {
+    let port = closed_port();
+    let output = common::stackup_process(&common::repo_root(), &format!("http://127.0.0.1:{port}"))
+        .args(["-vv", "status", "local"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    let attempts = stderr.matches("beginning attempt #").count();
+    let first_attempts = stderr.matches("beginning attempt #1").count();
+    assert!(
+        first_attempts >= 1,
+        "the SDK's attempts are logged at -vv: {stderr}"
+    );
+    assert_eq!(attempts, first_attempts, "a call was tried again: {stderr}");
+}
+
 #[test]
 fn every_bad_input_is_refused_with_its_fix_and_changes_nothing() {
     let cases = cases();

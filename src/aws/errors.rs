@@ -215,6 +215,15 @@ pub fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
     })
 }
 
+/// Whether a connection was refused somewhere in an error's chain.
+pub fn is_connection_refused(error: &(dyn std::error::Error + 'static)) -> bool {
+    causes(error).any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
+}
+
 /// An error and its sources, outermost first.
 fn causes<'a>(
     error: &'a (dyn std::error::Error + 'static),

@@ -109,25 +109,28 @@ impl fmt::Debug for ByUri {
 
 impl HttpConnector for ByUri {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        if is_plain(request.uri()) {
-            return self.plain.call(request);
-        }
-        let call = self
-            .tls
-            .http_connector(&self.settings, &self.components)
-            .call(request);
-        HttpConnectorFuture::new(async move {
-            call.await.map_err(|error| {
-                // An untrusted certificate stays untrusted: a "user" error is
-                // not retried, where the I/O error TLS comes as would be, ten
-                // times over half a minute.
-                if super::errors::is_tls_failure(&error) {
-                    ConnectorError::user(error.into())
-                } else {
-                    error
-                }
-            })
-        })
+        let call = if is_plain(request.uri()) {
+            self.plain.call(request)
+        } else {
+            self.tls
+                .http_connector(&self.settings, &self.components)
+                .call(request)
+        };
+        HttpConnectorFuture::new(async move { call.await.map_err(not_retried_when_final) })
+    }
+}
+
+/// Failures that the same request cannot get past by trying again are made
+/// "user" errors, which the SDK does not retry (it would, as the I/O errors
+/// they come as, ten times over half a minute): an untrusted certificate
+/// stays untrusted, and nothing listens where a connection was refused (an
+/// AWS endpoint does not refuse; a wrong --endpoint-url or a proxy that is
+/// down does). Resets and timeouts stay retried.
+fn not_retried_when_final(error: ConnectorError) -> ConnectorError {
+    if super::errors::is_tls_failure(&error) || super::errors::is_connection_refused(&error) {
+        ConnectorError::user(error.into())
+    } else {
+        error
     }
 }
 
