@@ -472,6 +472,74 @@ fn rollback_uses_the_release_history() {
 }
 
 #[test]
+fn the_revision_that_runs_is_read_ahead_and_an_older_one_after_a_rollback() {
+    let fixture = fixture("deploy-read-ahead", &[]);
+    for version in ["1.0.0", "1.1.0"] {
+        let (code, _, stderr) =
+            fixture.deploy(&["--image", &format!("web=ghcr.io/example/demo:{version}")]);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    let reads = |operations: &[String]| -> Vec<String> {
+        operations
+            .iter()
+            .filter(|operation| {
+                ["DescribeServices", "DescribeTaskDefinition"].contains(&operation.as_str())
+            })
+            .cloned()
+            .collect()
+    };
+    // The newest revision runs: it is read beside the stack's outputs, before
+    // the service says which revision runs, and not read again.
+    let before = fixture.proxy.operations().len();
+    let (code, report, stderr) =
+        fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.2.0", "--no-wait"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "started");
+    assert!(
+        stderr.contains("demo:1.1.0") && stderr.contains("demo:1.2.0"),
+        "the diff: {stderr}"
+    );
+    assert_eq!(
+        reads(&fixture.proxy.operations()[before..]),
+        ["DescribeTaskDefinition", "DescribeServices"],
+    );
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.2.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    fixture
+        .stackup()
+        .args(["rollback", "local", "--yes"])
+        .assert()
+        .success();
+    assert!(fixture.service_task_definition().ends_with(":2"));
+    // Revision 2 runs, 3 is the newest: the comparison is with what runs, so
+    // its own image again is no change, and a new one is shown against it.
+    let before = fixture.proxy.operations().len();
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "unchanged", "{stderr}");
+    assert_eq!(
+        reads(&fixture.proxy.operations()[before..]),
+        [
+            "DescribeTaskDefinition",
+            "DescribeServices",
+            "DescribeTaskDefinition"
+        ],
+    );
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        Vec::<String>::new()
+    );
+    let (code, report, stderr) =
+        fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.3.0", "--no-wait"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report["services"][0]["revision"], 4);
+    assert!(
+        stderr.contains("running: revision 2") && stderr.contains("demo:1.1.0"),
+        "the diff is against revision 2: {stderr}"
+    );
+}
+
+#[test]
 fn no_wait_returns_after_the_update_and_records_it() {
     let fixture = fixture("deploy-no-wait", &[]);
     let (code, report, stderr) =

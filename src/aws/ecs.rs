@@ -66,11 +66,12 @@ pub async fn describe_services(
     Ok(found)
 }
 
-/// A registered task definition in the template's shape, with its tags.
+/// A registered task definition in the template's shape, with its tags and
+/// its ARN (`arn` may also be a family, or `family:revision`).
 pub async fn describe_task_definition(
     client: &Client,
     arn: &str,
-) -> anyhow::Result<(TaskDefinition, BTreeMap<String, String>)> {
+) -> anyhow::Result<(TaskDefinition, BTreeMap<String, String>, String)> {
     let output = client
         .describe_task_definition()
         .task_definition(arn)
@@ -86,7 +87,30 @@ pub async fn describe_task_definition(
         .iter()
         .filter_map(|tag| Some((tag.key()?.to_string(), tag.value()?.to_string())))
         .collect();
-    Ok((TaskDefinition::from_sdk(definition).with_tags(&tags), tags))
+    let registered_arn = definition.task_definition_arn().unwrap_or(arn).to_string();
+    Ok((
+        TaskDefinition::from_sdk(definition).with_tags(&tags),
+        tags,
+        registered_arn,
+    ))
+}
+
+/// The newest ACTIVE revision of a task family, with its ARN and tags; `None`
+/// when it cannot be read (no such family yet, or any other error: a caller
+/// that needs a revision for certain describes it by ARN, which reports why).
+/// A deploy reads it beside the stack's outputs, before it knows which
+/// revision its service runs: usually that one, which saves a round trip.
+pub async fn describe_newest_revision(
+    client: &Client,
+    family: &str,
+) -> Option<(String, TaskDefinition, BTreeMap<String, String>)> {
+    match describe_task_definition(client, family).await {
+        Ok((definition, tags, arn)) => Some((arn, definition, tags)),
+        Err(error) => {
+            tracing::debug!("the newest revision of {family} is not read ahead: {error:#}");
+            None
+        }
+    }
 }
 
 /// Register a revision; returns its ARN. Once, even when an answer is lost
@@ -160,7 +184,7 @@ async fn registered_with(
         if !of_family {
             continue;
         }
-        let (_, found) = describe_task_definition(client, arn).await?;
+        let (_, found, _) = describe_task_definition(client, arn).await?;
         if tags
             .iter()
             .all(|(key, value)| found.get(key) == Some(value))

@@ -330,13 +330,23 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         .into_iter()
         .collect();
     // Independent reads, made at once: who deploys, the stack's outputs (which
-    // name the cluster), which of those parameters exist.
+    // name the cluster), which of those parameters exist, and each service's
+    // newest revision (its family is stackup's to name): the service usually
+    // runs that one, so its diff needs no round of its own once the service
+    // is read.
     let used = outputs_used(&placeholders);
     let sts_client = aws.sts();
-    let (caller, outputs, existing_parameters) = tokio::try_join!(
+    let newest_revisions = join_all(services.iter().map(|service| {
+        let family = crate::release::placeholders::stack_value(&stack, service, "family")
+            .unwrap_or_default();
+        let ecs_client = &ecs_client;
+        async move { ecs::describe_newest_revision(ecs_client, &family).await }
+    }));
+    let (caller, outputs, existing_parameters, newest_revisions) = tokio::try_join!(
         sts::caller(&sts_client),
         stack_outputs_for(&stack, &aws, Some(&used)),
         ssm::existing(&ssm_client, &parameters_to_read),
+        async { anyhow::Ok(newest_revisions.await) },
     )?;
     for (service, name) in &referenced {
         if !existing_parameters.contains(name) {
@@ -383,10 +393,20 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             running.insert((cluster.to_string(), name), service);
         }
     }
-    let planned = join_all(services.iter().zip(&located).map(|(service, located)| {
-        let current = running.get(located).cloned();
-        plan_service(&release, &ecs_client, &ssm_client, args, service, current)
-    }))
+    let planned = join_all(services.iter().zip(&located).zip(newest_revisions).map(
+        |((service, located), newest)| {
+            let current = running.get(located).cloned();
+            plan_service(
+                &release,
+                &ecs_client,
+                &ssm_client,
+                args,
+                service,
+                current,
+                newest,
+            )
+        },
+    ))
     .await;
     // Every service's input problems at once, as validate reports them.
     let mut problems = Vec::new();
@@ -639,8 +659,9 @@ fn locate(
     ))
 }
 
-/// What runs now for one service (`current`, as DescribeServices gave it),
-/// and what this release would change.
+/// What runs now for one service (`current`, as DescribeServices gave it,
+/// and the family's newest revision if it could be read ahead), and what this
+/// release would change.
 async fn plan_service(
     release: &ReleaseContext<'_>,
     ecs_client: &aws_sdk_ecs::Client,
@@ -648,17 +669,20 @@ async fn plan_service(
     args: &DeployReleaseArgs,
     service: &ServiceConfig,
     current: Option<aws_sdk_ecs::types::Service>,
+    newest: Option<(String, TaskDefinition, BTreeMap<String, String>)>,
 ) -> anyhow::Result<Planned> {
     let stack = release.stack;
     let current_task_definition = current
         .as_ref()
         .and_then(|found| found.task_definition().map(str::to_string));
-    let (current_model, current_tags) = match &current_task_definition {
-        Some(arn) => {
-            let (model, tags) = ecs::describe_task_definition(ecs_client, arn).await?;
+    let (current_model, current_tags) = match (&current_task_definition, newest) {
+        (Some(arn), Some((newest_arn, model, tags))) if *arn == newest_arn => (Some(model), tags),
+        // An older revision runs (after a rollback, say): read that one.
+        (Some(arn), _) => {
+            let (model, tags, _) = ecs::describe_task_definition(ecs_client, arn).await?;
             (Some(model), tags)
         }
-        None => (None, BTreeMap::new()),
+        (None, _) => (None, BTreeMap::new()),
     };
     let running_images: BTreeMap<String, String> = current_model
         .iter()
