@@ -12,7 +12,7 @@ use crate::ui::OutputFormat;
 /// results only; progress and diagnostics go to stderr.
 ///
 /// Exit codes: 0 success, 1 failure (AWS, database, rollout), 2 bad usage or bad input,
-/// 130 interrupted (Ctrl-C).
+/// 130 interrupted (Ctrl-C, SIGTERM or SIGHUP).
 #[derive(Debug, Parser)]
 #[command(
     name = "stackup",

@@ -221,10 +221,11 @@ fn a_changed_service_definition_is_shown_and_applied_on_its_own() {
             && stderr.contains("~ healthCheckGracePeriodSeconds: 60 -> 5"),
         "{stderr}"
     );
-    // The task definition did not change: no revision, one update.
+    // The task definition did not change: no revision, one update (and the
+    // release recorded as started before the wait, then as completed).
     assert_eq!(
         mutations(&fixture.proxy.operations()[before..]),
-        vec!["UpdateService", "PutParameter"]
+        vec!["UpdateService", "PutParameter", "PutParameter"]
     );
     let service = block_on(common::web_service(&fixture.sdk()));
     assert_eq!(
@@ -375,6 +376,113 @@ fn a_failed_rollout_exits_1_with_the_reasons_and_rolls_back() {
         fixture.service_task_definition(),
         good,
         "the service runs the previous revision again"
+    );
+}
+
+#[test]
+fn no_rollback_says_when_the_circuit_breaker_rolls_back_by_itself() {
+    let fixture = fixture("deploy-breaker-rolls-back", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    fixture.fail_next_deployment("Essential container in task exited");
+    let (code, report, stderr) = fixture.deploy(&[
+        "--image",
+        "web=ghcr.io/example/demo:broken",
+        "--no-rollback",
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("circuit breaker is rolling the service back to revision 1 by itself")
+            && stderr.contains("--no-rollback does not stop that"),
+        "{stderr}"
+    );
+    assert!(
+        report["services"][0]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("rolls back to revision 1")),
+        "{report}"
+    );
+}
+
+/// A failed rollout left in place (no circuit-breaker rollback, not followed
+/// by the run that started it) is not "already deployed": the same
+/// deploy-release records that release as failed and deploys the revision
+/// again, in a new deployment.
+#[test]
+fn a_failed_rollout_left_in_place_is_deployed_again_not_called_unchanged() {
+    let fixture = fixture("deploy-failed-in-place", &[]);
+    edit_template(
+        &fixture,
+        "web-service.json",
+        "\"rollback\": true",
+        "\"rollback\": false",
+    );
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let first = fixture.service_task_definition();
+    fixture.fail_next_deployment("CannotPullContainerError: not found");
+    let (code, report, stderr) =
+        fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0", "--no-wait"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let started = report["release"].as_str().expect("release id").to_string();
+    // ECS fails the rollout while nobody watches (one model step a look).
+    let sdk = fixture.sdk();
+    let failed = (0..30).any(|_| {
+        block_on(common::web_service(&sdk))
+            .deployments()
+            .iter()
+            .any(|deployment| {
+                deployment.rollout_state().map(|state| state.as_str()) == Some("FAILED")
+            })
+    });
+    assert!(failed, "the model failed the rollout");
+
+    let before = fixture.proxy.operations().len();
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("web: revision 2 runs, but its rollout failed")
+            && stderr.contains(&format!("release {started} recorded as failed")),
+        "{stderr}"
+    );
+    assert_eq!(report["services"][0]["result"], "completed", "{stderr}");
+    assert_eq!(report["services"][0]["registered"], false);
+    let operations = &fixture.proxy.operations()[before..];
+    assert_eq!(
+        mutations(operations),
+        [
+            "PutParameter",
+            "UpdateService",
+            "PutParameter",
+            "PutParameter"
+        ],
+        "the failed release's end, the new deployment, started, completed"
+    );
+    let history = block_on(async {
+        aws_sdk_ssm::Client::new(&sdk)
+            .get_parameter_history()
+            .name("/stackup/demo-local-v1/releases/web")
+            .send()
+            .await
+            .expect("history")
+            .parameters()
+            .iter()
+            .map(|version| {
+                serde_json::from_str::<serde_json::Value>(version.value().unwrap_or("{}"))
+                    .expect("record")
+            })
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        history
+            .iter()
+            .any(|record| record["release"] == started.as_str() && record["result"] == "failed"),
+        "{history:?}"
+    );
+    let last = history.last().expect("a record");
+    assert_eq!(
+        (last["result"].clone(), last["previous"].clone()),
+        ("completed".into(), first.into())
     );
 }
 
@@ -661,10 +769,16 @@ fn a_service_the_release_does_not_change_is_left_alone() {
     let results = results(&report);
     assert_eq!(results, vec![("web", "completed"), ("worker", "unchanged")]);
     assert!(!stderr.contains("worker: updated service"), "{stderr}");
-    // One revision, one update and one record: the web service's.
+    // One revision, one update and one release recorded (started, then
+    // completed): the web service's.
     assert_eq!(
         mutations(&fixture.proxy.operations()[before..]),
-        vec!["RegisterTaskDefinition", "UpdateService", "PutParameter"]
+        vec![
+            "RegisterTaskDefinition",
+            "UpdateService",
+            "PutParameter",
+            "PutParameter"
+        ]
     );
 }
 
@@ -693,6 +807,65 @@ fn several_services_deploy_at_once() {
     assert_eq!(code, Some(0), "{stderr}");
     let results = results(&report);
     assert_eq!(results, vec![("web", "completed"), ("worker", "completed")]);
+}
+
+/// Services go back at once (one slow rollout does not hold the others for
+/// its timeout), and one whose rollback fails says why: ECS's reason, the
+/// stopped tasks and their log lines, as a failed deploy does.
+#[test]
+fn services_roll_back_at_once_and_a_failed_rollback_says_why() {
+    let fixture = fixture(
+        "rollback-several",
+        &[("cookie = \"stack\"", "cookie = \"stack\"\n\n[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\ndesired_count = 1")],
+    );
+    for version in ["1.0.0", "1.1.0"] {
+        let (code, _, stderr) =
+            fixture.deploy(&["--image", &format!("web=ghcr.io/example/demo:{version}")]);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    common::moto_control(
+        &fixture.proxy,
+        "/moto-api/ecs-model/fail-deployments",
+        &serde_json::json!({"account_id": fixture.proxy.account, "cluster": "demo-local-v1", "service": "worker", "reason": "OutOfMemoryError: Container killed due to memory usage"}),
+    );
+    let before = fixture.proxy.operations().len();
+    let output = fixture
+        .stackup()
+        .args(["--output", "json", "rollback", "local", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(
+        results(&report),
+        vec![("web", "completed"), ("worker", "failed")]
+    );
+    assert!(
+        stderr.contains("worker: the rollout of revision 1 failed: ")
+            && stderr.contains("stopped: OutOfMemoryError: Container killed due to memory usage")
+            && stderr.contains("the rollback of worker ("),
+        "{stderr}"
+    );
+    // Both services were pointed back before either's rollout was over:
+    // each one's final record comes after both updates.
+    let mutations = mutations(&fixture.proxy.operations()[before..]);
+    let updates: Vec<usize> = mutations
+        .iter()
+        .enumerate()
+        .filter(|(_, operation)| *operation == "UpdateService")
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(updates.len(), 2, "{mutations:?}");
+    assert!(
+        updates[1] < 3,
+        "one rollback waited for the other: {mutations:?}"
+    );
+    assert_eq!(
+        mutations.len(),
+        6,
+        "each: update, started, result: {mutations:?}"
+    );
 }
 
 #[test]

@@ -444,11 +444,15 @@ fn deploy_release_under_faults_registers_updates_and_records_once() {
     );
     let (revisions, versions) = deployed_state(&fixture);
     assert_eq!(revisions.len(), 1, "one revision: {revisions:?}");
-    assert_eq!(versions, vec![1], "one release record");
+    assert_eq!(
+        versions,
+        vec![1, 2],
+        "the release recorded once as started, once as completed"
+    );
     assert_eq!(
         fixture.done_upstream("PutParameter"),
-        2,
-        "the cookie and the release record, once each"
+        3,
+        "the cookie and the release's two records, once each"
     );
     for (operation, faults) in [
         ("RegisterTaskDefinition", 2),
@@ -713,7 +717,15 @@ fn lost_responses_to_deploy_release_leave_the_right_service_and_record() {
         1,
         "the lost RegisterTaskDefinition answer is found, not registered again: {revisions:?}"
     );
-    assert_eq!(records.len(), 1, "one release record: {records:?}");
+    let results: Vec<&str> = records
+        .iter()
+        .filter_map(|record| record["result"].as_str())
+        .collect();
+    assert_eq!(
+        results,
+        ["started", "completed"],
+        "the release recorded once before its wait and once after: {records:?}"
+    );
     for record in &records {
         assert_eq!(
             record["release"], report["release"],

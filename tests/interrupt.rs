@@ -103,11 +103,16 @@ impl Running {
 
     /// Ctrl-C, as a terminal sends it: SIGINT to the process.
     fn interrupt(&self) {
+        self.signal("INT");
+    }
+
+    /// `kill -NAME` to the process (TERM: a cancelled CI job; KILL: a lost machine).
+    fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
-        assert!(status.success(), "kill -INT failed");
+        assert!(status.success(), "kill -{name} failed");
     }
 
     /// Wait for the exit (bounded): the code (None when a signal ended it),
@@ -333,7 +338,8 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
         vec![first.clone(), second.clone()],
         "no revision was registered twice"
     );
-    // Revision 2 is one release, recorded as it went: interrupted, then completed.
+    // Revision 2 is one release, recorded as it went: started before the
+    // wait, interrupted, then completed.
     let records: Vec<(String, String)> = release_history(&sdk)
         .iter()
         .filter(|record| record["revision"] == 2)
@@ -347,6 +353,7 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
     assert_eq!(
         records,
         vec![
+            (release.clone(), "started".to_string()),
             (release.clone(), "interrupted".to_string()),
             (release.clone(), "completed".to_string())
         ]
@@ -361,6 +368,86 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
         .successful_output();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(report["services"][0]["result"], "unchanged");
+}
+
+/// A run ended by SIGTERM is interrupted as by Ctrl-C; one killed outright
+/// has its release in the history already ("started", written before the
+/// wait), and the same command follows that rollout to its end.
+#[test]
+fn deploy_release_terminated_or_killed_while_waiting_is_in_the_history_and_the_same_command_converges(
+) {
+    let cloud = LocalCloud::load();
+    let proxy = AwsProxy::start(
+        &cloud.moto_endpoint(),
+        &common::account_for("killed-deploy"),
+    );
+    let config = slow_rollout_stack(&proxy);
+    let sdk = block_on(common::sdk_config(&proxy.endpoint));
+    common::stackup(config.path(), &proxy.endpoint)
+        .args(["deploy-release", "local", "--yes"])
+        .args(["--image", "web=ghcr.io/example/demo:1.0.0"])
+        .assert()
+        .success();
+    let release_args = |version: &str| {
+        [
+            "--output".to_string(),
+            "json".into(),
+            "deploy-release".into(),
+            "local".into(),
+            "--yes".into(),
+            "--image".into(),
+            format!("web=ghcr.io/example/demo:{version}"),
+        ]
+    };
+    let waiting = |signal: &str, version: &str| {
+        let args = release_args(version);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut run = Running::spawn(config.path(), &proxy.endpoint, &args);
+        run.wait_until(
+            "the wait for the rollout",
+            Duration::from_secs(60),
+            |stderr| stderr.contains("web: waiting for the rollout"),
+        );
+        run.signal(signal);
+        run.finish(Duration::from_secs(30))
+    };
+
+    let (code, _, stderr) = waiting("TERM", "1.1.0");
+    assert_eq!(code, Some(INTERRUPTED), "{stderr}");
+    assert!(stderr.contains("recorded as interrupted"), "{stderr}");
+    let last = release_history(&sdk).last().cloned().expect("a record");
+    assert_eq!(
+        (last["revision"].clone(), last["result"].clone()),
+        (2.into(), "interrupted".into())
+    );
+
+    let (code, _, stderr) = waiting("KILL", "1.2.0");
+    assert_eq!(code, None, "killed: {stderr}");
+    let last = release_history(&sdk).last().cloned().expect("a record");
+    assert_eq!(
+        (last["revision"].clone(), last["result"].clone()),
+        (3.into(), "started".into())
+    );
+    let release = last["release"].as_str().expect("release id").to_string();
+    let args = release_args("1.2.0");
+    let output = common::stackup(config.path(), &proxy.endpoint)
+        .args(&args)
+        .successful_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "rollout (release {release}, started) was not followed to its end: following it"
+        )),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["services"][0]["result"], "completed");
+    assert_eq!(report["release"], release.as_str());
+    let last = release_history(&sdk).last().cloned().expect("a record");
+    assert_eq!(
+        (last["release"].clone(), last["result"].clone()),
+        (release.into(), "completed".into())
+    );
 }
 
 #[test]
@@ -471,13 +558,12 @@ fn rollback_interrupted_then_run_again(test: &str, settle_first: bool) {
     assert!(!again
         .iter()
         .any(|operation| operation == "RegisterTaskDefinition"));
-    if settle_first {
-        // Nothing left to change in ECS: only the record is written.
-        assert!(
-            !again.iter().any(|operation| operation == "UpdateService"),
-            "{again:?}"
-        );
-    }
+    // Nothing to change in ECS, settled or not: the rollout under way is
+    // followed (or found ended) and recorded.
+    assert!(
+        !again.iter().any(|operation| operation == "UpdateService"),
+        "{again:?}"
+    );
     let history = release_history(&sdk);
     let last = history.last().expect("record");
     assert_eq!(
@@ -486,10 +572,8 @@ fn rollback_interrupted_then_run_again(test: &str, settle_first: bool) {
     );
     let interrupted = &history[history.len() - 2];
     assert_eq!(interrupted["result"], "interrupted");
-    if settle_first {
-        // The end of the interrupted rollback, not another one.
-        assert_eq!(last["release"], interrupted["release"]);
-    }
+    // The end of the interrupted rollback, not another one.
+    assert_eq!(last["release"], interrupted["release"]);
 }
 
 // ---------------------------------------------------------------------------

@@ -257,11 +257,14 @@ fn given<T>(list: Vec<T>) -> Option<Vec<T>> {
 }
 
 /// Point the service at `definition.task_definition`, with the template's
-/// deployment settings; `desired_count` only when given.
+/// deployment settings; `desired_count` only when given. `force_new_deployment`
+/// starts a deployment even when nothing changed (the same revision again,
+/// after its rollout failed).
 pub async fn update_service(
     client: &Client,
     definition: &ServiceDefinition,
     desired_count: Option<i32>,
+    force_new_deployment: bool,
 ) -> anyhow::Result<()> {
     client
         .update_service()
@@ -269,6 +272,7 @@ pub async fn update_service(
         .service(&definition.service_name)
         .task_definition(&definition.task_definition)
         .set_desired_count(desired_count)
+        .set_force_new_deployment(force_new_deployment.then_some(true))
         .set_load_balancers(given(definition.load_balancers_sdk()))
         .set_network_configuration(definition.network_configuration_sdk()?)
         .set_health_check_grace_period_seconds(definition.health_check_grace_period_seconds)

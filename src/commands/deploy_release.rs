@@ -217,6 +217,17 @@ struct Planned {
     /// The running revision is the one to deploy, but its rollout was not
     /// followed to its end (an interrupted run, `--no-wait`): follow it now.
     unfinished: Option<Unfinished>,
+    /// The running revision is the one to deploy, but its rollout failed and
+    /// was left in place (`--no-rollback`, a first deploy, one not followed):
+    /// deploy it again, in a new deployment.
+    failed_rollout: Option<FailedRollout>,
+}
+
+/// A failed rollout of the revision this release would deploy.
+struct FailedRollout {
+    reason: String,
+    /// The newest record of the service, when it is of that revision.
+    record: Option<ReleaseRecord>,
 }
 
 /// A rollout under way, or finished without stackup seeing it.
@@ -239,6 +250,7 @@ impl Planned {
     fn changes_service(&self) -> bool {
         self.current_task_definition.is_none()
             || self.registration_needed
+            || self.failed_rollout.is_some()
             || !self.service_changes.is_empty()
             || self.desired_changes()
     }
@@ -429,6 +441,17 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         let name = &plan.release.service.name;
         let desired = plan.release.service_definition.desired_count;
         match (&plan.current_task_definition, plan.registration_needed) {
+            (Some(current), false) if plan.failed_rollout.is_some() => {
+                let reason = plan
+                    .failed_rollout
+                    .as_ref()
+                    .map(|failed| failed.reason.as_str())
+                    .unwrap_or_default();
+                printer.info(format!(
+                    "{name}: revision {} runs, but its rollout failed ({reason}): start a new deployment of it",
+                    history::revision_of(current)
+                ));
+            }
             (Some(current), false) if plan.unfinished.is_some() => {
                 let started_by = plan
                     .unfinished
@@ -443,8 +466,12 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             }
             (None, _) => {
                 printer.info(format!(
-                    "{name}: create the service with a new revision of {}",
-                    plan.release.task_definition.family
+                    "{name}: create the service with a new revision of {} (images {}{})",
+                    plan.release.task_definition.family,
+                    history::images_text(&plan.release.images()),
+                    desired
+                        .map(|count| format!(", desired count {count}"))
+                        .unwrap_or_default()
                 ));
             }
             (Some(current), true) => {
@@ -723,23 +750,38 @@ async fn plan_service(
         _ => Vec::new(),
     };
     // The same release again after an interrupted run converges: it waits
-    // for the rollout ECS carried on with and records its end.
-    let unfinished = match (&current, &current_task_definition) {
-        (Some(found), Some(arn)) if !registration_needed && !args.no_wait => {
-            let record = ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
+    // for the rollout ECS carried on with and records its end. After a
+    // failed rollout left in place, it deploys the revision again.
+    let rollout = match (&current, &current_task_definition) {
+        (Some(found), Some(arn)) if !registration_needed => Some((interpret(found, arn), arn)),
+        _ => None,
+    };
+    let newest_record = || async {
+        anyhow::Ok(
+            ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
                 .await?
-                .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
-                .filter(|record| {
-                    &record.task_definition == arn
-                        && history::UNFINISHED.contains(&record.result.as_str())
-                });
-            match interpret(found, arn) {
-                Rollout::InProgress(_) => Some(Unfinished { record }),
-                Rollout::Completed(_) if record.is_some() => Some(Unfinished { record }),
-                _ => None,
+                .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok()),
+        )
+    };
+    let (unfinished, failed_rollout) = match rollout {
+        Some((Rollout::Failed { reason, .. }, arn)) => {
+            let record = newest_record()
+                .await?
+                .filter(|record| &record.task_definition == arn);
+            (None, Some(FailedRollout { reason, record }))
+        }
+        Some((state, arn)) if !args.no_wait => {
+            let record = newest_record().await?.filter(|record| {
+                &record.task_definition == arn
+                    && history::UNFINISHED.contains(&record.result.as_str())
+            });
+            match state {
+                Rollout::InProgress(_) => (Some(Unfinished { record }), None),
+                Rollout::Completed(_) if record.is_some() => (Some(Unfinished { record }), None),
+                _ => (None, None),
             }
         }
-        _ => None,
+        _ => (None, None),
     };
     Ok(Planned {
         current_desired: current.as_ref().map(|found| found.desired_count()),
@@ -748,6 +790,7 @@ async fn plan_service(
         changes,
         service_changes,
         unfinished,
+        failed_rollout,
         release: resolved,
     })
 }
@@ -858,10 +901,38 @@ async fn deploy_service(
         .unfinished
         .as_ref()
         .map(|unfinished| unfinished.record.clone());
-    let previous = match &unfinished {
-        Some(record) => record.as_ref().and_then(|record| record.previous.clone()),
-        None => plan.current_task_definition.clone(),
+    let previous = match (&unfinished, &plan.failed_rollout) {
+        (Some(record), _) => record.as_ref().and_then(|record| record.previous.clone()),
+        // Deployed again after a failed rollout: back to what ran before it.
+        (None, Some(failed)) => failed
+            .record
+            .as_ref()
+            .and_then(|record| record.previous.clone()),
+        (None, None) => plan.current_task_definition.clone(),
     };
+    // The release whose rollout failed unwatched ends in the history now.
+    if let Some(record) = plan.failed_rollout.as_ref().and_then(|failed| {
+        failed
+            .record
+            .as_ref()
+            .filter(|record| history::UNFINISHED.contains(&record.result.as_str()))
+    }) {
+        let ended = ReleaseRecord {
+            result: "failed".into(),
+            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            ..record.clone()
+        };
+        ssm::put_record(
+            &aws.ssm(),
+            &history::parameter(stack, &name),
+            &serde_json::to_string(&ended)?,
+        )
+        .await?;
+        printer.info(format!(
+            "{name}: release {} recorded as failed (its rollout of revision {} failed unwatched)",
+            record.release, record.revision
+        ));
+    }
     if created {
         let token = format!("stackup-{}-{name}", release.release_id);
         ecs::create_service(&client, &definition, &token).await?;
@@ -871,7 +942,8 @@ async fn deploy_service(
             .desired_count
             .filter(|desired| Some(*desired) != plan.current_desired);
         if unfinished.is_none() || desired.is_some() || !plan.service_changes.is_empty() {
-            ecs::update_service(&client, &definition, desired).await?;
+            let again = plan.failed_rollout.is_some();
+            ecs::update_service(&client, &definition, desired, again).await?;
             printer.success(format!("{name}: updated service {service_name}"));
         }
     }
@@ -885,6 +957,39 @@ async fn deploy_service(
         result: "started".into(),
         reason: None,
     };
+    let started_by = unfinished.clone().flatten();
+    let ssm_client = aws.ssm();
+    let write_record = |outcome: &str| {
+        let record = ReleaseRecord {
+            release: started_by
+                .as_ref()
+                .map(|record| record.release.clone())
+                .unwrap_or_else(|| release.release_id.clone()),
+            service: name.clone(),
+            task_definition: task_definition.clone(),
+            revision: result.revision,
+            images: started_by
+                .as_ref()
+                .map(|record| record.images.clone())
+                .unwrap_or_else(|| plan.release.images()),
+            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            by: caller.to_string(),
+            result: outcome.to_string(),
+            previous: previous.clone(),
+        };
+        let parameter = history::parameter(stack, &name);
+        let ssm_client = &ssm_client;
+        async move {
+            ssm::put_record(ssm_client, &parameter, &serde_json::to_string(&record)?).await?;
+            anyhow::Ok(())
+        }
+    };
+    // A new rollout is in the history before it is waited for: a run killed
+    // outright (SIGKILL, a lost machine) leaves it "started", which the same
+    // deploy-release run again follows to its end and records.
+    if !no_wait && unfinished.is_none() {
+        write_record("started").await?;
+    }
     // A failed or timed-out rollout: (result, reason, where ECS rolled back to).
     let mut failed: Option<(&str, String, Option<String>)> = None;
     if !no_wait {
@@ -944,10 +1049,22 @@ async fn deploy_service(
         }
         result.result = outcome.into();
         result.reason = Some(reason);
+        if let (false, Some(target)) = (rollback, &rolled_back_to) {
+            // The service's own setting, not stackup's: it goes ahead anyway.
+            printer.warn(format!(
+                "{name}: ECS's deployment circuit breaker is rolling the service back to revision {} by itself (the service definition turns its rollback on); --no-rollback does not stop that",
+                history::revision_of(target)
+            ));
+            result.reason = Some(format!(
+                "{}; ECS's circuit breaker rolls back to revision {}",
+                result.reason.unwrap_or_default(),
+                history::revision_of(target)
+            ));
+        }
         if rollback {
             let back_to = roll_back(
                 printer,
-                &client,
+                aws,
                 &cluster,
                 &service_name,
                 &name,
@@ -967,29 +1084,7 @@ async fn deploy_service(
             }
         }
     }
-    let started_by = unfinished.flatten();
-    let record = ReleaseRecord {
-        release: started_by
-            .as_ref()
-            .map(|record| record.release.clone())
-            .unwrap_or_else(|| release.release_id.clone()),
-        service: name.clone(),
-        task_definition: task_definition.clone(),
-        revision: result.revision,
-        images: started_by
-            .map(|record| record.images)
-            .unwrap_or_else(|| plan.release.images()),
-        time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        by: caller.to_string(),
-        result: result.result.clone(),
-        previous,
-    };
-    ssm::put_record(
-        &aws.ssm(),
-        &history::parameter(stack, &name),
-        &serde_json::to_string(&record)?,
-    )
-    .await?;
+    write_record(&result.result).await?;
     Ok(result)
 }
 
@@ -999,7 +1094,7 @@ async fn deploy_service(
 #[expect(clippy::too_many_arguments, reason = "the failed deployment's context")]
 pub async fn roll_back(
     printer: &Printer,
-    client: &aws_sdk_ecs::Client,
+    aws: &Aws,
     cluster: &str,
     service_name: &str,
     name: &str,
@@ -1021,7 +1116,7 @@ pub async fn roll_back(
                 "{name}: rolling back to revision {}",
                 history::revision_of(&previous)
             ));
-            ecs::set_task_definition(client, cluster, service_name, &previous).await?;
+            ecs::set_task_definition(&aws.ecs(), cluster, service_name, &previous).await?;
             previous
         }
         (None, None) => {
@@ -1033,7 +1128,7 @@ pub async fn roll_back(
     };
     let back = wait_back(
         printer,
-        client,
+        aws,
         cluster,
         service_name,
         name,
@@ -1046,35 +1141,35 @@ pub async fn roll_back(
 }
 
 /// How waiting for a service to run a revision again ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Back {
     Runs,
-    NotDone,
+    /// The rollout failed, with ECS's reason.
+    Failed(String),
+    /// Not done within the timeout, with the last task counts; ECS carries on.
+    TimedOut(String),
     /// Ctrl-C: ECS carries on without stackup.
     Interrupted,
 }
 
-/// Point a service at `target` and wait for it (the rollback command).
-pub async fn roll_back_to(
-    printer: &Printer,
-    client: &aws_sdk_ecs::Client,
-    cluster: &str,
-    service: &str,
-    target: &str,
-    timeout: Duration,
-) -> anyhow::Result<Back> {
-    let mut seen = seen_events(client, cluster, service).await?;
-    ecs::set_task_definition(client, cluster, service, target).await?;
-    wait_back(
-        printer, client, cluster, service, service, target, timeout, &mut seen,
-    )
-    .await
+impl Back {
+    /// The result it is recorded as.
+    pub fn result(&self) -> &'static str {
+        match self {
+            Back::Runs => "completed",
+            Back::Failed(_) => "failed",
+            Back::TimedOut(_) => "timed-out",
+            Back::Interrupted => "interrupted",
+        }
+    }
 }
 
+/// Wait for a service to run `target` again (after pointing it there), and
+/// say why not when it does not: the reason, the stopped tasks, their logs.
 #[expect(clippy::too_many_arguments, reason = "the rollback's context")]
-async fn wait_back(
+pub async fn wait_back(
     printer: &Printer,
-    client: &aws_sdk_ecs::Client,
+    aws: &Aws,
     cluster: &str,
     service_name: &str,
     name: &str,
@@ -1082,9 +1177,11 @@ async fn wait_back(
     timeout: Duration,
     seen: &mut HashSet<String>,
 ) -> anyhow::Result<Back> {
-    match wait(
+    let client = aws.ecs();
+    let revision = history::revision_of(target);
+    let back = match wait(
         printer,
-        client,
+        &client,
         cluster,
         service_name,
         target,
@@ -1094,25 +1191,49 @@ async fn wait_back(
     .await?
     {
         Waited::Completed(_) => {
-            printer.success(format!(
-                "{name}: runs revision {}",
-                history::revision_of(target)
-            ));
-            Ok(Back::Runs)
+            printer.success(format!("{name}: runs revision {revision}"));
+            return Ok(Back::Runs);
         }
         Waited::Interrupted => {
             printer.warn(format!(
-                "{name}: interrupted; ECS carries on with the rollout of revision {}",
-                history::revision_of(target)
+                "{name}: interrupted; ECS carries on with the rollout of revision {revision}"
             ));
-            Ok(Back::Interrupted)
+            return Ok(Back::Interrupted);
         }
-        _ => {
+        Waited::Failed { reason, .. } => {
             printer.error(format!(
-                "{name}: the rollout of revision {} did not complete; look at `stackup status`",
-                history::revision_of(target)
+                "{name}: the rollout of revision {revision} failed: {reason}"
             ));
-            Ok(Back::NotDone)
+            Back::Failed(reason)
         }
+        Waited::TimedOut(counts) => {
+            printer.error(format!(
+                "{name}: the rollout of revision {revision} did not finish within {} ({counts}); ECS carries on with it (look at it with `stackup status`)",
+                humantime::format_duration(timeout)
+            ));
+            Back::TimedOut(counts)
+        }
+    };
+    // What the stopped tasks of that revision said, with their last log
+    // lines (where they log is in the revision itself).
+    match ecs::describe_task_definition(&client, target).await {
+        Ok((definition, _, _)) => {
+            for line in failure_details(
+                &client,
+                &aws.logs(),
+                cluster,
+                service_name,
+                target,
+                &definition,
+            )
+            .await
+            {
+                printer.info(format!("  {line}"));
+            }
+        }
+        Err(error) => printer.info(format!(
+            "  (the stopped tasks are not shown: revision {revision} could not be read: {error:#})"
+        )),
     }
+    Ok(back)
 }

@@ -1,6 +1,8 @@
 //! Ctrl-C (SIGINT) during the long waits: following a stack, a rollout, a
 //! migration, a question. Each stops cleanly and says what it left and what
-//! to run next ([`crate::error::Interrupted`], exit 130).
+//! to run next ([`crate::error::Interrupted`], exit 130). SIGTERM (a
+//! cancelled CI job) and SIGHUP (a dropped SSH session) are taken the same
+//! way once a wait has begun, so that what was left is recorded too.
 //!
 //! One handler for the whole process, installed by the first [`listen`]:
 //! tokio never gives SIGINT its default action back once it has listened, so
@@ -33,11 +35,23 @@ pub fn listen() -> anyhow::Result<Listener> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if PRESSED.get().is_none() {
-            let mut interrupts = signal(SignalKind::interrupt())
-                .map_err(|error| anyhow::anyhow!("cannot listen for Ctrl-C: {error}"))?;
+            let listen_to = |kind: SignalKind, name: &str| {
+                signal(kind).map_err(|error| anyhow::anyhow!("cannot listen for {name}: {error}"))
+            };
+            let mut interrupts = listen_to(SignalKind::interrupt(), "Ctrl-C")?;
+            let mut terminations = listen_to(SignalKind::terminate(), "SIGTERM")?;
+            let mut hangups = listen_to(SignalKind::hangup(), "SIGHUP")?;
             let pressed = PRESSED.get_or_init(|| watch::channel(false).0);
             tokio::spawn(async move {
-                while interrupts.recv().await.is_some() {
+                loop {
+                    let received = tokio::select! {
+                        received = interrupts.recv() => received,
+                        received = terminations.recv() => received,
+                        received = hangups.recv() => received,
+                    };
+                    if received.is_none() {
+                        break;
+                    }
                     if LISTENING.load(Ordering::SeqCst) == 0 {
                         eprintln!("\ninterrupted");
                         std::process::exit(130);

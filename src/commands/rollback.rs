@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use futures_util::future::join_all;
 use serde::Serialize;
 
-use super::deploy_release::{release_id, roll_back_to, select_services, Back};
+use super::deploy_release::{release_id, select_services, wait_back, Back};
+use super::rollout_wait::seen_events;
 use super::Context;
 use crate::aws::{ecs, ssm, sts, Aws};
 use crate::cli::RollbackArgs;
@@ -138,6 +140,29 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             }
             continue;
         }
+        // A rollout to it still under way (an interrupted run's): followed,
+        // not started again, and recorded as the release that started it.
+        if target == current {
+            let follow = records
+                .last()
+                .filter(|newest| {
+                    newest.task_definition == current
+                        && history::UNFINISHED.contains(&newest.result.as_str())
+                })
+                .cloned();
+            printer.info(format!(
+                "{}: the rollout of revision {}{} is under way: following it",
+                service.name,
+                history::revision_of(&current),
+                follow
+                    .as_ref()
+                    .map(|record| format!(" (release {}, {})", record.release, record.result))
+                    .unwrap_or_default()
+            ));
+            let images = record.images.clone();
+            plans.push((service.clone(), current, target, images, follow));
+            continue;
+        }
         let how = match record.result.as_str() {
             "completed" => String::new(),
             bad if history::KNOWN_BAD.contains(&bad) => {
@@ -153,13 +178,18 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             ),
         };
         printer.info(format!(
-            "{}: roll back from revision {} to revision {}{how}",
+            "{}: roll back from revision {} to revision {}{how}{}",
             service.name,
             history::revision_of(&current),
-            history::revision_of(&target)
+            history::revision_of(&target),
+            if record.images.is_empty() {
+                String::new()
+            } else {
+                format!(", images {}", history::images_text(&record.images))
+            }
         ));
         let images = record.images.clone();
-        plans.push((service.clone(), current, target, images));
+        plans.push((service.clone(), current, target, images, None));
     }
     if plans.is_empty() {
         printer.success("nothing to roll back");
@@ -178,52 +208,84 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         .timeout
         .map(Duration::from)
         .unwrap_or(stack.deploy.timeout);
-    let release = release_id();
+    let release = format!("rollback-{}", release_id());
+    // The services go back at once, as deploy-release deploys them: one slow
+    // rollout must not hold the others back for its whole timeout.
+    let rollbacks = plans
+        .into_iter()
+        .map(|(service, current, target, images, follow)| {
+            let (printer, aws, ssm_client, cluster, caller) =
+                (printer, &aws, &ssm_client, &cluster, &caller);
+            let parameter = history::parameter(&stack, &service.name);
+            let (release, previous) = match &follow {
+                Some(record) => (record.release.clone(), record.previous.clone()),
+                None => (release.clone(), Some(current.clone())),
+            };
+            async move {
+                let record = |result: &str| ReleaseRecord {
+                    release: release.clone(),
+                    service: service.name.clone(),
+                    task_definition: target.clone(),
+                    revision: history::revision_of(&target),
+                    images: images.clone(),
+                    time: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
+                        .to_string(),
+                    by: caller.arn.clone(),
+                    result: result.to_string(),
+                    previous: previous.clone(),
+                };
+                let client = aws.ecs();
+                let mut seen = seen_events(&client, cluster, &service.name).await?;
+                if target != current {
+                    ecs::set_task_definition(&client, cluster, &service.name, &target).await?;
+                    // In the history before the wait: a run killed outright leaves
+                    // it "started", which this command run again follows to its end.
+                    ssm::put_record(
+                        ssm_client,
+                        &parameter,
+                        &serde_json::to_string(&record("started"))?,
+                    )
+                    .await?;
+                }
+                let back = wait_back(
+                    printer,
+                    aws,
+                    cluster,
+                    &service.name,
+                    &service.name,
+                    &target,
+                    timeout,
+                    &mut seen,
+                )
+                .await?;
+                ssm::put_record(
+                    ssm_client,
+                    &parameter,
+                    &serde_json::to_string(&record(back.result()))?,
+                )
+                .await?;
+                anyhow::Ok((service.name.clone(), current.clone(), target.clone(), back))
+            }
+        });
     let mut results = Vec::new();
     let mut failed = Vec::new();
     let mut interrupted = Vec::new();
-    let mut not_reached = Vec::new();
-    for (service, current, target, images) in plans {
-        // After Ctrl-C the services not reached yet are left as they are.
-        if !interrupted.is_empty() {
-            not_reached.push(service.name.clone());
-            continue;
+    for outcome in join_all(rollbacks).await {
+        let (service, from, to, back) = outcome?;
+        match &back {
+            Back::Runs => {}
+            Back::Failed(reason) => failed.push(format!("{service} ({reason})")),
+            Back::TimedOut(_) => failed.push(format!(
+                "{service} (not done within {}; ECS carries on with it)",
+                humantime::format_duration(timeout)
+            )),
+            Back::Interrupted => interrupted.push((service.clone(), history::revision_of(&to))),
         }
-        let back =
-            roll_back_to(printer, &client, &cluster, &service.name, &target, timeout).await?;
-        let result = match back {
-            Back::Runs => "completed",
-            Back::NotDone => {
-                failed.push(service.name.clone());
-                "failed"
-            }
-            Back::Interrupted => {
-                interrupted.push((service.name.clone(), history::revision_of(&target)));
-                "interrupted"
-            }
-        };
-        let record = ReleaseRecord {
-            release: format!("rollback-{release}"),
-            service: service.name.clone(),
-            task_definition: target.clone(),
-            revision: history::revision_of(&target),
-            images,
-            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            by: caller.arn.clone(),
-            result: result.to_string(),
-            previous: Some(current.clone()),
-        };
-        ssm::put_record(
-            &ssm_client,
-            &history::parameter(&stack, &service.name),
-            &serde_json::to_string(&record)?,
-        )
-        .await?;
         results.push(RolledBack {
-            service: service.name,
-            from: current,
-            to: target,
-            result: result.into(),
+            service,
+            from,
+            to,
+            result: back.result().into(),
         });
     }
     let report = Report {
@@ -234,17 +296,18 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     if !failed.is_empty() {
         anyhow::bail!("the rollback of {} did not complete", failed.join(", "));
     }
-    if let Some((service, revision)) = interrupted.first() {
-        return Err(Interrupted(format!(
-            "the rollback of service {service} to revision {revision} continues in ECS without stackup (recorded as interrupted){}. Run `stackup rollback {} --service {service} --to {revision}` again to follow it to its end",
-            if not_reached.is_empty() {
-                String::new()
-            } else {
-                format!("; {} not rolled back", not_reached.join(", "))
-            },
-            stack.name
-        ))
-        .into());
+    if !interrupted.is_empty() {
+        let each = interrupted
+            .iter()
+            .map(|(service, revision)| {
+                format!(
+                    "the rollback of service {service} to revision {revision} continues in ECS without stackup (recorded as interrupted). Run `stackup rollback {} --service {service} --to {revision}` again to follow it to its end",
+                    stack.name
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Interrupted(each).into());
     }
     Ok(())
 }

@@ -26,6 +26,15 @@ pub fn parameter(stack: &StackConfig, service: &str) -> String {
     format!("{}releases/{service}", stack.parameter_prefix())
 }
 
+/// A release's images as said to a person: `web=demo:1.4.2, worker=...`.
+pub fn images_text(images: &BTreeMap<String, String>) -> String {
+    images
+        .iter()
+        .map(|(container, image)| format!("{container}={image}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The revision number at the end of a task definition ARN (`family:12`).
 pub fn revision_of(task_definition: &str) -> i64 {
     task_definition
@@ -90,6 +99,21 @@ pub fn rollback_target<'r>(
     to: Option<&str>,
 ) -> Result<&'r ReleaseRecord, NoTarget> {
     if let Some(to) = to {
+        // arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>
+        let place = |arn: &str| {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            (parts.len() == 6 && parts[0] == "arn")
+                .then(|| (parts[3].to_string(), parts[4].to_string()))
+        };
+        if let (Some((region, account)), Some((own_region, own_account))) =
+            (place(to), place(current))
+        {
+            if (&region, &account) != (&own_region, &own_account) {
+                return Err(NoTarget::Unknown(format!(
+                    "--to {to} is a task definition of account {account} in {region}, but the service runs in account {own_account} in {own_region}"
+                )));
+            }
+        }
         if to.contains(':') && family_of(to) != family_of(current) {
             return Err(NoTarget::Unknown(format!(
                 "--to {to} is a revision of task definition family {}, but the service runs family {}",
@@ -115,8 +139,10 @@ pub fn rollback_target<'r>(
                 ))
             });
     }
-    records
-        .iter()
+    // A release's newest record is its result: "started" before a wait, then
+    // what the wait saw (or what a later run found).
+    decisive(records)
+        .into_iter()
         .rev()
         .find(|record| {
             !KNOWN_BAD.contains(&record.result.as_str())
@@ -131,10 +157,22 @@ pub fn rollback_target<'r>(
         })
 }
 
+/// Each release's newest record (its result), oldest release first.
+fn decisive(records: &[ReleaseRecord]) -> Vec<&ReleaseRecord> {
+    let mut decided = std::collections::HashSet::new();
+    let mut newest: Vec<&ReleaseRecord> = records
+        .iter()
+        .rev()
+        .filter(|record| decided.insert((&record.release, &record.task_definition)))
+        .collect();
+    newest.reverse();
+    newest
+}
+
 fn known_revisions(records: &[ReleaseRecord]) -> String {
-    // Each revision once, in order, with the results it had.
+    // Each revision once, in order, with the results its releases had.
     let mut results: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
-    for record in records {
+    for record in decisive(records) {
         let seen = results.entry(record.revision).or_default();
         if !seen.contains(&record.result.as_str()) {
             seen.push(&record.result);
@@ -191,9 +229,16 @@ mod tests {
             record(5, "failed"),
             record(4, "completed"),
         ];
+        assert_eq!(known_revisions(&records), "4 (completed), 5 (failed)");
+        let mut two_releases = records.clone();
+        two_releases.push(ReleaseRecord {
+            release: "rollback-1".into(),
+            result: "interrupted".into(),
+            ..record(5, "")
+        });
         assert_eq!(
-            known_revisions(&records),
-            "4 (started, completed), 5 (failed)"
+            known_revisions(&two_releases),
+            "4 (completed), 5 (failed, interrupted)"
         );
     }
 
@@ -223,6 +268,46 @@ mod tests {
             Err(NoTarget::Nothing(_))
         ));
         assert_eq!(revision_of(current), 2);
+    }
+
+    #[test]
+    fn an_arn_of_another_account_or_region_is_refused() {
+        let records = vec![record(1, "completed"), record(2, "completed")];
+        let current = "arn:aws:ecs:eu-west-1:1:task-definition/demo-web:2";
+        assert_eq!(
+            rollback_target(
+                &records,
+                current,
+                Some("arn:aws:ecs:eu-west-1:1:task-definition/demo-web:1")
+            )
+            .expect("its own"),
+            &records[0]
+        );
+        for foreign in [
+            "arn:aws:ecs:us-east-1:1:task-definition/demo-web:1",
+            "arn:aws:ecs:eu-west-1:999999999999:task-definition/demo-web:1",
+        ] {
+            assert!(
+                matches!(rollback_target(&records, current, Some(foreign)), Err(NoTarget::Unknown(reason)) if reason.contains("but the service runs in account 1 in eu-west-1")),
+                "{foreign}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_release_is_judged_by_its_newest_record() {
+        // Release r2 was "started" before its wait, which saw it fail.
+        let records = vec![
+            record(1, "started"),
+            record(1, "completed"),
+            record(2, "started"),
+            record(2, "failed"),
+        ];
+        let current = "arn:aws:ecs:eu-west-1:1:task-definition/demo-web:3";
+        assert_eq!(
+            rollback_target(&records, current, None).expect("target"),
+            &records[1]
+        );
     }
 
     #[test]
