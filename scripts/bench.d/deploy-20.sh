@@ -48,9 +48,10 @@ deploy_20_run() {
   deploy_check "$DEPLOY_CLUSTER" "$image" "${names[@]}"
   busy_extra "$side"
 }
-bench_deploy_20() {
-  log "deploy-20: stackup deploy-release of 20 services against 1"
-  local dir=$OUT/deploy-20 name
+# deploy_20_config_dir DIR: DEPLOY20_CONFIG=DIR/config, a config dir whose stack file
+# is stacks/local.toml with [services.web] copied 19 times (checked with validate).
+deploy_20_config_dir() {
+  local dir=$1
   DEPLOY20_CONFIG=$dir/config
   rm -rf "$DEPLOY20_CONFIG"
   mkdir -p "$DEPLOY20_CONFIG/stacks" "$DEPLOY20_CONFIG/scripts"
@@ -75,6 +76,11 @@ open(target, "w").write(text)
 EOF
   "$STACKUP" --config-dir "$DEPLOY20_CONFIG" validate "$STACK" >"$dir/validate.log" 2>&1 ||
     die "the generated 20-service stack file is not valid; see $dir/validate.log"
+}
+bench_deploy_20() {
+  log "deploy-20: stackup deploy-release of 20 services against 1"
+  local dir=$OUT/deploy-20 name
+  deploy_20_config_dir "$dir"
   deploy_stack_setup "$dir"
   "$STACKUP" --config-dir "$DEPLOY20_CONFIG" --endpoint-url "$MOTO" deploy-release "$STACK" \
     --image web=demo:setup --no-wait --yes >"$dir/first-deploy.log" 2>&1 ||

@@ -141,9 +141,10 @@ if "stackup" in runs and "ecs-deploy" in runs:
     rest = statistics.median(r["extra"]["rest_s"] for r in runs["stackup"])
     peer = statistics.median(r["value"] for r in runs["ecs-deploy"])
     peer_rest = statistics.median(r["extra"]["rest_s"] for r in runs["ecs-deploy"])
-    out.append(f"what bounds it: moto is busy {busy:.3f} s with stackup's 8 calls (6 rounds in sequence: "
-               f"GetCallerIdentity, DescribeStacks and GetParameters at once, which moto answers one after "
-               f"another, then the other 5 one by one); with no time of "
+    out.append(f"what bounds it: moto is busy {busy:.3f} s with stackup's 8 calls (5 rounds in sequence: "
+               f"GetCallerIdentity, DescribeStacks, GetParameters and the service's newest revision "
+               f"(DescribeTaskDefinition) at once, which moto answers one after another, then "
+               f"DescribeServices, RegisterTaskDefinition, UpdateService and PutParameter one by one); with no time of "
                f"its own at all stackup would be {peer / busy:.1f}x ecs-deploy here. Time outside moto: "
                f"stackup {rest * 1000:.0f} ms (process start, loading the system's CA certificates for TLS, "
                f"templates, the diff, and the proxy's forwarding), ecs-deploy {peer_rest * 1000:.0f} ms")
@@ -163,7 +164,7 @@ deploy_release_meta() { # deploy_release_meta [NOTES_JSON]
     target='{"side": "ecs-deploy", "ref": "stackup", "min": 10, "text": "stackup at least 10x faster than ecs-deploy"}' \
     notes="$(python3 -c 'import json, sys; print(json.dumps(json.loads(sys.argv[1]) + json.loads(sys.argv[2])))' "${1:-[]}" '["the stack is created once, then one first deploy-release creates the service; every run deploys an image of its own to that service (so every side registers a revision and updates the service; checked after every run), from a service whose rollout is settled",
             "ecs-deploy reaches moto through AWS_ENDPOINT_URL (it has no --endpoint-url; botocore honours it)",
-            "the recording proxy'"'"'s own forwarding counts in every side'"'"'s rest: about 1.5 ms a call (2026-11-22: GetCallerIdentity answered in 3.2-3.6 ms direct, 4.5-5.5 ms through it), some 9 ms over stackup'"'"'s 6 rounds. Straight to moto (2026-12-03, strace --seccomp-bpf, 4 runs): the first call leaves 12-17 ms after exec (validate alone, process start and files, takes 5-6 ms; then the SDK configuration and the system'"'"'s CA certificates, read once for all clients since they share one HTTPS client: about 2.5 ms of CPU in perf), the three calls of the first round end 18-20 ms later, each later call takes 6-8 ms"]')"
+            "the recording proxy'"'"'s own forwarding (examples/bench_proxy.rs) counts in every side'"'"'s rest: about 0.1-0.2 ms a call (2026-12-07, 400 sequential sts and ssm calls with the SDK'"'"'s headers, 1.8 ms each straight to moto: 0.06-0.08 ms more through it on a kept-alive connection, 0.18-0.20 ms with a new connection a call, 0.4-0.8 ms more for a round of 3 calls at once; the Python proxy it replaced added 0.37-0.46 ms, 0.57-0.61 ms and 1.2-2.0 ms), some 1-2 ms over stackup'"'"'s 8 calls. Straight to moto (2026-12-03, strace --seccomp-bpf, 4 runs): the first call leaves 12-17 ms after exec (validate alone, process start and files, takes 5-6 ms; then the SDK configuration and the system'"'"'s CA certificates, read once for all clients since they share one HTTPS client: about 2.5 ms of CPU in perf), the three calls of the first round end 18-20 ms later, each later call takes 6-8 ms"]')"
 }
 bench_deploy_release() {
   log "deploy-release: stackup deploy-release against ecs deploy and aws ecs calls"

@@ -27,7 +27,7 @@ usage:
       follower's VmHWM (peak RSS, KB) at the end; exit 1 when PRINTED is not N.
   logs_events.py busy CALL_LOG
       The seconds during which at least one call was in moto, from a recording proxy's
-      log (scripts/bench.d/proxy.py --log) since its last counts reset: the union of the
+      log (examples/bench_proxy.rs --log) since its last counts reset: the union of the
       calls' intervals (overlapping calls count once).
 
 Every message carries a unique sequence number "seq=NNNNNNN". Region us-east-1;

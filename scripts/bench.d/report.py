@@ -230,10 +230,11 @@ measured. It builds stackup in release mode, installs the peers (`awscli`,
 `ecs-deploy`, `awslogs`) in `.venv/peers`, starts the local cloud if it is not
 running (and stops it again) plus a moto server of its own, and runs the sides of
 each comparison alternately (A B A B ...) after a warm-up of each, resetting state
-before every run. Each tool reaches moto through its own recording proxy, which
-counts the AWS API calls it makes; the floor is the fewest calls the job can be done
-with (the reasoning is in `scripts/bench`). Peak RSS is the largest process of a
-side (wait4), or the forwarder's high-water mark for the tunnels.
+before every run. Each tool reaches moto through its own recording proxy
+(`examples/bench_proxy.rs`), which counts the AWS API calls it makes and adds about
+0.1-0.2 ms to each; the floor is the fewest calls the job can be done with (the
+reasoning is in `scripts/bench`). Peak RSS is the largest process of a side (wait4),
+or the forwarder's high-water mark for the tunnels.
 
 To reproduce: `scripts/bench` (every comparison, 5 runs each), `scripts/bench
 --only create-stack --runs 9` (one comparison), `scripts/bench --rev HEAD` (stackup

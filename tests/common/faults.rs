@@ -512,8 +512,8 @@ impl Connection {
             .unwrap_or("/")
             .to_string();
         let protocol = Protocol::of(&parts.headers, &body, &path);
-        let operation = super::operation_of(&parts.uri, &parts.headers, &body);
-        let service = service_of(&parts.headers);
+        let operation = super::operation_of(&parts.method, &parts.uri, &parts.headers, &body);
+        let service = super::signed_service(&parts.headers);
         let (attempt, max_attempts) = attempt_of(&parts.headers);
         let mut exchange = Exchange {
             operation: operation.clone(),
@@ -690,19 +690,6 @@ impl Protocol {
             Protocol::Other
         }
     }
-}
-
-/// The signing name of the service, from the SigV4 credential scope
-/// (`Credential=AKID/20260101/us-east-1/cloudformation/aws4_request`).
-fn service_of(headers: &hyper::HeaderMap) -> String {
-    headers
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split("Credential=").nth(1))
-        .and_then(|credential| credential.split([',', ' ']).next())
-        .and_then(|scope| scope.split('/').nth(3))
-        .unwrap_or("?")
-        .to_string()
 }
 
 /// `amz-sdk-request: attempt=2; max=10` as (2, 10); (1, 0) without it.

@@ -14,6 +14,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+mod aws_operation;
 pub mod db;
 pub mod faults;
 use std::net::SocketAddr;
@@ -28,6 +29,8 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
+
+use aws_operation::{operation_of, signed_service};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -234,7 +237,7 @@ async fn forward(
     count.fetch_add(1, Ordering::SeqCst);
     let (parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    let operation = operation_of(&parts.uri, &parts.headers, &body);
+    let operation = operation_of(&parts.method, &parts.uri, &parts.headers, &body);
     let service = signed_service(&parts.headers);
     recorded
         .lock()
@@ -271,41 +274,6 @@ async fn forward(
             .body(Full::new(Bytes::from(format!("proxy: {error}"))))
             .expect("response")),
     }
-}
-
-/// The operation of an AWS request: X-Amz-Target (json protocols), the path
-/// `/service/<service>/operation/<Op>` (Smithy RPCv2 CBOR, CloudWatch), else the
-/// Action of a query body.
-/// The service of a SigV4 signature: `Credential=KEY/DATE/REGION/SERVICE/aws4_request`.
-fn signed_service(headers: &hyper::HeaderMap) -> String {
-    headers
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split("Credential=").nth(1))
-        .and_then(|credential| credential.split('/').nth(3))
-        .unwrap_or("?")
-        .to_string()
-}
-
-fn operation_of(uri: &hyper::Uri, headers: &hyper::HeaderMap, body: &Bytes) -> String {
-    if let Some((_, operation)) = uri
-        .path()
-        .strip_prefix("/service/")
-        .and_then(|rest| rest.split_once("/operation/"))
-    {
-        return operation.to_string();
-    }
-    if let Some(target) = headers
-        .get("x-amz-target")
-        .and_then(|value| value.to_str().ok())
-    {
-        return target.rsplit('.').next().unwrap_or(target).to_string();
-    }
-    let text = String::from_utf8_lossy(body);
-    text.split('&')
-        .find_map(|pair| pair.strip_prefix("Action="))
-        .unwrap_or("?")
-        .to_string()
 }
 
 /// A stack of a test's own: a config dir, and a moto account of its own
