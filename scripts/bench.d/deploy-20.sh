@@ -98,6 +98,6 @@ bench_deploy_20() {
     extras="$BUSY_EXTRAS" \
     notes='["the stack is created once and one first deploy creates the 20 services; every run deploys an image of its own to every service of its side (checked after every run), from services whose rollouts are settled",
             "moto busy: the seconds during which at least one of the side'"'"'s calls was in moto (from the proxy'"'"'s log: calls made at once overlap, so their own seconds add up to more); the rest is the wall time less that: stackup'"'"'s own work (start, templates, diffs, output) and the proxy'"'"'s while moto was idle",
-            "stackup reads and deploys the services at once; moto does the work of every call in one Python process, on 2 cores shared with stackup and the proxies, so 85 calls take about 10 times the moto time of 8 whatever the client: here that, not the concurrency, bounds 20 over 1, where on AWS the services'"'"' calls are served side by side"]'
+            "stackup reads and deploys the services at once; moto does the work of every call in one Python process, on 2 cores shared with stackup and the proxies, so 85 calls take about 10 times the moto time of 8 whatever the client: here that, not the concurrency, bounds 20 over 1, where on AWS the services'"'"' calls are served side by side; deploy-rtt below runs the same two sides with a round trip added to every call"]'
   alternate deploy-20 1-service 20-services
 }

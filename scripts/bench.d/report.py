@@ -259,7 +259,10 @@ def summary_table(blocks):
     return ("Targets at a glance (from the blocks below; each block says when it was measured):\n\n"
             "| comparison | target | measured | |\n|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
             "Where a target is not met, its block says what bounds it here: moto answers every call "
-            "in one Python process on 2 cores, so its time is a large part of each wall time.\n\n")
+            "in one Python process on 2 cores, so its time is a large part of each wall time. "
+            "deploy-rtt (no target of its own) runs the two deploy comparisons again with a round trip "
+            "added to every call, as a remote AWS endpoint has: it shows what stackup's fewer rounds "
+            "of calls and its concurrency come to there.\n\n")
 
 
 def readme(path, readme_path, names):
