@@ -54,6 +54,27 @@ fn undeclared_upstream(stack: &StackConfig, declared: &BTreeSet<String>) -> Vec<
         .collect()
 }
 
+/// Warnings that do not stop anything: how the services' task definition
+/// templates hand over the Erlang cookie, as "<service> (<file>): <warning>".
+pub fn cookie_warnings<'a>(
+    stack: &StackConfig,
+    services: impl IntoIterator<Item = &'a ServiceConfig>,
+) -> Vec<String> {
+    services
+        .into_iter()
+        .filter_map(|service| {
+            let path = stack.resolve(&service.task_definition);
+            let template = task_templates::parse(&path, &path).ok()?;
+            let warning = task_templates::cookie_reference_warning(&template)?;
+            Some(format!(
+                "{} ({}): {warning}",
+                service.name,
+                config::display_path(&stack.config_dir, &path).display()
+            ))
+        })
+        .collect()
+}
+
 /// Load the stack file and check every template; all problems in one error.
 pub fn load_checked(config_dir: &std::path::Path, stack: &str) -> Result<StackConfig, InputError> {
     let config = config::load(config_dir, stack)?;

@@ -9,6 +9,9 @@ use std::io::Write;
 
 use common::TestStack;
 
+/// A second service, worker, of the same templates as web.
+const WITH_WORKER: (&str, &str) = ("cookie = \"stack\"", "cookie = \"stack\"\n\n[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\ndesired_count = 1");
+
 /// The local stack file with `edits`, created in the account of `test`.
 fn fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
     let fixture = TestStack::new(test, common::stack_config_dir(edits));
@@ -17,23 +20,27 @@ fn fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
 }
 
 impl TestStack {
-    fn deploy(&self, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    /// stackup with `--output json` and `args`: exit code, JSON report, stderr.
+    fn json_run(&self, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
         let output = self
             .stackup()
-            .args([
-                "--output",
-                "json",
-                "-vv",
-                "deploy-release",
-                "local",
-                "--yes",
-            ])
-            .args(extra)
+            .args(["--output", "json"])
+            .args(args)
             .output()
             .expect("runs");
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
         let report = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
         (output.status.code(), report, stderr)
+    }
+
+    /// `-vv deploy-release local --yes` with `extra`.
+    fn deploy(&self, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+        self.json_run(&[&["-vv", "deploy-release", "local", "--yes"], extra].concat())
+    }
+
+    /// `rollback local --yes` with `extra`.
+    fn rollback(&self, extra: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+        self.json_run(&[&["rollback", "local", "--yes"], extra].concat())
     }
 
     fn fail_next_deployment(&self, reason: &str) {
@@ -799,10 +806,7 @@ fn results(report: &serde_json::Value) -> Vec<(&str, &str)> {
 
 #[test]
 fn several_services_deploy_at_once() {
-    let fixture = fixture(
-        "deploy-several",
-        &[("cookie = \"stack\"", "cookie = \"stack\"\n\n[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\ndesired_count = 1")],
-    );
+    let fixture = fixture("deploy-several", &[WITH_WORKER]);
     let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
     assert_eq!(code, Some(0), "{stderr}");
     let results = results(&report);
@@ -814,10 +818,7 @@ fn several_services_deploy_at_once() {
 /// stopped tasks and their log lines, as a failed deploy does.
 #[test]
 fn services_roll_back_at_once_and_a_failed_rollback_says_why() {
-    let fixture = fixture(
-        "rollback-several",
-        &[("cookie = \"stack\"", "cookie = \"stack\"\n\n[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\ndesired_count = 1")],
-    );
+    let fixture = fixture("rollback-several", &[WITH_WORKER]);
     for version in ["1.0.0", "1.1.0"] {
         let (code, _, stderr) =
             fixture.deploy(&["--image", &format!("web=ghcr.io/example/demo:{version}")]);
@@ -829,14 +830,8 @@ fn services_roll_back_at_once_and_a_failed_rollback_says_why() {
         &serde_json::json!({"account_id": fixture.proxy.account, "cluster": "demo-local-v1", "service": "worker", "reason": "OutOfMemoryError: Container killed due to memory usage"}),
     );
     let before = fixture.proxy.operations().len();
-    let output = fixture
-        .stackup()
-        .args(["--output", "json", "rollback", "local", "--yes"])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    let (code, report, stderr) = fixture.rollback(&[]);
+    assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(
         results(&report),
         vec![("web", "completed"), ("worker", "failed")]
@@ -866,6 +861,30 @@ fn services_roll_back_at_once_and_a_failed_rollback_says_why() {
         6,
         "each: update, started, result: {mutations:?}"
     );
+}
+
+/// Rolling back the whole stack passes over a service with nothing to go
+/// back to (here: never deployed) and rolls back the others.
+#[test]
+fn a_service_with_nothing_to_go_back_to_does_not_hold_back_the_others() {
+    let fixture = fixture("rollback-passes-over", &[WITH_WORKER]);
+    for version in ["1.0.0", "1.1.0"] {
+        let (code, _, stderr) = fixture.deploy(&[
+            "--service",
+            "web",
+            "--image",
+            &format!("web=ghcr.io/example/demo:{version}"),
+        ]);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    let (code, report, stderr) = fixture.rollback(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: service worker does not run in cluster demo-local-v1"),
+        "{stderr}"
+    );
+    assert_eq!(results(&report), vec![("web", "completed")]);
+    assert!(fixture.service_task_definition().ends_with(":1"));
 }
 
 #[test]

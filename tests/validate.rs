@@ -3,6 +3,8 @@
 
 mod common;
 
+use predicates::prelude::*;
+
 use std::path::Path;
 
 const CONFIG_DIR: &str = "tests/fixtures/config";
@@ -57,8 +59,33 @@ fn the_repository_stack_files_are_valid() {
         common::stackup(&common::repo_root(), &counter.endpoint)
             .args(["validate", stack])
             .assert()
-            .success();
+            .success()
+            .stderr(predicates::str::contains("warning").not());
     }
+}
+
+/// A task definition that does not hand over the cookie as RELEASE_COOKIE
+/// is valid (not every container is a release) but said to be likely wrong.
+#[test]
+fn a_template_without_the_cookie_is_valid_with_a_warning() {
+    let counter = common::AwsProxy::start_counting_only();
+    let config = common::stack_config_dir(&[]);
+    let task = config.path().join("task-defs/web.json");
+    let text = std::fs::read_to_string(&task).expect("template");
+    let renamed = text.replace(
+        "\"name\": \"RELEASE_COOKIE\"",
+        "\"name\": \"ERLANG_COOKIE\"",
+    );
+    assert_ne!(renamed, text);
+    std::fs::write(&task, renamed).expect("write template");
+    common::stackup(config.path(), &counter.endpoint)
+        .args(["validate", "local"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("warning: web (").and(predicates::str::contains(
+            "task-defs/web.json): the Erlang cookie is given as ERLANG_COOKIE, but a release reads RELEASE_COOKIE",
+        )));
+    assert_eq!(counter.request_count(), 0);
 }
 
 #[test]

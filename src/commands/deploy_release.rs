@@ -318,6 +318,9 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         .timeout
         .map(Duration::from)
         .unwrap_or(stack.deploy.timeout);
+    for warning in validation::cookie_warnings(&stack, &services) {
+        printer.warn(warning);
+    }
 
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
     let ecs_client = aws.ecs();

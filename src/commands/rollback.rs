@@ -68,41 +68,59 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("the platform stack has no ClusterName output"))?;
 
+    // Rolling back the whole stack, a service with nothing to go back to (never
+    // deployed, or no earlier release) is passed over and said so, rather than
+    // holding back the others; one named with --service is an error.
+    let whole_stack = args.service.is_empty() && services.len() > 1;
+    let mut passed_over = Vec::new();
     let mut plans = Vec::new();
     for service in &services {
         let parameter = history::parameter(&stack, &service.name);
         let records = history::parse(&ssm::history(&ssm_client, &parameter).await?);
         let found = ecs::describe_service(&client, &cluster, &service.name).await?;
-        let current = found
+        let Some(current) = found
             .as_ref()
             .and_then(|found| found.task_definition().map(str::to_string))
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "service {} does not run in cluster {cluster}: there is nothing to roll back; deploy it with `stackup deploy-release {} --service {}`",
-                    service.name,
-                    stack.name,
-                    service.name
+        else {
+            let reason = format!(
+                "service {} does not run in cluster {cluster}: there is nothing to roll back; deploy it with `stackup deploy-release {} --service {}`",
+                service.name, stack.name, service.name
+            );
+            if whole_stack {
+                printer.warn(&reason);
+                passed_over.push(reason);
+                continue;
+            }
+            return Err(anyhow::anyhow!(reason));
+        };
+        let record = match history::rollback_target(&records, &current, args.to.as_deref()) {
+            Ok(record) => record,
+            Err(NoTarget::Unknown(reason)) => {
+                let known = if reason.ends_with("known revisions: none") {
+                    "the history holds none yet: deploy a release first"
+                } else {
+                    "give one of the known revisions"
+                };
+                return Err(InputError::one(
+                    Problem::new(format!("{}: {reason}", service.name)).fix(format!(
+                        "{known} (the history is SSM parameter {parameter})"
+                    )),
                 )
-            })?;
-        let record = history::rollback_target(&records, &current, args.to.as_deref()).map_err(
-            |reason| -> anyhow::Error {
-                match reason {
-                    NoTarget::Unknown(reason) => InputError::one(
-                        Problem::new(format!("{}: {reason}", service.name)).fix(
-                            "give one of the known revisions (the history is SSM parameter "
-                                .to_string()
-                                + &parameter
-                                + ")",
-                        ),
-                    )
-                    .into(),
-                    NoTarget::Nothing(reason) => anyhow::anyhow!(
-                        "{}: {reason} (release history: SSM parameter {parameter})",
-                        service.name
-                    ),
+                .into());
+            }
+            Err(NoTarget::Nothing(reason)) => {
+                let reason = format!(
+                    "{}: {reason} (release history: SSM parameter {parameter})",
+                    service.name
+                );
+                if whole_stack {
+                    printer.warn(&reason);
+                    passed_over.push(reason);
+                    continue;
                 }
-            },
-        )?;
+                return Err(anyhow::anyhow!(reason));
+            }
+        };
         let target = record.task_definition.clone();
         // What runs and has rolled out: nothing to do. A rollout to it still
         // under way (an interrupted rollback) is followed to its end.
@@ -190,6 +208,12 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         ));
         let images = record.images.clone();
         plans.push((service.clone(), current, target, images, None));
+    }
+    if plans.is_empty() && passed_over.len() == services.len() {
+        anyhow::bail!(
+            "no service has anything to roll back: {}",
+            passed_over.join("; ")
+        );
     }
     if plans.is_empty() {
         printer.success("nothing to roll back");

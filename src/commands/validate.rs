@@ -6,7 +6,7 @@ use super::Context;
 use crate::cli::StackArgs;
 use crate::config;
 use crate::error::{InputError, Problem};
-use crate::validation::check_templates;
+use crate::validation::{check_templates, cookie_warnings};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -16,6 +16,8 @@ struct Report<'a> {
     stack_id: Option<String>,
     templates: Vec<String>,
     problems: Vec<ProblemReport>,
+    /// What does not stop a deploy but is likely a mistake.
+    warnings: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -40,14 +42,22 @@ impl From<&Problem> for ProblemReport {
 }
 
 pub fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
-    let (stack_id, templates, problems) =
+    let (stack_id, templates, problems, warnings) =
         match config::load(&context.global.config_dir, &args.stack) {
             Ok(stack) => {
                 let (templates, problems) = check_templates(&stack);
-                (Some(stack.stack_id()), templates, problems)
+                (
+                    Some(stack.stack_id()),
+                    templates,
+                    problems,
+                    cookie_warnings(&stack, stack.services.values()),
+                )
             }
-            Err(error) => (None, Vec::new(), error.problems),
+            Err(error) => (None, Vec::new(), error.problems, Vec::new()),
         };
+    for warning in &warnings {
+        context.printer.warn(warning);
+    }
     let valid = problems.is_empty();
     if context.printer.is_json() {
         context.printer.json(&Report {
@@ -56,6 +66,7 @@ pub fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
             stack_id: stack_id.clone(),
             templates: templates.clone(),
             problems: problems.iter().map(ProblemReport::from).collect(),
+            warnings: warnings.clone(),
         })?;
     }
     if !valid {

@@ -100,6 +100,39 @@ pub fn container_names(task_definition: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
+/// The name of the variable the Erlang cookie reaches a release as.
+pub const COOKIE_VARIABLE: &str = "RELEASE_COOKIE";
+
+/// What is off in how a task definition template hands its containers the
+/// stack's Erlang cookie, if anything: no secret refers to `{{cookie.arn}}`
+/// (the nodes get no shared cookie, and `cookie = "release"` does nothing),
+/// or it is given under another name than the one a release reads.
+pub fn cookie_reference_warning(task_definition: &Value) -> Option<String> {
+    let secrets = task_definition
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|container| container.get("secrets").and_then(Value::as_array))
+        .flatten();
+    let names: Vec<&str> = secrets
+        .filter(|secret| secret.get("valueFrom").and_then(Value::as_str) == Some("{{cookie.arn}}"))
+        .filter_map(|secret| secret.get("name").and_then(Value::as_str))
+        .collect();
+    if names.is_empty() {
+        Some(format!(
+            "no container is given the Erlang cookie: its nodes share no cookie (and `cookie` in the stack file has no effect); add {{\"name\": \"{COOKIE_VARIABLE}\", \"valueFrom\": \"{{{{cookie.arn}}}}\"}} to the secrets of the release's container"
+        ))
+    } else if !names.contains(&COOKIE_VARIABLE) {
+        Some(format!(
+            "the Erlang cookie is given as {}, but a release reads {COOKIE_VARIABLE}: name the secret {COOKIE_VARIABLE}",
+            names.join(", ")
+        ))
+    } else {
+        None
+    }
+}
+
 /// Every problem of one template.
 pub fn check(
     kind: TemplateKind,
@@ -1021,6 +1054,29 @@ impl LineScanner<'_> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_cookie_must_reach_a_container_as_release_cookie() {
+        let with = |secrets: serde_json::Value| {
+            serde_json::json!({"containerDefinitions": [
+                {"name": "envoy", "secrets": []},
+                {"name": "web", "secrets": secrets},
+            ]})
+        };
+        let given =
+            with(serde_json::json!([{"name": "RELEASE_COOKIE", "valueFrom": "{{cookie.arn}}"}]));
+        assert_eq!(super::cookie_reference_warning(&given), None);
+        let renamed =
+            with(serde_json::json!([{"name": "ERLANG_COOKIE", "valueFrom": "{{cookie.arn}}"}]));
+        assert!(super::cookie_reference_warning(&renamed)
+            .is_some_and(|warning| warning.contains("given as ERLANG_COOKIE")));
+        let missing = with(
+            serde_json::json!([{"name": "DATABASE_PASSWORD", "valueFrom": "{{parameter.db}}"}]),
+        );
+        assert!(super::cookie_reference_warning(&missing)
+            .is_some_and(|warning| warning.contains("no container is given the Erlang cookie")));
+        assert!(super::cookie_reference_warning(&serde_json::json!({})).is_some());
+    }
+
     use super::*;
     use crate::release::ecs_model::TaskDefinition;
     use serde_json::json;
