@@ -106,10 +106,17 @@ pub enum Command {
     /// service definition template gives) and asks first. Success means
     /// the new deployment is PRIMARY, its rollout COMPLETED and every task runs;
     /// a failed rollout exits 1 with the stopped tasks' reasons and last log
-    /// lines, and rolls back unless --no-rollback.
+    /// lines, and rolls back unless --no-rollback. Each release is recorded
+    /// under /stackup/<stack>/releases/<service> (started, then its result).
+    /// Run again, the same release follows a rollout left unfinished (Ctrl-C,
+    /// --no-wait, a killed run) to its end, and deploys again a revision whose
+    /// rollout failed and was left in place.
     DeployRelease(DeployReleaseArgs),
 
     /// Roll services back to an earlier release from their history.
+    ///
+    /// The services go back at once and are waited for as deploy-release waits;
+    /// one with nothing to go back to is passed over unless named with --service.
     Rollback(RollbackArgs),
 
     /// Show the stack as AWS sees it: CloudFormation stacks, services,
@@ -209,7 +216,9 @@ pub struct DeployReleaseArgs {
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<humantime::Duration>,
 
-    /// On a failed rollout, leave the service as it is instead of rolling back.
+    /// On a failed rollout, leave the service as it is instead of rolling back
+    /// (a circuit breaker whose rollback the service definition turns on still
+    /// rolls back: that is ECS's).
     #[arg(long)]
     pub no_rollback: bool,
 }
