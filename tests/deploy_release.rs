@@ -411,13 +411,29 @@ fn no_rollback_says_when_the_circuit_breaker_rolls_back_by_itself() {
     );
 }
 
-/// A failed rollout left in place (no circuit-breaker rollback, not followed
-/// by the run that started it) is not "already deployed": the same
-/// deploy-release records that release as failed and deploys the revision
-/// again, in a new deployment.
-#[test]
-fn a_failed_rollout_left_in_place_is_deployed_again_not_called_unchanged() {
-    let fixture = fixture("deploy-failed-in-place", &[]);
+/// The release history of web, oldest first.
+fn web_history(sdk: &aws_config::SdkConfig) -> Vec<serde_json::Value> {
+    block_on(async {
+        aws_sdk_ssm::Client::new(sdk)
+            .get_parameter_history()
+            .name("/stackup/demo-local-v1/releases/web")
+            .send()
+            .await
+            .expect("history")
+            .parameters()
+            .iter()
+            .map(|version| {
+                serde_json::from_str::<serde_json::Value>(version.value().unwrap_or("{}"))
+                    .expect("record")
+            })
+            .collect()
+    })
+}
+
+/// A fixture whose breaker does not roll back, with revision 1 deployed and
+/// the next deployment of web set to fail.
+fn failing_without_breaker_rollback(test: &str) -> (TestStack, String) {
+    let fixture = fixture(test, &[]);
     edit_template(
         &fixture,
         "web-service.json",
@@ -428,6 +444,101 @@ fn a_failed_rollout_left_in_place_is_deployed_again_not_called_unchanged() {
     assert_eq!(code, Some(0), "{stderr}");
     let first = fixture.service_task_definition();
     fixture.fail_next_deployment("CannotPullContainerError: not found");
+    (fixture, first)
+}
+
+/// A failed rollout left in place on purpose (--no-rollback) is not "already
+/// deployed": the same deploy-release deploys the revision again, in a new
+/// deployment, and can still go back to what ran before it.
+#[test]
+fn a_failed_rollout_left_in_place_is_deployed_again_not_called_unchanged() {
+    let (fixture, first) = failing_without_breaker_rollback("deploy-failed-in-place");
+    let (code, report, stderr) =
+        fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0", "--no-rollback"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(report["services"][0]["result"], "failed");
+    // Rolling "back" to the failed revision that runs has nothing to follow.
+    let (code, _, stderr) = fixture.rollback(&["--to", "2"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("revision 2 runs, but its rollout failed")
+            && stderr.contains("there is no rollout to follow"),
+        "{stderr}"
+    );
+
+    let before = fixture.proxy.operations().len();
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("web: revision 2 runs, but its rollout failed"),
+        "{stderr}"
+    );
+    assert_eq!(report["services"][0]["result"], "completed", "{stderr}");
+    assert_eq!(report["services"][0]["registered"], false);
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        ["UpdateService", "PutParameter", "PutParameter"],
+        "the new deployment, started, completed"
+    );
+    let last = web_history(&fixture.sdk())
+        .last()
+        .cloned()
+        .expect("a record");
+    assert_eq!(
+        (last["result"].clone(), last["previous"].clone()),
+        ("completed".into(), first.into())
+    );
+}
+
+/// The stopped tasks shown for a failed rollout are those of the deployment
+/// that failed, not of an earlier failure of the same revision.
+#[test]
+fn a_failure_shows_the_tasks_of_the_deployment_that_failed() {
+    let (fixture, first) = failing_without_breaker_rollback("deploy-failed-twice");
+    let (code, _, stderr) =
+        fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0", "--no-rollback"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stopped: CannotPullContainerError: not found"),
+        "{stderr}"
+    );
+    fixture.fail_next_deployment("OutOfMemoryError: the second time");
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stopped: OutOfMemoryError: the second time")
+            && !stderr.contains("CannotPullContainerError"),
+        "only the second deployment's tasks: {stderr}"
+    );
+    assert_eq!(report["services"][0]["result"], "rolled-back", "{stderr}");
+    assert_eq!(fixture.service_task_definition(), first);
+}
+
+/// When the running revision's own rollout failed, a new revision that fails
+/// too goes back to what ran before the failed one, not to it.
+#[test]
+fn a_failure_on_top_of_a_failed_revision_goes_back_past_it() {
+    let (fixture, first) = failing_without_breaker_rollback("deploy-failed-on-failed");
+    let (code, _, stderr) =
+        fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0", "--no-rollback"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    fixture.fail_next_deployment("CannotPullContainerError: 1.2.0 not found");
+    let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.2.0"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("web: rolling back to revision 1"),
+        "{stderr}"
+    );
+    assert_eq!(report["services"][0]["result"], "rolled-back", "{stderr}");
+    assert_eq!(fixture.service_task_definition(), first);
+}
+
+/// A release not followed to its end (--no-wait here; Ctrl-C and a killed run
+/// alike) whose rollout failed meanwhile ends, when the same deploy-release
+/// runs again, as its wait would have: recorded as failed and rolled back.
+#[test]
+fn a_rollout_that_failed_unwatched_is_followed_to_its_end_and_rolled_back() {
+    let (fixture, first) = failing_without_breaker_rollback("deploy-failed-unwatched");
     let (code, report, stderr) =
         fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0", "--no-wait"]);
     assert_eq!(code, Some(0), "{stderr}");
@@ -444,52 +555,33 @@ fn a_failed_rollout_left_in_place_is_deployed_again_not_called_unchanged() {
     });
     assert!(failed, "the model failed the rollout");
 
-    let before = fixture.proxy.operations().len();
     let (code, report, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
-        stderr.contains("web: revision 2 runs, but its rollout failed")
-            && stderr.contains(&format!("release {started} recorded as failed")),
+        stderr.contains(&format!(
+            "(release {started}, started) was not followed to its end"
+        )),
         "{stderr}"
     );
-    assert_eq!(report["services"][0]["result"], "completed", "{stderr}");
-    assert_eq!(report["services"][0]["registered"], false);
-    let operations = &fixture.proxy.operations()[before..];
+    assert_eq!(report["release"], started.as_str());
+    assert_eq!(report["services"][0]["result"], "rolled-back", "{stderr}");
+    assert_eq!(fixture.service_task_definition(), first);
+    let records: Vec<(String, String)> = web_history(&sdk)
+        .iter()
+        .filter(|record| record["release"] == started.as_str())
+        .map(|record| {
+            (
+                record["result"].as_str().unwrap_or_default().to_string(),
+                record["previous"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
     assert_eq!(
-        mutations(operations),
+        records,
         [
-            "PutParameter",
-            "UpdateService",
-            "PutParameter",
-            "PutParameter"
-        ],
-        "the failed release's end, the new deployment, started, completed"
-    );
-    let history = block_on(async {
-        aws_sdk_ssm::Client::new(&sdk)
-            .get_parameter_history()
-            .name("/stackup/demo-local-v1/releases/web")
-            .send()
-            .await
-            .expect("history")
-            .parameters()
-            .iter()
-            .map(|version| {
-                serde_json::from_str::<serde_json::Value>(version.value().unwrap_or("{}"))
-                    .expect("record")
-            })
-            .collect::<Vec<_>>()
-    });
-    assert!(
-        history
-            .iter()
-            .any(|record| record["release"] == started.as_str() && record["result"] == "failed"),
-        "{history:?}"
-    );
-    let last = history.last().expect("a record");
-    assert_eq!(
-        (last["result"].clone(), last["previous"].clone()),
-        ("completed".into(), first.into())
+            ("started".to_string(), first.clone()),
+            ("rolled-back".to_string(), first.clone())
+        ]
     );
 }
 
@@ -838,6 +930,7 @@ fn services_roll_back_at_once_and_a_failed_rollback_says_why() {
     );
     assert!(
         stderr.contains("worker: the rollout of revision 1 failed: ")
+            && stderr.contains("ECS's circuit breaker takes the service back to revision 2")
             && stderr.contains("stopped: OutOfMemoryError: Container killed due to memory usage")
             && stderr.contains("the rollback of worker ("),
         "{stderr}"

@@ -173,6 +173,21 @@ fn slow_rollout_stack(proxy: &AwsProxy) -> tempfile::TempDir {
     config
 }
 
+/// A slow-rolling stack in the account of `test`, with release 1.0.0 of web
+/// deployed: its proxy, config dir and an SDK configuration through it.
+fn slow_stack_with_release_1(test: &str) -> (AwsProxy, tempfile::TempDir, aws_config::SdkConfig) {
+    let cloud = LocalCloud::load();
+    let proxy = AwsProxy::start(&cloud.moto_endpoint(), &common::account_for(test));
+    let config = slow_rollout_stack(&proxy);
+    let sdk = block_on(common::sdk_config(&proxy.endpoint));
+    common::stackup(config.path(), &proxy.endpoint)
+        .args(["deploy-release", "local", "--yes"])
+        .args(["--image", "web=ghcr.io/example/demo:1.0.0"])
+        .assert()
+        .success();
+    (proxy, config, sdk)
+}
+
 /// Every version of the service's release record, oldest first.
 fn release_history(config: &aws_config::SdkConfig) -> Vec<serde_json::Value> {
     block_on(async {
@@ -376,18 +391,7 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
 #[test]
 fn deploy_release_terminated_or_killed_while_waiting_is_in_the_history_and_the_same_command_converges(
 ) {
-    let cloud = LocalCloud::load();
-    let proxy = AwsProxy::start(
-        &cloud.moto_endpoint(),
-        &common::account_for("killed-deploy"),
-    );
-    let config = slow_rollout_stack(&proxy);
-    let sdk = block_on(common::sdk_config(&proxy.endpoint));
-    common::stackup(config.path(), &proxy.endpoint)
-        .args(["deploy-release", "local", "--yes"])
-        .args(["--image", "web=ghcr.io/example/demo:1.0.0"])
-        .assert()
-        .success();
+    let (proxy, config, sdk) = slow_stack_with_release_1("killed-deploy");
     let release_args = |version: &str| {
         [
             "--output".to_string(),
@@ -448,6 +452,103 @@ fn deploy_release_terminated_or_killed_while_waiting_is_in_the_history_and_the_s
         (last["release"].clone(), last["result"].clone()),
         (release.into(), "completed".into())
     );
+
+    // A rollback killed outright: the same command goes on with it (to
+    // revision 2), not one release further back.
+    let rollback_args = ["--output", "json", "rollback", "local", "--yes"];
+    let mut run = Running::spawn(config.path(), &proxy.endpoint, &rollback_args);
+    run.wait_until(
+        "the wait for the rollback",
+        Duration::from_secs(60),
+        |stderr| stderr.contains("web: waiting for the rollout"),
+    );
+    run.signal("KILL");
+    let (code, _, stderr) = run.finish(Duration::from_secs(30));
+    assert_eq!(code, None, "killed: {stderr}");
+    let last = release_history(&sdk).last().cloned().expect("a record");
+    assert_eq!(
+        (last["revision"].clone(), last["result"].clone()),
+        (2.into(), "started".into())
+    );
+    let rollback = last["release"].as_str().expect("release id").to_string();
+    let output = common::stackup(config.path(), &proxy.endpoint)
+        .args(rollback_args)
+        .successful_output();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(
+        report["services"][0]["to"]
+            .as_str()
+            .is_some_and(|to| to.ends_with(":2")),
+        "{report}"
+    );
+    let last = release_history(&sdk).last().cloned().expect("a record");
+    assert_eq!(
+        (last["release"].clone(), last["result"].clone()),
+        (rollback.into(), "completed".into())
+    );
+}
+
+/// `stackup rollback local --service web --to 1 --yes`, which must succeed:
+/// the command an interrupted rollback names.
+fn rollback_web_to_1(config: &tempfile::TempDir, proxy: &AwsProxy) {
+    common::stackup(config.path(), &proxy.endpoint)
+        .args([
+            "rollback",
+            "local",
+            "--service",
+            "web",
+            "--to",
+            "1",
+            "--yes",
+        ])
+        .assert()
+        .success();
+}
+
+/// Interrupted while a failed release is being rolled back: the release is
+/// recorded as failed, the way back is left to ECS, exit 130 names the
+/// rollback command that follows it, and that command converges.
+#[test]
+fn deploy_release_interrupted_during_its_rollback_names_the_rollback_to_follow() {
+    let (proxy, config, sdk) = slow_stack_with_release_1("interrupt-deploy-rollback");
+    common::moto_control(
+        &proxy,
+        "/moto-api/ecs-model/fail-deployments",
+        &serde_json::json!({"account_id": proxy.account, "cluster": "demo-local-v1", "service": "web", "reason": "CannotPullContainerError: not found"}),
+    );
+    let args = [
+        "--output",
+        "json",
+        "deploy-release",
+        "local",
+        "--yes",
+        "--image",
+        "web=ghcr.io/example/demo:broken",
+    ];
+    let mut run = Running::spawn(config.path(), &proxy.endpoint, &args);
+    run.wait_until("the rollback's wait", Duration::from_secs(60), |stderr| {
+        stderr.contains("rolling back to revision 1")
+    });
+    run.signal("TERM");
+    let (code, stdout, stderr) = run.finish(Duration::from_secs(30));
+    assert_eq!(code, Some(INTERRUPTED), "{stderr}");
+    assert!(
+        stderr.contains("revision 2 of service web failed (recorded as failed) and its rollback to revision 1 continues in ECS without stackup: run `stackup rollback local --service web --to 1`"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(report["services"][0]["result"], "interrupted");
+    let last = release_history(&sdk).last().cloned().expect("a record");
+    assert_eq!(
+        (last["revision"].clone(), last["result"].clone()),
+        (2.into(), "failed".into())
+    );
+    rollback_web_to_1(&config, &proxy);
+    let service = block_on(common::web_service(&sdk));
+    assert!(service
+        .task_definition()
+        .is_some_and(|arn| arn.ends_with(":1")));
+    assert_eq!(service.deployments().len(), 1);
 }
 
 #[test]
@@ -533,18 +634,7 @@ fn rollback_interrupted_then_run_again(test: &str, settle_first: bool) {
     // The command it named finishes the rollback; a plain rollback would go
     // further back than revision 1, which is why the message names it.
     let before = proxy.operations().len();
-    common::stackup(config.path(), &proxy.endpoint)
-        .args([
-            "rollback",
-            "local",
-            "--service",
-            "web",
-            "--to",
-            "1",
-            "--yes",
-        ])
-        .assert()
-        .success();
+    rollback_web_to_1(&config, &proxy);
     let service = block_on(common::web_service(&sdk));
     assert_eq!(service.task_definition(), Some(first.as_str()));
     assert_eq!(service.deployments().len(), 1);

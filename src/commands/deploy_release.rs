@@ -48,6 +48,9 @@ pub struct ServiceResult {
     pub result: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Interrupted while the failed rollout was being rolled back: where to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolling_back_to: Option<String>,
 }
 
 fn parse_images(args: &[String]) -> Result<BTreeMap<String, String>, InputError> {
@@ -221,6 +224,10 @@ struct Planned {
     /// was left in place (`--no-rollback`, a first deploy, one not followed):
     /// deploy it again, in a new deployment.
     failed_rollout: Option<FailedRollout>,
+    /// The running revision's own rollout failed (a new revision replaces it):
+    /// a failure of the new one goes back to what ran before that one, as
+    /// its record says, not to it.
+    running_failed: Option<Option<String>>,
 }
 
 /// A failed rollout of the revision this release would deploy.
@@ -278,6 +285,7 @@ impl Planned {
             created: false,
             result: "unchanged".into(),
             reason: None,
+            rolling_back_to: None,
         }
     }
 }
@@ -626,7 +634,10 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         anyhow::bail!("release {release_name} did not roll out: {summary}");
     }
     if !interrupted.is_empty() {
-        let left = interrupted
+        let (going_back, following): (Vec<&ServiceResult>, Vec<&ServiceResult>) = interrupted
+            .iter()
+            .partition(|result| result.rolling_back_to.is_some());
+        let left = following
             .iter()
             .map(|result| {
                 format!(
@@ -634,10 +645,20 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
                     result.service, result.revision
                 )
             })
+            .chain(going_back.iter().map(|result| {
+                let back = history::revision_of(result.rolling_back_to.as_deref().unwrap_or_default());
+                format!(
+                    "revision {} of service {} failed (recorded as failed) and its rollback to revision {back} continues in ECS without stackup: run `stackup rollback {} --service {} --to {back}` to follow it to its end",
+                    result.revision, result.service, stack.name, result.service
+                )
+            }))
             .collect::<Vec<_>>()
             .join("; ");
+        if following.is_empty() {
+            return Err(Interrupted(left).into());
+        }
         // A service this release created has no previous revision to go back to.
-        let services = interrupted
+        let services = following
             .iter()
             .filter(|result| !result.created)
             .map(|result| format!(" --service {}", result.service))
@@ -759,6 +780,18 @@ async fn plan_service(
         (Some(found), Some(arn)) if !registration_needed => Some((interpret(found, arn), arn)),
         _ => None,
     };
+    let running_failed = match (&current, &current_task_definition) {
+        (Some(found), Some(arn))
+            if registration_needed && matches!(interpret(found, arn), Rollout::Failed { .. }) =>
+        {
+            let record = ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
+                .await?
+                .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
+                .filter(|record| &record.task_definition == arn);
+            Some(record.and_then(|record| record.previous))
+        }
+        _ => None,
+    };
     let newest_record = || async {
         anyhow::Ok(
             ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
@@ -771,7 +804,22 @@ async fn plan_service(
             let record = newest_record()
                 .await?
                 .filter(|record| &record.task_definition == arn);
-            (None, Some(FailedRollout { reason, record }))
+            match record {
+                // Its release was not followed to its end (Ctrl-C, a killed
+                // run, --no-wait): followed now, it ends as the wait would
+                // have ended it: recorded as failed, and rolled back.
+                Some(record)
+                    if !args.no_wait && history::UNFINISHED.contains(&record.result.as_str()) =>
+                {
+                    (
+                        Some(Unfinished {
+                            record: Some(record),
+                        }),
+                        None,
+                    )
+                }
+                record => (None, Some(FailedRollout { reason, record })),
+            }
         }
         Some((state, arn)) if !args.no_wait => {
             let record = newest_record().await?.filter(|record| {
@@ -794,6 +842,7 @@ async fn plan_service(
         service_changes,
         unfinished,
         failed_rollout,
+        running_failed,
         release: resolved,
     })
 }
@@ -911,7 +960,10 @@ async fn deploy_service(
             .record
             .as_ref()
             .and_then(|record| record.previous.clone()),
-        (None, None) => plan.current_task_definition.clone(),
+        (None, None) => match &plan.running_failed {
+            Some(before_it) => before_it.clone(),
+            None => plan.current_task_definition.clone(),
+        },
     };
     // The release whose rollout failed unwatched ends in the history now.
     if let Some(record) = plan.failed_rollout.as_ref().and_then(|failed| {
@@ -959,6 +1011,7 @@ async fn deploy_service(
         created,
         result: "started".into(),
         reason: None,
+        rolling_back_to: None,
     };
     let started_by = unfinished.clone().flatten();
     let ssm_client = aws.ssm();
@@ -1077,13 +1130,24 @@ async fn deploy_service(
                 &mut seen,
             )
             .await?;
-            if let Some(back_to) = back_to {
-                result.result = "rolled-back".into();
-                result.reason = Some(format!(
-                    "{}; rolled back to revision {}",
-                    result.reason.unwrap_or_default(),
-                    history::revision_of(&back_to)
-                ));
+            match back_to {
+                Some((back_to, Back::Runs)) => {
+                    result.result = "rolled-back".into();
+                    result.reason = Some(format!(
+                        "{}; rolled back to revision {}",
+                        result.reason.unwrap_or_default(),
+                        history::revision_of(&back_to)
+                    ));
+                }
+                // Ctrl-C (or SIGTERM, SIGHUP) while going back: the release
+                // failed, as recorded; the way back is ECS's to finish.
+                Some((back_to, Back::Interrupted)) => {
+                    write_record(&result.result).await?;
+                    result.result = "interrupted".into();
+                    result.rolling_back_to = Some(back_to);
+                    return Ok(result);
+                }
+                _ => {}
             }
         }
     }
@@ -1093,7 +1157,7 @@ async fn deploy_service(
 
 /// Roll back after a failed rollout: follow ECS's own rollback (circuit
 /// breaker), or point the service back at the previous revision and wait.
-/// Returns the revision the service runs again, if any.
+/// Returns the revision gone back to and how the wait for it ended, if any.
 #[expect(clippy::too_many_arguments, reason = "the failed deployment's context")]
 pub async fn roll_back(
     printer: &Printer,
@@ -1105,7 +1169,7 @@ pub async fn roll_back(
     previous: Option<String>,
     timeout: Duration,
     seen: &mut HashSet<String>,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<(String, Back)>> {
     let target = match (rolled_back_to, previous) {
         (Some(target), _) => {
             printer.info(format!(
@@ -1140,7 +1204,7 @@ pub async fn roll_back(
         seen,
     )
     .await?;
-    Ok((back == Back::Runs).then_some(target))
+    Ok(Some((target, back)))
 }
 
 /// How waiting for a service to run a revision again ended.
@@ -1203,7 +1267,18 @@ pub async fn wait_back(
             ));
             return Ok(Back::Interrupted);
         }
-        Waited::Failed { reason, .. } => {
+        Waited::Failed {
+            reason,
+            rolled_back_to,
+        } => {
+            // ECS's own breaker may take the service back where it came from.
+            let reason = match rolled_back_to {
+                Some(back) => format!(
+                    "{reason}; ECS's circuit breaker takes the service back to revision {}",
+                    history::revision_of(&back)
+                ),
+                None => reason,
+            };
             printer.error(format!(
                 "{name}: the rollout of revision {revision} failed: {reason}"
             ));

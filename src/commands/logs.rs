@@ -173,7 +173,7 @@ fn format_line(event: &LogEvent, out: &mut String) {
 /// `text` with control characters written as escapes (`\n`, `\r`,
 /// `\u{1b}`), so that an event stays on its line and cannot send a terminal
 /// escape sequence; tabs are kept. JSON lines carry the message unchanged.
-fn push_escaped(text: &str, out: &mut String) {
+pub fn push_escaped(text: &str, out: &mut String) {
     // UTF-8 of U+0080..U+00BF (the C1 controls among them) starts with 0xC2.
     let plain = !text
         .bytes()

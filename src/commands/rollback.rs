@@ -18,6 +18,9 @@ use crate::release::rollout::{interpret, Rollout};
 use crate::ui::confirm;
 use crate::validation;
 
+/// The start of a rollback's release id (a deploy's is the bare id).
+const ROLLBACK_PREFIX: &str = "rollback-";
+
 #[derive(Serialize)]
 struct Report {
     stack: String,
@@ -93,7 +96,19 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             }
             return Err(anyhow::anyhow!(reason));
         };
-        let record = match history::rollback_target(&records, &current, args.to.as_deref()) {
+        // This command run again after it was killed (or interrupted) goes on
+        // with that rollback, not one further back.
+        let unfinished_rollback = records.last().filter(|newest| {
+            args.to.is_none()
+                && newest.task_definition == current
+                && newest.release.starts_with(ROLLBACK_PREFIX)
+                && history::UNFINISHED.contains(&newest.result.as_str())
+        });
+        let target_record = match unfinished_rollback {
+            Some(record) => Ok(record),
+            None => history::rollback_target(&records, &current, args.to.as_deref()),
+        };
+        let record = match target_record {
             Ok(record) => record,
             Err(NoTarget::Unknown(reason)) => {
                 let known = if reason.ends_with("known revisions: none") {
@@ -161,6 +176,16 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         // A rollout to it still under way (an interrupted run's): followed,
         // not started again, and recorded as the release that started it.
         if target == current {
+            if let Some(Rollout::Failed { reason, .. }) =
+                found.as_ref().map(|found| interpret(found, &current))
+            {
+                anyhow::bail!(
+                    "{name}: revision {revision} runs, but its rollout failed ({reason}): there is no rollout to follow. To deploy it again, run `stackup deploy-release {stack} --service {name}` with its images; to go further back, `stackup rollback {stack} --service {name} --to <an earlier revision>`",
+                    name = service.name,
+                    revision = history::revision_of(&current),
+                    stack = stack.name
+                );
+            }
             let follow = records
                 .last()
                 .filter(|newest| {
@@ -232,7 +257,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         .timeout
         .map(Duration::from)
         .unwrap_or(stack.deploy.timeout);
-    let release = format!("rollback-{}", release_id());
+    let release = format!("{ROLLBACK_PREFIX}{}", release_id());
     // The services go back at once, as deploy-release deploys them: one slow
     // rollout must not hold the others back for its whole timeout.
     let rollbacks = plans

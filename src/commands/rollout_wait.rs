@@ -147,12 +147,30 @@ pub async fn failure_details(
     else {
         return vec!["(the stopped tasks could not be listed)".into()];
     };
-    let mut lines = Vec::new();
-    for task in stopped
+    // The tasks of the newest deployment of this revision (ECS starts a
+    // deployment's tasks with startedBy = its id), newest first: not those of
+    // an earlier failure of the same revision, nor those ECS stopped when it
+    // last replaced this revision.
+    let mut ours: Vec<&aws_sdk_ecs::types::Task> = stopped
         .iter()
         .filter(|task| task.task_definition_arn() == Some(task_definition))
-        .take(3)
-    {
+        .collect();
+    ours.sort_by_key(|task| {
+        std::cmp::Reverse(
+            task.stopped_at()
+                .or(task.created_at())
+                .map(|time| (time.secs(), time.subsec_nanos())),
+        )
+    });
+    let newest_deployment = ours
+        .first()
+        .and_then(|task| task.started_by())
+        .map(str::to_string);
+    if let Some(deployment) = &newest_deployment {
+        ours.retain(|task| task.started_by() == Some(deployment.as_str()));
+    }
+    let mut lines = Vec::new();
+    for task in ours.into_iter().take(3) {
         let id = task_id(task.task_arn().unwrap_or_default()).to_string();
         lines.push(format!(
             "task {id} stopped: {}",
@@ -187,7 +205,13 @@ pub async fn failure_details(
             match logs::last_lines(logs_client, group, &stream, 10).await {
                 Ok(last) if !last.is_empty() => {
                     lines.push(format!("    last log lines ({group} {stream}):"));
-                    lines.extend(last.into_iter().map(|line| format!("      {line}")));
+                    // An application's line cannot break this output's lines
+                    // or send the terminal escape sequences.
+                    lines.extend(last.into_iter().map(|line| {
+                        let mut shown = String::from("      ");
+                        super::logs::push_escaped(&line, &mut shown);
+                        shown
+                    }));
                 }
                 Ok(_) => lines.push(format!("    no log lines in {group} {stream}")),
                 Err(error) => lines.push(format!("    logs unavailable: {error:#}")),

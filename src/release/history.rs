@@ -100,15 +100,20 @@ pub fn rollback_target<'r>(
 ) -> Result<&'r ReleaseRecord, NoTarget> {
     if let Some(to) = to {
         // arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>
+        // (partition, region, account) of an ARN
         let place = |arn: &str| {
             let parts: Vec<&str> = arn.splitn(6, ':').collect();
-            (parts.len() == 6 && parts[0] == "arn")
-                .then(|| (parts[3].to_string(), parts[4].to_string()))
+            (parts.len() == 6 && parts[0] == "arn").then(|| {
+                (
+                    parts[1].to_string(),
+                    parts[3].to_string(),
+                    parts[4].to_string(),
+                )
+            })
         };
-        if let (Some((region, account)), Some((own_region, own_account))) =
-            (place(to), place(current))
-        {
-            if (&region, &account) != (&own_region, &own_account) {
+        if let (Some((partition, region, account)), Some(own)) = (place(to), place(current)) {
+            let (_, own_region, own_account) = &own;
+            if (&partition, &region, &account) != (&own.0, own_region, own_account) {
                 return Err(NoTarget::Unknown(format!(
                     "--to {to} is a task definition of account {account} in {region}, but the service runs in account {own_account} in {own_region}"
                 )));
@@ -140,10 +145,23 @@ pub fn rollback_target<'r>(
             });
     }
     // A release's newest record is its result: "started" before a wait, then
-    // what the wait saw (or what a later run found).
-    decisive(records)
-        .into_iter()
+    // what the wait saw (or what a later run found). A release not followed to
+    // its end counts unless the release after it replaced another revision
+    // (its `previous`): then it did not stick (ECS's circuit breaker rolled
+    // it back, say).
+    let releases = decisive(records);
+    let stuck = |index: usize| {
+        let record = releases[index];
+        !UNFINISHED.contains(&record.result.as_str())
+            || releases
+                .get(index + 1)
+                .and_then(|next| next.previous.as_ref())
+                .is_none_or(|replaced| *replaced == record.task_definition)
+    };
+    (0..releases.len())
         .rev()
+        .filter(|index| stuck(*index))
+        .map(|index| releases[index])
         .find(|record| {
             !KNOWN_BAD.contains(&record.result.as_str())
                 && record.revision < revision_of(current)
@@ -286,12 +304,45 @@ mod tests {
         for foreign in [
             "arn:aws:ecs:us-east-1:1:task-definition/demo-web:1",
             "arn:aws:ecs:eu-west-1:999999999999:task-definition/demo-web:1",
+            "arn:aws-cn:ecs:eu-west-1:1:task-definition/demo-web:1",
         ] {
             assert!(
                 matches!(rollback_target(&records, current, Some(foreign)), Err(NoTarget::Unknown(reason)) if reason.contains("but the service runs in account 1 in eu-west-1")),
                 "{foreign}"
             );
         }
+    }
+
+    #[test]
+    fn a_release_not_followed_that_did_not_stick_is_no_target() {
+        let with_previous = |mut record: ReleaseRecord, previous: i64| {
+            record.previous = Some(format!(
+                "arn:aws:ecs:eu-west-1:1:task-definition/demo-web:{previous}"
+            ));
+            record
+        };
+        // 2 was deployed --no-wait and rolled back by ECS's breaker: release
+        // 3 replaced 1, not 2.
+        let records = vec![
+            record(1, "completed"),
+            record(2, "started"),
+            with_previous(record(3, "completed"), 1),
+        ];
+        let current = "arn:aws:ecs:eu-west-1:1:task-definition/demo-web:3";
+        assert_eq!(
+            rollback_target(&records, current, None).expect("target"),
+            &records[0]
+        );
+        // The same, but 3 replaced 2: 2 stuck, and is the target.
+        let records = vec![
+            record(1, "completed"),
+            record(2, "started"),
+            with_previous(record(3, "completed"), 2),
+        ];
+        assert_eq!(
+            rollback_target(&records, current, None).expect("target"),
+            &records[1]
+        );
     }
 
     #[test]
