@@ -188,6 +188,31 @@ fn slow_stack_with_release_1(test: &str) -> (AwsProxy, tempfile::TempDir, aws_co
     (proxy, config, sdk)
 }
 
+/// The same deploy-release run again after `release` was left `was`
+/// (interrupted, started): it says it follows that rollout and completes it.
+/// Its JSON report and stderr.
+fn run_again_follows(
+    config: &tempfile::TempDir,
+    proxy: &AwsProxy,
+    args: &[&str],
+    release: &str,
+    was: &str,
+) -> (serde_json::Value, String) {
+    let output = common::stackup(config.path(), &proxy.endpoint)
+        .args(args)
+        .successful_output();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(
+        stderr.contains(&format!(
+            "rollout (release {release}, {was}) was not followed to its end: following it"
+        )),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(report["services"][0]["result"], "completed", "{stderr}");
+    (report, stderr)
+}
+
 /// Every version of the service's release record, oldest first.
 fn release_history(config: &aws_config::SdkConfig) -> Vec<serde_json::Value> {
     block_on(async {
@@ -290,18 +315,12 @@ fn deploy_release_interrupted_while_waiting_leaves_the_rollout_to_ecs_and_the_sa
 
     // The same command again follows that rollout to its end and records it.
     let before = proxy.operations().len();
-    let output = common::stackup(config.path(), &proxy.endpoint)
-        .args(release_args)
-        .successful_output();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (report, stderr) =
+        run_again_follows(&config, &proxy, &release_args, &release, "interrupted");
     assert!(
-        stderr.contains(&format!(
-            "web: revision 2 is deployed but its rollout (release {release}, interrupted) was not followed to its end: following it"
-        )),
+        stderr.contains("web: revision 2 is deployed but its rollout"),
         "{stderr}"
     );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(report["services"][0]["result"], "completed");
     assert_eq!(report["services"][0]["registered"], false);
     assert_eq!(report["services"][0]["revision"], 2);
     let second_run = proxy.operations()[before..].to_vec();
@@ -434,18 +453,8 @@ fn deploy_release_terminated_or_killed_while_waiting_is_in_the_history_and_the_s
     );
     let release = last["release"].as_str().expect("release id").to_string();
     let args = release_args("1.2.0");
-    let output = common::stackup(config.path(), &proxy.endpoint)
-        .args(&args)
-        .successful_output();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&format!(
-            "rollout (release {release}, started) was not followed to its end: following it"
-        )),
-        "{stderr}"
-    );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(report["services"][0]["result"], "completed");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (report, _) = run_again_follows(&config, &proxy, &args, &release, "started");
     assert_eq!(report["release"], release.as_str());
     let last = release_history(&sdk).last().cloned().expect("a record");
     assert_eq!(

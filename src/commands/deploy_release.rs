@@ -224,10 +224,10 @@ struct Planned {
     /// was left in place (`--no-rollback`, a first deploy, one not followed):
     /// deploy it again, in a new deployment.
     failed_rollout: Option<FailedRollout>,
-    /// The running revision's own rollout failed (a new revision replaces it):
-    /// a failure of the new one goes back to what ran before that one, as
-    /// its record says, not to it.
-    running_failed: Option<Option<String>>,
+    /// Where a failure of this release goes back to: what runs, or, when
+    /// the running revision's rollout failed or is followed, what ran before
+    /// it (as its record says; never a revision whose rollout failed).
+    previous: Option<String>,
 }
 
 /// A failed rollout of the revision this release would deploy.
@@ -773,66 +773,72 @@ async fn plan_service(
         (Some(old), true) => diff::diff(&to_value(old), &to_value(&resolved.task_definition)),
         _ => Vec::new(),
     };
-    // The same release again after an interrupted run converges: it waits
-    // for the rollout ECS carried on with and records its end. After a
-    // failed rollout left in place, it deploys the revision again.
-    let rollout = match (&current, &current_task_definition) {
-        (Some(found), Some(arn)) if !registration_needed => Some((interpret(found, arn), arn)),
+    // What the running revision's rollout says, and the service's newest
+    // release record when it is of that revision: read only where it decides
+    // something (a rollout that failed, or one this run may have to follow).
+    let state = match (&current, &current_task_definition) {
+        (Some(found), Some(arn)) => Some(interpret(found, arn)),
         _ => None,
     };
-    let running_failed = match (&current, &current_task_definition) {
-        (Some(found), Some(arn))
-            if registration_needed && matches!(interpret(found, arn), Rollout::Failed { .. }) =>
-        {
-            let record = ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
-                .await?
-                .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
-                .filter(|record| &record.task_definition == arn);
-            Some(record.and_then(|record| record.previous))
-        }
-        _ => None,
-    };
-    let newest_record = || async {
-        anyhow::Ok(
+    let running_failed = matches!(state, Some(Rollout::Failed { .. }));
+    let record = match &current_task_definition {
+        Some(arn) if running_failed || (!registration_needed && !args.no_wait) => {
             ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
                 .await?
-                .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok()),
-        )
+                .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
+                .filter(|record| &record.task_definition == arn)
+        }
+        _ => None,
     };
-    let (unfinished, failed_rollout) = match rollout {
-        Some((Rollout::Failed { reason, .. }, arn)) => {
-            let record = newest_record()
-                .await?
-                .filter(|record| &record.task_definition == arn);
-            match record {
-                // Its release was not followed to its end (Ctrl-C, a killed
-                // run, --no-wait): followed now, it ends as the wait would
-                // have ended it: recorded as failed, and rolled back.
-                Some(record)
-                    if !args.no_wait && history::UNFINISHED.contains(&record.result.as_str()) =>
-                {
-                    (
-                        Some(Unfinished {
-                            record: Some(record),
-                        }),
-                        None,
-                    )
-                }
-                record => (None, Some(FailedRollout { reason, record })),
-            }
-        }
-        Some((state, arn)) if !args.no_wait => {
-            let record = newest_record().await?.filter(|record| {
-                &record.task_definition == arn
-                    && history::UNFINISHED.contains(&record.result.as_str())
-            });
-            match state {
-                Rollout::InProgress(_) => (Some(Unfinished { record }), None),
-                Rollout::Completed(_) if record.is_some() => (Some(Unfinished { record }), None),
-                _ => (None, None),
-            }
-        }
+    let unfinished_record = record
+        .clone()
+        .filter(|record| history::UNFINISHED.contains(&record.result.as_str()));
+    // The same release again converges: it follows a rollout nobody saw end
+    // (an interrupted or killed run, --no-wait) and records that end; one that
+    // failed meanwhile ends as its wait would have ended it (recorded as
+    // failed, and rolled back). A failed rollout left in place on purpose
+    // (--no-rollback, a first deploy) is deployed again, in a new deployment.
+    let (unfinished, failed_rollout) = match state {
+        _ if registration_needed => (None, None),
+        Some(Rollout::Failed { reason, .. }) => match unfinished_record {
+            Some(followed) if !args.no_wait => (
+                Some(Unfinished {
+                    record: Some(followed),
+                }),
+                None,
+            ),
+            _ => (
+                None,
+                Some(FailedRollout {
+                    reason,
+                    record: record.clone(),
+                }),
+            ),
+        },
+        Some(Rollout::InProgress(_)) if !args.no_wait => (
+            Some(Unfinished {
+                record: unfinished_record,
+            }),
+            None,
+        ),
+        Some(Rollout::Completed(_)) if !args.no_wait && unfinished_record.is_some() => (
+            Some(Unfinished {
+                record: unfinished_record,
+            }),
+            None,
+        ),
         _ => (None, None),
+    };
+    // Where a failure of this release goes back to: what ran before a
+    // revision whose rollout failed or is followed (its record says), else
+    // what runs.
+    let previous = match &unfinished {
+        Some(followed) => followed
+            .record
+            .as_ref()
+            .and_then(|record| record.previous.clone()),
+        None if running_failed => record.and_then(|record| record.previous),
+        None => current_task_definition.clone(),
     };
     Ok(Planned {
         current_desired: current.as_ref().map(|found| found.desired_count()),
@@ -842,7 +848,7 @@ async fn plan_service(
         service_changes,
         unfinished,
         failed_rollout,
-        running_failed,
+        previous,
         release: resolved,
     })
 }
@@ -953,18 +959,7 @@ async fn deploy_service(
         .unfinished
         .as_ref()
         .map(|unfinished| unfinished.record.clone());
-    let previous = match (&unfinished, &plan.failed_rollout) {
-        (Some(record), _) => record.as_ref().and_then(|record| record.previous.clone()),
-        // Deployed again after a failed rollout: back to what ran before it.
-        (None, Some(failed)) => failed
-            .record
-            .as_ref()
-            .and_then(|record| record.previous.clone()),
-        (None, None) => match &plan.running_failed {
-            Some(before_it) => before_it.clone(),
-            None => plan.current_task_definition.clone(),
-        },
-    };
+    let previous = plan.previous.clone();
     // The release whose rollout failed unwatched ends in the history now.
     if let Some(record) = plan.failed_rollout.as_ref().and_then(|failed| {
         failed
@@ -974,7 +969,7 @@ async fn deploy_service(
     }) {
         let ended = ReleaseRecord {
             result: "failed".into(),
-            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            time: history::record_time(),
             ..record.clone()
         };
         ssm::put_record(
@@ -1028,7 +1023,7 @@ async fn deploy_service(
                 .as_ref()
                 .map(|record| record.images.clone())
                 .unwrap_or_else(|| plan.release.images()),
-            time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            time: history::record_time(),
             by: caller.to_string(),
             result: outcome.to_string(),
             previous: previous.clone(),

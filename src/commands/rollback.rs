@@ -151,8 +151,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             }) {
                 let record = ReleaseRecord {
                     result: "completed".into(),
-                    time: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                        .to_string(),
+                    time: history::record_time(),
                     by: caller.arn.clone(),
                     ..newest.clone()
                 };
@@ -277,8 +276,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
                     task_definition: target.clone(),
                     revision: history::revision_of(&target),
                     images: images.clone(),
-                    time: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                        .to_string(),
+                    time: history::record_time(),
                     by: caller.arn.clone(),
                     result: result.to_string(),
                     previous: previous.clone(),

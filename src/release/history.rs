@@ -22,6 +22,11 @@ pub struct ReleaseRecord {
     pub previous: Option<String>,
 }
 
+/// The time a record is written, as records carry it (RFC 3339, seconds).
+pub fn record_time() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
 pub fn parameter(stack: &StackConfig, service: &str) -> String {
     format!("{}releases/{service}", stack.parameter_prefix())
 }
