@@ -221,6 +221,12 @@ pub struct DeployReleaseArgs {
     /// rolls back: that is ECS's).
     #[arg(long)]
     pub no_rollback: bool,
+
+    /// Deploy even though a template refers to an SSM parameter that does not
+    /// exist (`{{parameter.PATH}}`): its tasks cannot start until it does.
+    /// Without it, deploy-release refuses before any change (exit 2).
+    #[arg(long)]
+    pub allow_missing_parameters: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,10 @@
 //! `commands` orchestrates, and the work is done in `config`, `network`,
 //! `templates`, `aws`, `release` and `db`. Nothing prints except through `ui`.
 
+// Everything reaches the user through `ui` (stdout for data, stderr lines
+// that a closed stderr cannot turn into a panic).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod aws;
 pub mod cli;
 pub mod commands;

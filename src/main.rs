@@ -1,6 +1,10 @@
 //! Parse the command line, set up tracing, run the command, map the outcome to
 //! an exit code (0 success, 1 failure, 2 bad usage or input, 130 interrupted).
 
+// Everything reaches the user through `ui` (stdout for data, stderr lines
+// that a closed stderr cannot turn into a panic).
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -59,7 +63,9 @@ fn main() -> ExitCode {
     let runtime = match runtime_for(&cli.command) {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            stackup::ui::stderr_line(format_args!(
+                "error: cannot start the async runtime: {error}"
+            ));
             return ExitCode::from(1);
         }
     };
@@ -104,7 +110,7 @@ fn report(error: &anyhow::Error) {
         .find_map(|cause| cause.downcast_ref::<Interrupted>())
     {
         // Not an error: the message says what was left and what to run next.
-        eprintln!("interrupted: {interrupted}");
+        stackup::ui::stderr_line(format_args!("interrupted: {interrupted}"));
         return;
     }
     if let Some(input) = error
@@ -112,12 +118,12 @@ fn report(error: &anyhow::Error) {
         .find_map(|cause| cause.downcast_ref::<InputError>())
     {
         for problem in &input.problems {
-            eprintln!("error: {problem}");
+            stackup::ui::stderr_line(format_args!("error: {problem}"));
         }
         if input.problems.len() > 1 {
-            eprintln!("{} problems found", input.problems.len());
+            stackup::ui::stderr_line(format_args!("{} problems found", input.problems.len()));
         }
         return;
     }
-    eprintln!("error: {error:#}");
+    stackup::ui::stderr_line(format_args!("error: {error:#}"));
 }

@@ -236,6 +236,11 @@ fn cases() -> Vec<Case> {
             &["task-defs/web.json", "unknown placeholder {{cookie.value}}", "fix: use image.<container>, stack.<Output>"])
             .file("task-defs/web.json", TaskDefinition("\"{{cookie.arn}}\"", "\"{{cookie.value}}\""))
             .no_call(),
+        // A secret whose parameter does not exist: its tasks could not start.
+        case("task-parameter-missing", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["web: the task definition refers to SSM parameter /stackup/demo-local-v1/config/api-key, which does not exist: its tasks cannot start until it does",
+              "or pass --allow-missing-parameters to deploy anyway"])
+            .file("task-defs/web.json", TaskDefinition("\"{{parameter.database/app-password}}\" }", "\"{{parameter.database/app-password}}\" },\n        { \"name\": \"API_KEY\", \"valueFrom\": \"{{parameter.config/api-key}}\" }")),
         case("task-misspelt-output", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web.json", "{{stack.LogGroup}} is not an output of the stack's templates", "did you mean {{stack.LogGroupName}}?"])
             .file("task-defs/web.json", TaskDefinition("{{stack.LogGroupName}}", "{{stack.LogGroup}}"))
@@ -425,7 +430,7 @@ fn cases() -> Vec<Case> {
         case("master-password-missing", MissingParameter, MissingParameters, UPDATE, 1,
             &["the database master password /stackup/demo-local-v1/database/master-password is missing from SSM", "run `stackup create-stack local`"])
             .then(|world| world.no_database()),
-        case("release-history-missing", MissingParameter, MissingParameters, &["rollback", "local", "--yes"], 1,
+        case("release-history-missing", MissingParameter, MissingParameters, &["rollback", "local", "--yes"], 2,
             &["web: no earlier release that rolled out to roll back to; known revisions: none (release history: SSM parameter /stackup/demo-local-v1/releases/web)"]),
 
         // Stacks never created.
@@ -446,7 +451,7 @@ fn cases() -> Vec<Case> {
             &["stack demo-local-v1-network does not exist; run `stackup create-stack local` first"]),
         case("console-no-stack", MissingStack, Empty, &["console", "local", "--command", "true"], 1,
             &["stack demo-local-v1-network does not exist; run `stackup create-stack local` first"]),
-        case("rollback-service-never-deployed", MissingStack, Live, &["rollback", "local", "--yes", "--service", "worker"], 1,
+        case("rollback-service-never-deployed", MissingStack, Live, &["rollback", "local", "--yes", "--service", "worker"], 2,
             &["service worker does not run in cluster demo-local-v1", "stackup deploy-release local --service worker"])
             .edit(SSH_SECTION, "[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\n\n[ssh]\n"),
         case("upstream-no-stack", MissingStack, Empty, CREATE, 1,
@@ -561,6 +566,7 @@ impl World {
                     "deploy-release",
                     "local",
                     "--yes",
+                    "--allow-missing-parameters",
                     "--image",
                     "web=ghcr.io/example/demo:1.0.0",
                 ]);

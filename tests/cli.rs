@@ -169,3 +169,53 @@ fn verbose_diagnostics_have_no_colour_when_colour_is_off() {
         "no colour with --no-color: {plain:?}"
     );
 }
+
+/// `--profile` names the credentials to use: they win over keys in the
+/// environment (as the aws CLI's --profile does), and a profile neither file
+/// holds is bad input naming the profile and the files read, before any call.
+#[test]
+fn an_explicit_profile_wins_over_the_environment_and_an_unknown_one_is_refused() {
+    let stack = common::TestStack::new("explicit-profile", common::stack_config_dir(&[]));
+    let home = tempfile::tempdir().expect("home");
+    let credentials = home.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[trial]\naws_access_key_id = AKIATRIALPROFILE0001\naws_secret_access_key = trial-secret\n",
+    )
+    .expect("credentials file");
+    let with_profile = |profile: &str| {
+        stack
+            .stackup()
+            .env("HOME", home.path())
+            .env("AWS_CONFIG_FILE", home.path().join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+            .args(["status", "local", "--profile", profile])
+            .output()
+            .expect("runs")
+    };
+
+    // The environment holds AWS_ACCESS_KEY_ID=testing (common::stackup).
+    let output = with_profile("trial");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stack.proxy.request_count() > 0, "{stderr}");
+    assert_eq!(
+        stack.proxy.signing_keys(),
+        ["AKIATRIALPROFILE0001".to_string()].into(),
+        "{stderr}"
+    );
+
+    let calls = stack.proxy.request_count();
+    let output = with_profile("nosuch");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--profile nosuch: no such profile"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&credentials.display().to_string()),
+        "{stderr}"
+    );
+    assert!(stderr.contains("they hold: trial"), "{stderr}");
+    assert_eq!(stack.proxy.request_count(), calls, "no AWS call: {stderr}");
+}

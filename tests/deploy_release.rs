@@ -762,25 +762,40 @@ fn no_wait_returns_after_the_update_and_records_it() {
     assert_eq!(report["release"], started.as_str(), "{stderr}");
 }
 
+/// A secret whose SSM parameter does not exist would stop every task at
+/// start: refused before any change unless --allow-missing-parameters.
 #[test]
-fn a_parameter_the_task_definition_refers_to_that_does_not_exist_is_warned_of() {
-    let fixture = fixture("deploy-missing-parameter", &[]);
-    let warning = "web: the task definition refers to SSM parameter /stackup/demo-local-v1/database/app-password, \
-                   which does not exist: its tasks cannot start until it does (`stackup update-resources local` creates it)";
+fn a_parameter_the_task_definition_refers_to_that_does_not_exist_is_refused() {
+    let fixture = TestStack::new("deploy-missing-parameter", common::stack_config_dir(&[]));
+    fixture
+        .stackup()
+        .args(["create-stack", "local", "--yes"])
+        .assert()
+        .success();
+    let problem = "web: the task definition refers to SSM parameter /stackup/demo-local-v1/database/app-password, \
+                   which does not exist: its tasks cannot start until it does";
+    let before = fixture.proxy.operations().len();
     let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(problem), "{stderr}");
+    assert!(
+        stderr.contains("fix: run `stackup update-resources local`, which creates it, or pass --allow-missing-parameters"),
+        "{stderr}"
+    );
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        Vec::<String>::new(),
+        "nothing registered or deployed"
+    );
+    // Asked to go ahead: deployed, with the problem as a warning.
+    let (code, _, stderr) = fixture.deploy(&[
+        "--image",
+        "web=ghcr.io/example/demo:1.0.0",
+        "--allow-missing-parameters",
+    ]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains(warning), "{stderr}");
-    let sdk = fixture.sdk();
-    block_on(async {
-        aws_sdk_ssm::Client::new(&sdk)
-            .put_parameter()
-            .name("/stackup/demo-local-v1/database/app-password")
-            .value("not-a-real-password")
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-            .send()
-            .await
-            .expect("put the parameter")
-    });
+    assert!(stderr.contains(&format!("warning: {problem}")), "{stderr}");
+    common::put_app_password(&fixture.proxy.endpoint);
     let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("which does not exist"), "{stderr}");
@@ -1297,4 +1312,54 @@ fn iam_patterns_match_as_iam_does() {
     assert!(!allows("ecs:Describe*", "ecs:UpdateService"));
     assert!(!allows("ecs:DescribeServices", "ecs:DescribeServicesX"));
     assert!(!allows("logs:*Log*", "logs:StartLiveTail"));
+}
+
+/// A stack deleted and created again keeps its name, its SSM prefix and its
+/// task definition families, but its history starts afresh: the revisions of
+/// the deleted stack used roles and a log group that are gone.
+#[test]
+fn a_stack_created_again_starts_its_history_afresh() {
+    let fixture = fixture("history-second-life", &[]);
+    for version in ["1.0.0", "1.1.0"] {
+        let (code, _, stderr) =
+            fixture.deploy(&["--image", &format!("web=ghcr.io/example/demo:{version}")]);
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    fixture
+        .stackup()
+        .args(["delete-stack", "local", "--yes"])
+        .assert()
+        .success();
+    fixture.create_stack();
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.2.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let running = fixture.service_task_definition();
+    let revision = running.rsplit(':').next().expect("revision").to_string();
+    assert_ne!(revision, "1", "a new revision: {running}");
+
+    let before = fixture.proxy.operations().len();
+    let (code, _, stderr) = fixture.rollback(&[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "web: no earlier release that rolled out to roll back to; known revisions: {revision} (completed)"
+        )),
+        "{stderr}"
+    );
+    let (code, _, stderr) = fixture.rollback(&["--to", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr
+            .contains("web: revision 1 ran on an earlier stack demo-local-v1-platform (released "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--image web=ghcr.io/example/demo:1.0.0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        mutations(&fixture.proxy.operations()[before..]),
+        Vec::<String>::new()
+    );
+    assert_eq!(fixture.service_task_definition(), running);
 }

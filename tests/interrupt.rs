@@ -170,6 +170,7 @@ fn slow_rollout_stack(proxy: &AwsProxy) -> tempfile::TempDir {
         .args(["create-stack", "local", "--yes"])
         .assert()
         .success();
+    common::put_app_password(&proxy.endpoint);
     config
 }
 
@@ -1264,5 +1265,57 @@ fn logs_interrupted_exits_130_with_whole_lines_and_the_command_for_the_rest() {
         all,
         first_events(total as usize),
         "every event once, in order"
+    );
+}
+
+/// A closed stderr (`stackup rollback S --yes 2>&1 | head -3`) loses the lines,
+/// not the work: the rollback waits for its rollout, records it completed and
+/// exits 0; a panic (exit 101) would leave the release `started`.
+#[test]
+fn a_closed_stderr_does_not_stop_a_rollout() {
+    let (proxy, config, sdk) = slow_stack_with_release_1("closed-stderr");
+    common::stackup(config.path(), &proxy.endpoint)
+        .args(["deploy-release", "local", "--yes"])
+        .args(["--image", "web=ghcr.io/example/demo:1.1.0"])
+        .assert()
+        .success();
+    let mut child = common::stackup_process(config.path(), &proxy.endpoint)
+        .args(["--output", "json", "rollback", "local", "--yes"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("stackup starts");
+    // Read stderr up to the wait, then close it, as `head` does.
+    let mut seen = String::new();
+    {
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let start = Instant::now();
+        while !seen.contains("web: waiting for the rollout") {
+            assert!(start.elapsed() < Duration::from_secs(60), "{seen}");
+            match lines.next() {
+                Some(Ok(line)) => {
+                    seen.push_str(&line);
+                    seen.push('\n');
+                }
+                _ => panic!("stderr ended before the wait:\n{seen}"),
+            }
+        }
+    }
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("stdout");
+    let status = child.wait().expect("stackup ends");
+    assert_eq!(status.code(), Some(0), "{seen}\nstdout: {stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("JSON report");
+    assert_eq!(report["services"][0]["result"], "completed", "{report}");
+    let last = release_history(&sdk).last().cloned().expect("a record");
+    assert_eq!(
+        (last["revision"].clone(), last["result"].clone()),
+        (1.into(), "completed".into())
     );
 }

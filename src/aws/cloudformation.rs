@@ -20,6 +20,10 @@ pub struct StackInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     pub outputs: BTreeMap<String, String>,
+    /// When this stack (this id: a stack deleted and created again is another)
+    /// was created.
+    #[serde(skip)]
+    pub created: Option<std::time::SystemTime>,
     #[serde(skip)]
     pub parameters: BTreeMap<String, String>,
     #[serde(skip)]
@@ -196,6 +200,9 @@ impl CloudFormation {
             id: stack.stack_id().unwrap_or_default().to_string(),
             status,
             status_reason: stack.stack_status_reason().map(str::to_string),
+            created: stack
+                .creation_time()
+                .and_then(|time| std::time::SystemTime::try_from(*time).ok()),
             outputs: stack
                 .outputs()
                 .iter()

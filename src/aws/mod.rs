@@ -1,7 +1,8 @@
 //! AWS: one `SdkConfig` for the whole run, and one module per service.
 //!
 //! The configuration comes from the standard chain (environment, profiles, SSO,
-//! instance roles) with, in order of precedence: `--profile`; `--region`, then
+//! instance roles) with, in order of precedence: `--profile` (its credentials
+//! win over the environment's, see [`profile`]); `--region`, then
 //! the stack file's `region`, then the chain; `--endpoint-url`, then
 //! `AWS_ENDPOINT_URL`, then the stack file's `[local] endpoint_url`.
 
@@ -13,6 +14,7 @@ pub mod errors;
 mod http;
 pub mod logs;
 pub mod once;
+mod profile;
 pub mod ssm;
 pub mod sts;
 
@@ -73,7 +75,9 @@ impl Aws {
             .retry_config(retry_config())
             .timeout_config(timeout_config());
         if let Some(profile) = &options.profile {
-            loader = loader.profile_name(profile);
+            loader = loader
+                .profile_name(profile)
+                .credentials_provider(profile::credentials(profile).await?);
         }
         let region = options
             .region

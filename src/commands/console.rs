@@ -25,7 +25,7 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
     let service = choose_service(&stack, args.service.as_deref())?;
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
-    let outputs = super::deploy_release::stack_outputs(&stack, &aws).await?;
+    let (outputs, _) = super::deploy_release::stack_outputs(&stack, &aws).await?;
     let cluster = outputs
         .get("ClusterName")
         .cloned()

@@ -504,6 +504,7 @@ fn unreachable_stack(name: &str) -> StackInfo {
         status: "UNKNOWN".into(),
         status_reason: None,
         outputs: BTreeMap::new(),
+        created: None,
         parameters: BTreeMap::new(),
         tags: BTreeMap::new(),
     }

@@ -123,19 +123,20 @@ pub fn select_services(
 pub async fn stack_outputs(
     stack: &StackConfig,
     aws: &Aws,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> anyhow::Result<(BTreeMap<String, String>, history::Life)> {
     stack_outputs_for(stack, aws, None).await
 }
 
 /// Outputs of the platform stack, and of the network stack as well unless the
 /// platform has every output in `needed` (it re-exports what services use, so
 /// a deploy usually reads one stack, not two). A platform output wins over a
-/// network output of the same name.
+/// network output of the same name. With them, the platform stack's life:
+/// where its release history starts.
 pub async fn stack_outputs_for(
     stack: &StackConfig,
     aws: &Aws,
     needed: Option<&BTreeSet<String>>,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> anyhow::Result<(BTreeMap<String, String>, history::Life)> {
     let cloudformation = CloudFormation::new(aws.cloudformation());
     let missing = |name: &str| {
         anyhow::anyhow!(
@@ -152,6 +153,10 @@ pub async fn stack_outputs_for(
             Some(_) => missing(&platform_name),
         });
     };
+    let life = history::Life {
+        stack_id: platform.id,
+        created: platform.created,
+    };
     let mut outputs = platform.outputs;
     let complete =
         needed.is_some_and(|needed| needed.iter().all(|name| outputs.contains_key(name)));
@@ -164,7 +169,7 @@ pub async fn stack_outputs_for(
             outputs.entry(name).or_insert(value);
         }
     }
-    Ok(outputs)
+    Ok((outputs, life))
 }
 
 /// The placeholder names in a service's two templates (unreadable templates
@@ -365,22 +370,38 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         let ecs_client = &ecs_client;
         async move { ecs::describe_newest_revision(ecs_client, &family).await }
     }));
-    let (caller, outputs, existing_parameters, newest_revisions) = tokio::try_join!(
+    let (caller, (outputs, life), existing_parameters, newest_revisions) = tokio::try_join!(
         sts::caller(&sts_client),
         stack_outputs_for(&stack, &aws, Some(&used)),
         ssm::existing(&ssm_client, &parameters_to_read),
         async { anyhow::Ok(newest_revisions.await) },
     )?;
-    for (service, name) in &referenced {
-        if !existing_parameters.contains(name) {
-            printer.warn(format!(
-                "{service}: the task definition refers to SSM parameter {name}, which does not exist: its tasks cannot start until it does{}",
-                if name.ends_with("/database/app-password") {
-                    format!(" (`stackup update-resources {}` creates it)", stack.name)
-                } else {
-                    String::new()
-                }
-            ));
+    // A task whose secret's parameter does not exist cannot start (ECS:
+    // "ResourceInitializationError: unable to pull secrets"): found before
+    // any change, and refused unless the operator says it will exist in time.
+    let missing: Vec<Problem> = referenced
+        .iter()
+        .filter(|(_, name)| !existing_parameters.contains(name))
+        .map(|(service, name)| {
+            let creates = if name.ends_with("/database/app-password") {
+                format!("run `stackup update-resources {}`, which creates it", stack.name)
+            } else {
+                format!("create it (`aws ssm put-parameter --name {name} --type SecureString ...`)")
+            };
+            Problem::new(format!(
+                "{service}: the task definition refers to SSM parameter {name}, which does not exist: its tasks cannot start until it does"
+            ))
+            .fix(format!(
+                "{creates}, or pass --allow-missing-parameters to deploy anyway"
+            ))
+        })
+        .collect();
+    if !missing.is_empty() {
+        if !args.allow_missing_parameters {
+            return Err(InputError::new(missing).into());
+        }
+        for problem in &missing {
+            printer.warn(problem);
         }
     }
     let release = ReleaseContext {
@@ -388,6 +409,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         region: aws.region().to_string(),
         account: caller.account.clone(),
         outputs,
+        life,
         images,
         release_id,
     };
@@ -786,7 +808,7 @@ async fn plan_service(
             ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
                 .await?
                 .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
-                .filter(|record| &record.task_definition == arn)
+                .filter(|record| &record.task_definition == arn && release.life.holds(record))
         }
         _ => None,
     };
@@ -1027,6 +1049,7 @@ async fn deploy_service(
             by: caller.to_string(),
             result: outcome.to_string(),
             previous: previous.clone(),
+            stack: Some(release.life.stack_id.clone()),
         };
         let parameter = history::parameter(stack, &name);
         let ssm_client = &ssm_client;

@@ -53,7 +53,7 @@ pub fn listen() -> anyhow::Result<Listener> {
                         break;
                     }
                     if LISTENING.load(Ordering::SeqCst) == 0 {
-                        eprintln!("\ninterrupted");
+                        crate::ui::stderr_line(format_args!("\ninterrupted"));
                         std::process::exit(130);
                     }
                     pressed.send_replace(true);

@@ -65,7 +65,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     let client = aws.ecs();
     let ssm_client = aws.ssm();
     let caller = sts::caller(&aws.sts()).await?;
-    let outputs = super::deploy_release::stack_outputs(&stack, &aws).await?;
+    let (outputs, life) = super::deploy_release::stack_outputs(&stack, &aws).await?;
     let cluster = outputs
         .get("ClusterName")
         .cloned()
@@ -79,7 +79,12 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     let mut plans = Vec::new();
     for service in &services {
         let parameter = history::parameter(&stack, &service.name);
-        let records = history::parse(&ssm::history(&ssm_client, &parameter).await?);
+        // The history starts with this platform stack: a stack of the same
+        // name deleted before it left records of revisions whose roles and
+        // log group are gone.
+        let (records, before) = life.split(history::parse(
+            &ssm::history(&ssm_client, &parameter).await?,
+        ));
         let found = ecs::describe_service(&client, &cluster, &service.name).await?;
         let Some(current) = found
             .as_ref()
@@ -94,7 +99,8 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
                 passed_over.push(reason);
                 continue;
             }
-            return Err(anyhow::anyhow!(reason));
+            // Nothing remote failed: there is nothing to do (exit 2).
+            return Err(InputError::one(Problem::new(reason)).into());
         };
         // This command run again after it was killed (or interrupted) goes on
         // with that rollback, not one further back.
@@ -111,6 +117,35 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         let record = match target_record {
             Ok(record) => record,
             Err(NoTarget::Unknown(reason)) => {
+                if let Some(earlier) = args.to.as_deref().and_then(|to| {
+                    before
+                        .iter()
+                        .rev()
+                        .find(|record| history::same_revision(record, to, &current))
+                }) {
+                    return Err(InputError::one(
+                        Problem::new(format!(
+                            "{}: revision {} ran on an earlier stack {} (released {}), deleted since; its task and execution roles and its log group went with it",
+                            service.name,
+                            earlier.revision,
+                            stack.platform_stack_name(),
+                            earlier.time
+                        ))
+                        .fix(format!(
+                            "roll back to a revision of this stack's history ({}), or deploy its images again with `stackup deploy-release {} --service {} {}`",
+                            history::known_revisions(&records),
+                            stack.name,
+                            service.name,
+                            earlier
+                                .images
+                                .iter()
+                                .map(|(container, image)| format!("--image {container}={image}"))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        )),
+                    )
+                    .into());
+                }
                 let known = if reason.ends_with("known revisions: none") {
                     "the history holds none yet: deploy a release first"
                 } else {
@@ -133,7 +168,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
                     passed_over.push(reason);
                     continue;
                 }
-                return Err(anyhow::anyhow!(reason));
+                return Err(InputError::one(Problem::new(reason)).into());
             }
         };
         let target = record.task_definition.clone();
@@ -262,8 +297,8 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     let rollbacks = plans
         .into_iter()
         .map(|(service, current, target, images, follow)| {
-            let (printer, aws, ssm_client, cluster, caller) =
-                (printer, &aws, &ssm_client, &cluster, &caller);
+            let (printer, aws, ssm_client, cluster, caller, life) =
+                (printer, &aws, &ssm_client, &cluster, &caller, &life);
             let parameter = history::parameter(&stack, &service.name);
             let (release, previous) = match &follow {
                 Some(record) => (record.release.clone(), record.previous.clone()),
@@ -280,6 +315,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
                     by: caller.arn.clone(),
                     result: result.to_string(),
                     previous: previous.clone(),
+                    stack: Some(life.stack_id.clone()),
                 };
                 let client = aws.ecs();
                 let mut seen = seen_events(&client, cluster, &service.name).await?;

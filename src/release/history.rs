@@ -20,6 +20,46 @@ pub struct ReleaseRecord {
     pub result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
+    /// The platform stack (its CloudFormation id) the release ran on. A stack
+    /// deleted and created again keeps its name, its parameters and its task
+    /// definition families, but not its id: records of the deleted one are
+    /// not this stack's history (see [`Life`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+/// The platform stack a history belongs to: its id and when it was created.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Life {
+    pub stack_id: String,
+    pub created: Option<std::time::SystemTime>,
+}
+
+impl Life {
+    /// Whether `record` was written for this stack: it names this stack's id,
+    /// or (a record from before records named one) it was written after the
+    /// stack was created.
+    pub fn holds(&self, record: &ReleaseRecord) -> bool {
+        match (&record.stack, self.created) {
+            (Some(stack), _) => *stack == self.stack_id,
+            (None, None) => true,
+            (None, Some(created)) => humantime::parse_rfc3339(&record.time).is_ok_and(|time| {
+                // Records carry whole seconds.
+                let created = created
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|since| since.as_secs())
+                    .unwrap_or_default();
+                time.duration_since(std::time::UNIX_EPOCH)
+                    .is_ok_and(|since| since.as_secs() >= created)
+            }),
+        }
+    }
+
+    /// This stack's records, and those of the stacks of the same name
+    /// deleted before it, each oldest first.
+    pub fn split(&self, records: Vec<ReleaseRecord>) -> (Vec<ReleaseRecord>, Vec<ReleaseRecord>) {
+        records.into_iter().partition(|record| self.holds(record))
+    }
 }
 
 /// The time a record is written, as records carry it (RFC 3339, seconds).
@@ -131,17 +171,10 @@ pub fn rollback_target<'r>(
                 family_of(current)
             )));
         }
-        let wanted = to
-            .rsplit(':')
-            .next()
-            .and_then(|revision| revision.parse::<i64>().ok());
         return records
             .iter()
             .rev()
-            .find(|record| {
-                family_of(&record.task_definition) == family_of(current)
-                    && (record.task_definition == to || Some(record.revision) == wanted)
-            })
+            .find(|record| same_revision(record, to, current))
             .ok_or_else(|| {
                 NoTarget::Unknown(format!(
                     "no release of revision {to} in the history; known revisions: {}",
@@ -180,6 +213,17 @@ pub fn rollback_target<'r>(
         })
 }
 
+/// Whether `record` is of revision `to` (a number, `family:revision` or an
+/// ARN) of the family that runs as `current`.
+pub fn same_revision(record: &ReleaseRecord, to: &str, current: &str) -> bool {
+    let wanted = to
+        .rsplit(':')
+        .next()
+        .and_then(|revision| revision.parse::<i64>().ok());
+    family_of(&record.task_definition) == family_of(current)
+        && (record.task_definition == to || Some(record.revision) == wanted)
+}
+
 /// Each release's newest record (its result), oldest release first.
 fn decisive(records: &[ReleaseRecord]) -> Vec<&ReleaseRecord> {
     let mut decided = std::collections::HashSet::new();
@@ -192,7 +236,7 @@ fn decisive(records: &[ReleaseRecord]) -> Vec<&ReleaseRecord> {
     newest
 }
 
-fn known_revisions(records: &[ReleaseRecord]) -> String {
+pub fn known_revisions(records: &[ReleaseRecord]) -> String {
     // Each revision once, in order, with the results its releases had.
     let mut results: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
     for record in decisive(records) {
@@ -241,7 +285,40 @@ mod tests {
             by: String::new(),
             result: result.into(),
             previous: None,
+            stack: None,
         }
+    }
+
+    #[test]
+    fn a_history_starts_with_the_stack_it_belongs_to() {
+        let created = humantime::parse_rfc3339("2026-12-07T10:00:00.400Z").expect("time");
+        let life = Life {
+            stack_id: "arn:aws:cloudformation:eu-west-1:1:stack/demo-platform/new".into(),
+            created: Some(created),
+        };
+        let at = |time: &str, stack: Option<&str>| ReleaseRecord {
+            time: time.into(),
+            stack: stack.map(str::to_string),
+            ..record(1, "completed")
+        };
+        // Named stacks decide by id, whatever the time says.
+        assert!(life.holds(&at("2026-12-01T00:00:00Z", Some(&life.stack_id))));
+        assert!(!life.holds(&at(
+            "2026-12-08T00:00:00Z",
+            Some("arn:aws:cloudformation:eu-west-1:1:stack/demo-platform/old")
+        )));
+        // Records from before records named their stack decide by time, in
+        // whole seconds (the second the stack was created counts).
+        assert!(life.holds(&at("2026-12-07T10:00:00Z", None)));
+        assert!(!life.holds(&at("2026-12-07T09:59:59Z", None)));
+        assert!(!life.holds(&at("not a time", None)));
+        // A stack whose creation time is unknown holds them all.
+        assert!(Life::default().holds(&at("2020-01-01T00:00:00Z", None)));
+        let (this, before) = life.split(vec![
+            at("2026-12-06T00:00:00Z", None),
+            at("2026-12-07T11:00:00Z", Some(&life.stack_id)),
+        ]);
+        assert_eq!((this.len(), before.len()), (1, 1));
     }
 
     #[test]

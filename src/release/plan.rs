@@ -26,6 +26,8 @@ pub struct ReleaseContext<'a> {
     pub account: String,
     /// Outputs of the network and platform stacks.
     pub outputs: BTreeMap<String, String>,
+    /// The platform stack whose release history this is.
+    pub life: crate::release::history::Life,
     /// `--image CONTAINER=IMAGE`.
     pub images: BTreeMap<String, String>,
     pub release_id: String,
@@ -107,6 +109,7 @@ impl<'a> ReleaseContext<'a> {
             region: self.region.clone(),
             account: self.account.clone(),
             outputs: self.outputs.clone(),
+            life: self.life.clone(),
             images: self.images.clone(),
             release_id: release_id.to_string(),
         }

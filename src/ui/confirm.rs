@@ -32,7 +32,7 @@ pub async fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
     let answer = tokio::select! {
         answer = reading => answer??,
         _ = interrupt.recv() => {
-            eprintln!();
+            crate::ui::stderr_line("");
             return Ok(false);
         }
     };

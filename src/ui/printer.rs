@@ -38,6 +38,13 @@ fn stdout_error(error: io::Error) -> anyhow::Error {
     }
 }
 
+/// Write one line to stderr. A closed or failing stderr (`2>&1 | head`, a
+/// terminal that went away) loses the line, never the work: `eprintln!` would
+/// panic in the middle of a rollout and leave its release unrecorded.
+pub fn stderr_line(line: impl fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
 #[derive(Clone, Debug)]
 pub struct Printer {
     inner: Arc<PrinterSettings>,
@@ -113,20 +120,20 @@ impl Printer {
 
     /// A line of information for the operator, on stderr.
     pub fn info(&self, message: impl fmt::Display) {
-        eprintln!("{message}");
+        crate::ui::stderr_line(message);
     }
 
     /// A step that succeeded, on stderr.
     pub fn success(&self, message: impl fmt::Display) {
-        eprintln!("{} {message}", self.paint("32", "ok"));
+        crate::ui::stderr_line(format_args!("{} {message}", self.paint("32", "ok")));
     }
 
     pub fn warn(&self, message: impl fmt::Display) {
-        eprintln!("{} {message}", self.paint("33", "warning:"));
+        crate::ui::stderr_line(format_args!("{} {message}", self.paint("33", "warning:")));
     }
 
     pub fn error(&self, message: impl fmt::Display) {
-        eprintln!("{} {message}", self.paint("31", "error:"));
+        crate::ui::stderr_line(format_args!("{} {message}", self.paint("31", "error:")));
     }
 
     /// `text` in an ANSI colour when colour is on.

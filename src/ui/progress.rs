@@ -33,7 +33,7 @@ impl Progress {
                 last_plain_message: std::sync::Mutex::new(String::new()),
             }
         } else {
-            eprintln!("{message}");
+            crate::ui::stderr_line(&message);
             Progress {
                 bar: None,
                 last_plain_message: std::sync::Mutex::new(message),
@@ -52,7 +52,7 @@ impl Progress {
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 if *last != message {
-                    eprintln!("{message}");
+                    crate::ui::stderr_line(&message);
                     *last = message;
                 }
             }
@@ -63,7 +63,7 @@ impl Progress {
     pub fn line(&self, line: impl AsRef<str>) {
         match &self.bar {
             Some(bar) => bar.println(line.as_ref()),
-            None => eprintln!("{}", line.as_ref()),
+            None => crate::ui::stderr_line(format_args!("{}", line.as_ref())),
         }
     }
 

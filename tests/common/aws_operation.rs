@@ -9,20 +9,31 @@ use hyper::{HeaderMap, Method, Uri};
 /// Authorization header (`Credential=AKID/20260101/us-east-1/ssm/aws4_request`);
 /// "?" for an unsigned request.
 pub fn signed_service(headers: &HeaderMap) -> String {
-    let Some(authorization) = header(headers, "authorization") else {
-        return "?".to_string();
-    };
+    credential_scope(headers).map_or_else(|| "?".to_string(), |[_, _, _, service]| service)
+}
+
+/// The access key id a request was signed with (the first field of the
+/// credential scope); "?" for an unsigned request.
+#[allow(
+    dead_code,
+    reason = "the benchmark's proxy includes this file and does not use it"
+)]
+pub fn signing_key(headers: &HeaderMap) -> String {
+    credential_scope(headers).map_or_else(|| "?".to_string(), |[key, _, _, _]| key)
+}
+
+/// Access key, date, region and service of the SigV4 credential scope.
+fn credential_scope(headers: &HeaderMap) -> Option<[String; 4]> {
+    let authorization = header(headers, "authorization")?;
     authorization
         .match_indices("Credential=")
         .find_map(|(at, key)| {
             let mut scope = authorization[at + key.len()..].splitn(5, '/');
             let fields = [scope.next()?, scope.next()?, scope.next()?, scope.next()?];
-            let service = fields[3];
             (fields.iter().all(|field| !field.is_empty())
                 && scope.next()?.starts_with("aws4_request"))
-            .then(|| service.to_string())
+            .then(|| fields.map(str::to_string))
         })
-        .unwrap_or_else(|| "?".to_string())
 }
 
 /// The operation of an AWS request, by its protocol: the last dot-separated part

@@ -30,7 +30,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 
-use aws_operation::{operation_of, signed_service};
+use aws_operation::{operation_of, signed_service, signing_key};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -96,6 +96,8 @@ pub fn account_for(test_name: &str) -> String {
 pub struct Recorded {
     pub operation: String,
     pub service: String,
+    /// The access key id it was signed with.
+    pub key: String,
 }
 
 /// A proxy in front of moto for one test (see the module documentation).
@@ -211,6 +213,16 @@ impl AwsProxy {
             .map(|recorded| recorded.operation.clone())
             .collect()
     }
+
+    /// The access key ids the calls so far were signed with, each once.
+    pub fn signing_keys(&self) -> std::collections::BTreeSet<String> {
+        self.recorded
+            .lock()
+            .expect("recorded")
+            .iter()
+            .map(|recorded| recorded.key.clone())
+            .collect()
+    }
 }
 
 impl Drop for AwsProxy {
@@ -239,10 +251,12 @@ async fn forward(
     let body = body.collect().await?.to_bytes();
     let operation = operation_of(&parts.method, &parts.uri, &parts.headers, &body);
     let service = signed_service(&parts.headers);
-    recorded
-        .lock()
-        .expect("recorded")
-        .push(Recorded { operation, service });
+    let key = signing_key(&parts.headers);
+    recorded.lock().expect("recorded").push(Recorded {
+        operation,
+        service,
+        key,
+    });
     let Some(upstream) = upstream else {
         return Ok(Response::builder()
             .status(500)
@@ -297,18 +311,41 @@ impl TestStack {
         stackup(self.config.path(), &self.proxy.endpoint)
     }
 
-    /// `create-stack local --yes`, which must succeed.
+    /// `create-stack local --yes`, which must succeed, then the application's
+    /// database password as `update-resources` leaves it (the shipped task
+    /// template's secret refers to it: without it, deploy-release refuses).
     pub fn create_stack(&self) {
         self.stackup()
             .args(["create-stack", "local", "--yes"])
             .assert()
             .success();
+        put_app_password(&self.proxy.endpoint);
     }
 
     /// An SDK configuration for reading this account back.
     pub fn sdk(&self) -> aws_config::SdkConfig {
         block_on(sdk_config(&self.proxy.endpoint))
     }
+}
+
+/// The SSM parameter `update-resources` writes the application role's
+/// password to, which the shipped task template gives its tasks as a secret.
+pub const APP_PASSWORD_PARAMETER: &str = "/stackup/demo-local-v1/database/app-password";
+
+/// Put [`APP_PASSWORD_PARAMETER`] (a made-up value), as `update-resources`
+/// would, for tests that deploy without a database.
+pub fn put_app_password(endpoint: &str) {
+    block_on(async {
+        aws_sdk_ssm::Client::new(&sdk_config(endpoint).await)
+            .put_parameter()
+            .name(APP_PASSWORD_PARAMETER)
+            .value("not-a-real-password")
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("put the application password parameter")
+    });
 }
 
 /// The stackup binary with a clean AWS environment pointing at `endpoint`.
