@@ -45,7 +45,7 @@ pub struct GlobalArgs {
 
     /// Send every AWS call to this endpoint (otherwise AWS_ENDPOINT_URL, then the
     /// stack file's `[local] endpoint_url`).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", value_parser = endpoint_url)]
     pub endpoint_url: Option<String>,
 
     /// How results are written on stdout.
@@ -296,6 +296,14 @@ pub struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `--endpoint-url`: an http:// or https:// URL with a host, or a usage error (exit 2).
+fn endpoint_url(url: &str) -> Result<String, String> {
+    match crate::aws::endpoint_url_problem(url) {
+        Some(problem) => Err(problem),
+        None => Ok(url.to_string()),
+    }
 }
 
 #[cfg(test)]

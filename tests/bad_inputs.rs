@@ -366,7 +366,23 @@ fn cases() -> Vec<Case> {
             &["--image web= is not CONTAINER=IMAGE", "fix: write it like --image web="])
             .no_call(),
         case("image-with-a-space", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=has space:1"], 2,
-            &["--image web=has space:1: the image has a space", "fix: give an image reference of up to 255 letters"])
+            &["--image web=has space:1: the image has a space", "fix: give an image reference as Docker writes one"])
+            .no_call(),
+        // By the distribution reference grammar, as the ECS agent parses it.
+        case("image-repository-capitals", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=ghcr.io/Example/Shop:1.0"], 2,
+            &["--image web=ghcr.io/Example/Shop:1.0: the image has repository `Example/Shop`; repository names are lowercase (write `example/shop`)"])
+            .no_call(),
+        case("image-empty-tag", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=ghcr.io/example/shop:"], 2,
+            &["--image web=ghcr.io/example/shop:: the image ends in `:` with no tag after it"])
+            .no_call(),
+        case("image-no-name", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=:1.0"], 2,
+            &["--image web=:1.0: the image has no repository name before its tag or digest"])
+            .no_call(),
+        case("image-double-colon", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=shop::1"], 2,
+            &["--image web=shop::1: the image has repository part `shop:`"])
+            .no_call(),
+        case("image-truncated-digest", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=shop@sha256:0123abcd"], 2,
+            &["--image web=shop@sha256:0123abcd: the image has digest `sha256:0123abcd`, whose sha256 value is 8 characters where it takes 64 lowercase hex digits"])
             .no_call(),
         case("image-with-quotes", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=\"demo:1\""], 2,
             &["--image web=\"demo:1\": the image has `\"`", "fix: give an image reference"])

@@ -219,3 +219,105 @@ fn an_explicit_profile_wins_over_the_environment_and_an_unknown_one_is_refused()
     assert!(stderr.contains("they hold: trial"), "{stderr}");
     assert_eq!(stack.proxy.request_count(), calls, "no AWS call: {stderr}");
 }
+
+/// An endpoint without a scheme is bad input (exit 2, before any call), not a
+/// failed request with the SDK's dump of it.
+#[test]
+fn an_endpoint_url_without_a_scheme_is_a_usage_error() {
+    let config = common::stack_config_dir(&[]);
+    let output = assert_cmd::Command::cargo_bin("stackup")
+        .expect("binary")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .arg("--config-dir")
+        .arg(config.path())
+        .args(["--endpoint-url", "127.0.0.1:4566", "status", "local"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("127.0.0.1:4566 has no scheme: add http:// (a local emulator) or https://, as in http://127.0.0.1:4566"),
+        "{stderr}"
+    );
+    let output = common::stackup(config.path(), "http://127.0.0.1:9")
+        .env("AWS_ENDPOINT_URL", "localhost:4566")
+        .args(["status", "local"])
+        .output()
+        .expect("runs");
+    // --endpoint-url (set by the harness) wins: the variable is not read.
+    assert_ne!(output.status.code(), Some(2));
+}
+
+/// A web server on loopback, not an AWS API: its first `unavailable`
+/// requests get a 503 page, the rest a 404 page, each an HTML page titled
+/// "Welcome to nginx!". It answers at most 40 requests, then stops.
+fn web_server(unavailable: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for served in 0..40 {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            let mut request = [0u8; 65536];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let status = if served < unavailable {
+                "503 Service Unavailable"
+            } else {
+                "404 Not Found"
+            };
+            let body = "<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body>hi</body></html>";
+            let answer = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, answer.as_bytes());
+        }
+    });
+    endpoint
+}
+
+/// An endpoint that answers with a web page, not an AWS error: the error says
+/// what answered instead of "unknown error".
+#[test]
+fn an_endpoint_that_answers_html_is_named_for_what_it_answered() {
+    let config = common::stack_config_dir(&[]);
+    let output = common::stackup(config.path(), &web_server(0))
+        .args(["status", "local"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the endpoint answered HTTP 404 with an HTML page titled \"Welcome to nginx!\", not an AWS error"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("unknown error"), "{stderr}");
+}
+
+/// Answers the SDK retries (5xx, throttling) are said as they come, from the
+/// second failed attempt of a call (the first at -v), with what answered: a
+/// failing endpoint does not look like a hung command.
+#[test]
+fn retries_are_said_with_what_answered() {
+    let config = common::stack_config_dir(&[]);
+    // status makes at most three calls at once: one of them gets two 503s.
+    let output = common::stackup(config.path(), &web_server(7))
+        .args(["status", "local"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "of 10 got HTTP 503 with an HTML page titled \"Welcome to nginx!\"; retrying"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("attempt 2 of 10"), "{stderr}");
+    assert!(!stderr.contains("attempt 1 of 10"), "only at -v: {stderr}");
+}

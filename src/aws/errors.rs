@@ -180,8 +180,19 @@ impl AwsError {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ErrorClass::Unreachable,
             _ => classify(code.as_deref(), message.as_deref()),
         };
+        // An answer with no AWS error code is not AWS's: say what answered.
+        let answered = if code.is_none() {
+            error.raw_response().and_then(|raw| {
+                (raw as &dyn std::any::Any)
+                    .downcast_ref::<aws_smithy_runtime_api::client::orchestrator::HttpResponse>()
+                    .map(describe_answer)
+            })
+        } else {
+            None
+        };
         let detail = match error {
-            SdkError::ServiceError(_) => None,
+            SdkError::ServiceError(_) if answered.is_none() => None,
+            _ if answered.is_some() => answered,
             _ if credentials => Some(format!(
                 "no AWS credentials could be loaded (environment, AWS_PROFILE or --profile, SSO, container or instance role); the last source tried said: {}",
                 causes(error).last().map(|cause| cause.to_string()).unwrap_or_default()
@@ -197,6 +208,66 @@ impl AwsError {
             detail,
         }
     }
+}
+
+/// An HTTP answer that is not an AWS error, and what to make of it.
+fn describe_answer(
+    response: &aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+) -> String {
+    format!(
+        "the endpoint answered {}, not an AWS error: is it an AWS API (or an emulator of one)?",
+        answer_summary(response)
+    )
+}
+
+/// An HTTP answer in a few words: its status, and an HTML page's title or
+/// the start of any other body, on one line.
+pub fn answer_summary(
+    response: &aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+) -> String {
+    let status = response.status().as_u16();
+    let body = response
+        .body()
+        .bytes()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    let content_type = response.headers().get("content-type").unwrap_or_default();
+    let one_line = |text: &str| -> String {
+        let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut shown: String = words
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(120)
+            .collect();
+        if words.chars().count() > 120 {
+            shown.push_str("...");
+        }
+        shown
+    };
+    let lower = body.to_ascii_lowercase();
+    let what = if content_type.contains("html")
+        || lower.trim_start().starts_with("<!doctype html")
+        || lower.contains("<html")
+    {
+        let title = lower
+            .find("<title>")
+            .and_then(|start| {
+                let from = start + "<title>".len();
+                lower[from..]
+                    .find("</title>")
+                    .map(|end| one_line(&body[from..from + end]))
+            })
+            .filter(|title| !title.is_empty());
+        match title {
+            Some(title) => format!("an HTML page titled \"{title}\""),
+            None => "an HTML page".to_string(),
+        }
+    } else if body.trim().is_empty() {
+        "an empty body".to_string()
+    } else {
+        format!("\"{}\"", one_line(&body))
+    };
+    format!("HTTP {status} with {what}")
 }
 
 /// Whether TLS itself failed somewhere in an error's chain (a certificate

@@ -15,6 +15,7 @@ mod http;
 pub mod logs;
 pub mod once;
 mod profile;
+mod retry_notice;
 pub mod ssm;
 pub mod sts;
 
@@ -35,6 +36,33 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+}
+
+/// What is wrong with an endpoint URL (`--endpoint-url`, AWS_ENDPOINT_URL),
+/// if anything. Without a scheme the SDK takes `127.0.0.1:4566` as a URL whose
+/// scheme is `127.0.0.1` and fails inside the request with a dump of it.
+pub fn endpoint_url_problem(url: &str) -> Option<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some(format!(
+            "{url} has no scheme: add http:// (a local emulator) or https://, as in http://{url}"
+        ));
+    };
+    if scheme != "http" && scheme != "https" {
+        return Some(format!(
+            "{url} is a {scheme}:// URL; AWS endpoints are http:// or https://"
+        ));
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let port_ok = match host.rsplit_once(':') {
+        Some((_, port)) if !host.ends_with(']') => port.parse::<u16>().is_ok(),
+        _ => true,
+    };
+    if host.is_empty() || host.starts_with(':') || !port_ok {
+        return Some(format!(
+            "{url} names no host (and port), as in {scheme}://127.0.0.1:4566"
+        ));
+    }
+    None
 }
 
 /// Retries fit for control-plane calls: throttling is normal on AWS, and a
@@ -59,6 +87,30 @@ pub fn timeout_config() -> TimeoutConfig {
 }
 
 /// The AWS clients of one run.
+#[cfg(test)]
+mod tests {
+    use super::endpoint_url_problem;
+
+    #[test]
+    fn an_endpoint_url_needs_a_scheme_and_a_host() {
+        for good in [
+            "http://127.0.0.1:4566",
+            "https://ecs.eu-west-1.amazonaws.com",
+            "http://localhost:4566/",
+            "http://[::1]:4566",
+        ] {
+            assert_eq!(endpoint_url_problem(good), None, "{good}");
+        }
+        assert_eq!(
+            endpoint_url_problem("127.0.0.1:4566").as_deref(),
+            Some("127.0.0.1:4566 has no scheme: add http:// (a local emulator) or https://, as in http://127.0.0.1:4566")
+        );
+        assert!(endpoint_url_problem("ftp://host").is_some_and(|p| p.contains("ftp://")));
+        assert!(endpoint_url_problem("http://").is_some_and(|p| p.contains("no host")));
+        assert!(endpoint_url_problem("http://host:99999").is_some_and(|p| p.contains("no host")));
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Aws {
     config: SdkConfig,
@@ -89,6 +141,18 @@ impl Aws {
         let stack_endpoint = stack
             .and_then(|stack| stack.local.as_ref())
             .and_then(|local| local.endpoint_url.clone());
+        if options.endpoint_url.is_none() {
+            if let Some(problem) = std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .as_deref()
+                .and_then(endpoint_url_problem)
+            {
+                return Err(InputError::one(
+                    Problem::new(format!("AWS_ENDPOINT_URL: {problem}"))
+                        .fix("correct AWS_ENDPOINT_URL, or unset it to call AWS"),
+                ));
+            }
+        }
         let endpoint = match &options.endpoint_url {
             Some(url) => Some(url.clone()),
             // The loader reads AWS_ENDPOINT_URL itself; it wins over the stack file.
@@ -126,30 +190,58 @@ impl Aws {
     }
 
     pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
-        aws_sdk_cloudformation::Client::new(&self.config)
+        aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&self.config)
+                .interceptor(retry_notice::RetryNotice)
+                .build(),
+        )
     }
 
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.config)
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.config)
+                .interceptor(retry_notice::RetryNotice)
+                .build(),
+        )
     }
 
     pub fn ecs(&self) -> aws_sdk_ecs::Client {
-        aws_sdk_ecs::Client::new(&self.config)
+        aws_sdk_ecs::Client::from_conf(
+            aws_sdk_ecs::config::Builder::from(&self.config)
+                .interceptor(retry_notice::RetryNotice)
+                .build(),
+        )
     }
 
     pub fn ssm(&self) -> aws_sdk_ssm::Client {
-        aws_sdk_ssm::Client::new(&self.config)
+        aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&self.config)
+                .interceptor(retry_notice::RetryNotice)
+                .build(),
+        )
     }
 
     pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
-        aws_sdk_cloudwatchlogs::Client::new(&self.config)
+        aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&self.config)
+                .interceptor(retry_notice::RetryNotice)
+                .build(),
+        )
     }
 
     pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
-        aws_sdk_cloudwatch::Client::new(&self.config)
+        aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&self.config)
+                .interceptor(retry_notice::RetryNotice)
+                .build(),
+        )
     }
 
     pub fn sts(&self) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(&self.config)
+        aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&self.config)
+                .interceptor(retry_notice::RetryNotice)
+                .build(),
+        )
     }
 }

@@ -4,6 +4,7 @@ pub mod cookie;
 pub mod diff;
 pub mod ecs_model;
 pub mod history;
+pub mod image_reference;
 mod lenient;
 pub mod node_name;
 pub mod placeholders;

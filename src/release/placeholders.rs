@@ -49,8 +49,9 @@ pub const OPEN_NAMESPACES: &[&str] = &["image", "stack", "parameter"];
 const IMAGE_REFERENCE_LIMIT: usize = 255;
 
 /// What is wrong with an image reference given for `{{image.<container>}}`,
-/// if anything: ECS takes up to 255 letters, digits, hyphens, underscores,
-/// colons, periods, forward slashes and number signs, and `@` for a digest.
+/// if anything: ECS takes up to 255 characters, and the reference must parse
+/// by the distribution grammar (see [`super::image_reference`]) or the agent
+/// cannot pull it.
 pub fn image_reference_problem(image: &str) -> Option<String> {
     if image.chars().count() > IMAGE_REFERENCE_LIMIT {
         return Some(format!(
@@ -58,19 +59,7 @@ pub fn image_reference_problem(image: &str) -> Option<String> {
             image.chars().count()
         ));
     }
-    let bad: Vec<String> = image
-        .chars()
-        .filter(|c| !(c.is_ascii_alphanumeric() || "-_:./#@".contains(*c)))
-        .map(|c| match c {
-            ' ' => "a space".to_string(),
-            '\t' => "a tab".to_string(),
-            c if c.is_whitespace() || c.is_control() => format!("{c:?}"),
-            c => format!("`{c}`"),
-        })
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    (!bad.is_empty()).then(|| format!("has {}, which no image reference has", bad.join(", ")))
+    super::image_reference::parse(image).err()
 }
 
 /// `--image CONTAINER=IMAGE` with an image ECS would not take, as a problem
@@ -79,7 +68,7 @@ pub fn image_argument_problem(container: &str, image: &str) -> Option<crate::err
     image_reference_problem(image).map(|problem| {
         crate::error::Problem::new(format!("--image {container}={image}: the image {problem}"))
             .fix(format!(
-                "give an image reference of up to {IMAGE_REFERENCE_LIMIT} letters, digits, hyphens, underscores, colons, periods, forward slashes and number signs (@ before a digest), like --image {container}=123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2"
+                "give an image reference as Docker writes one, REGISTRY/REPOSITORY:TAG or @sha256:DIGEST (repository in lowercase, at most {IMAGE_REFERENCE_LIMIT} characters), like --image {container}=123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2"
             ))
     })
 }
@@ -311,8 +300,7 @@ mod tests {
         for good in [
             "ghcr.io/example/demo:2.0.0",
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/demo:1.4.2",
-            "demo@sha256:0123abcd",
-            "localhost:5000/team_a/demo#1",
+            "localhost:5000/team_a/demo",
         ] {
             assert_eq!(image_reference_problem(good), None, "{good}");
         }
@@ -320,11 +308,9 @@ mod tests {
             image_reference_problem("has space:1").as_deref(),
             Some("has a space, which no image reference has")
         );
-        assert_eq!(
-            image_reference_problem("\"demo:1\"").as_deref(),
-            Some("has `\"`, which no image reference has")
-        );
+        assert!(image_reference_problem("\"demo:1\"").is_some());
         assert!(image_reference_problem("demo:1\n").is_some());
+        assert!(image_reference_problem("ghcr.io/Example/Shop:1.0").is_some());
         assert!(image_reference_problem(&"a".repeat(256))
             .is_some_and(|problem| problem.contains("at most 255")));
     }

@@ -9,16 +9,19 @@ defmodule Demo.Application do
     query = System.get_env("DNS_CLUSTER_QUERY")
     interval = env_int("DNS_CLUSTER_INTERVAL_MS", 3_000)
 
-    Logger.info(
-      "demo starting: node=#{node()} port=#{port} dns_cluster_query=#{query || "(unset)"}"
-    )
-
     children = [
-      {Demo.Cluster, query: query, interval: interval},
-      {Demo.Http, port: port}
+      {Demo.Http, port: port},
+      {Demo.Cluster, query: query, interval: interval}
     ]
 
-    Supervisor.start_link(children, strategy: :one_for_one, name: Demo.Supervisor)
+    with {:ok, pid} <-
+           Supervisor.start_link(children, strategy: :one_for_one, name: Demo.Supervisor) do
+      Logger.info(
+        "demo started: node=#{node()} port=#{port} dns_cluster_query=#{query || "(unset)"}"
+      )
+
+      {:ok, pid}
+    end
   end
 
   defp env_int(name, default) do

@@ -24,7 +24,10 @@ defmodule Demo.Cluster do
         :ignore
 
       not Node.alive?() ->
-        Logger.warning("cluster: node is not distributed (RELEASE_DISTRIBUTION=none?), no discovery")
+        Logger.warning(
+          "cluster: node is not distributed (RELEASE_DISTRIBUTION=none?), no discovery"
+        )
+
         :ignore
 
       true ->

@@ -9,11 +9,14 @@ defmodule Demo.Http do
   def start_link(opts), do: Task.start_link(__MODULE__, :listen, [Keyword.fetch!(opts, :port)])
 
   def listen(port) do
-    {:ok, socket} =
-      :gen_tcp.listen(port, [:binary, packet: :http_bin, active: false, reuseaddr: true])
+    case :gen_tcp.listen(port, [:binary, packet: :http_bin, active: false, reuseaddr: true]) do
+      {:ok, socket} ->
+        accept(socket)
 
-    Logger.info("http: listening on port #{port}")
-    accept(socket)
+      {:error, reason} ->
+        Logger.error("http: cannot listen on port #{port}: #{:inet.format_error(reason)}")
+        exit({:listen, reason})
+    end
   end
 
   defp accept(socket) do
@@ -24,13 +27,18 @@ defmodule Demo.Http do
   end
 
   defp serve(client) do
-    with {:ok, {:http_request, method, {:abs_path, path}, _version}} <- :gen_tcp.recv(client, 0, 5_000),
+    with {:ok, {:http_request, method, {:abs_path, path}, _version}} <-
+           :gen_tcp.recv(client, 0, 5_000),
          :ok <- skip_headers(client) do
       {status, body} = route(method, path)
 
       :gen_tcp.send(client, [
-        "HTTP/1.1 ", status, "\r\ncontent-type: text/plain\r\ncontent-length: ",
-        Integer.to_string(byte_size(body)), "\r\nconnection: close\r\n\r\n", body
+        "HTTP/1.1 ",
+        status,
+        "\r\ncontent-type: text/plain\r\ncontent-length: ",
+        Integer.to_string(byte_size(body)),
+        "\r\nconnection: close\r\n\r\n",
+        body
       ])
     end
 
