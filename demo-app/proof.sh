@@ -114,6 +114,8 @@ for n in 10 11 12; do run_node "$n" web -e RELEASE_COOKIE="$COOKIE" -e ERL_AFLAG
 wait_peers 60 2 10 11 12 || { echo "FAIL: not whole within 60 s"; exit 1; }
 echo "whole $(since "$t0") s after the first docker run"
 for n in 10 11 12; do health "$n"; done
+echo "the alias as the nodes resolve it (Docker's embedded DNS, 127.0.0.11):"
+rpc 10 'IO.inspect(:inet_res.getbyname(~c"web", :a))'
 echo "\$ docker exec -e RELEASE_NODE=web@10.77.64.10 -e RELEASE_DISTRIBUTION=name web-10 /app/bin/demo rpc 'IO.inspect(Node.list())'"
 rpc 10 'IO.inspect(Node.list())'
 echo "\$ docker exec web-10 /app/bin/demo rpc 'IO.inspect(Node.list())'   # without the node's name"
@@ -127,6 +129,7 @@ echo "\$ script -qec 'docker exec -it -e RELEASE_NODE=web@10.77.64.10 -e RELEASE
 echo
 health 10
 "$D" stats --no-stream --format '{{.Name}} {{.MemUsage}} {{.CPUPerc}}' web-10 web-11 web-12
+echo "web-10 VM: $("$D" exec web-10 grep VmRSS /proc/1/status | tr -s ' \t' ' '), erlang:memory(total) $(rpc 10 'IO.puts(:erlang.memory(:total))') bytes"
 "$D" logs web-10
 
 say "2. a node stopped and started again rejoins"

@@ -75,6 +75,29 @@ pub fn cookie_warnings<'a>(
         .collect()
 }
 
+/// What `update-resources` would refuse in the files the `[database]` table
+/// names, found offline: the migrations folder (names, duplicate and missing
+/// versions, down files without their migration) and the CA bundle.
+pub fn check_database_files(stack: &StackConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(dir) = &stack.database.migrations {
+        if let Err(error) = crate::db::migrations::read_folder(&stack.resolve(dir)) {
+            problems.extend(error.problems);
+        }
+    }
+    if let Some(ca_file) = &stack.database.ca_file {
+        if let Err(problem) = crate::db::tls::read_ca_bundle(&stack.resolve(ca_file)) {
+            problems.push(
+                Problem::new(problem)
+                    .in_file(&stack.file)
+                    .at_key("database.ca_file")
+                    .fix("point ca_file at a PEM file of the CA certificates that sign the database's certificate (for RDS, the region's bundle from https://truststore.pki.rds.amazonaws.com)"),
+            );
+        }
+    }
+    problems
+}
+
 /// Load the stack file and check every template; all problems in one error.
 pub fn load_checked(config_dir: &std::path::Path, stack: &str) -> Result<StackConfig, InputError> {
     let config = config::load(config_dir, stack)?;
@@ -143,17 +166,30 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
                 Ok(value) => {
                     let text = std::fs::read_to_string(path).unwrap_or_default();
                     let found = task_templates::check(kind, &value, &text, display, &check_context);
-                    // The model is read only from a template whose placeholders
-                    // are all known, so that nothing is reported twice.
-                    if found.is_empty() {
-                        let source = Source {
-                            kind,
-                            file: display,
-                            text: &text,
-                            service: &service.name,
-                        };
-                        problems.extend(check_model(stack, service, &source, &value));
-                    }
+                    // The model is read whatever the placeholders say (every
+                    // problem in one run), but a field whose placeholder is
+                    // already reported is not reported again.
+                    let source = Source {
+                        kind,
+                        file: display,
+                        text: &text,
+                        service: &service.name,
+                    };
+                    let reported: BTreeSet<&str> = found
+                        .iter()
+                        .filter_map(|problem| problem.key.as_deref())
+                        .collect();
+                    problems.extend(
+                        check_model(stack, service, &source, &value)
+                            .into_iter()
+                            .filter(|problem| {
+                                problem.key.as_deref().is_none_or(|key| {
+                                    !reported.iter().any(|reported| {
+                                        key.starts_with(reported) || reported.starts_with(key)
+                                    })
+                                })
+                            }),
+                    );
                     problems.extend(found);
                     if kind == TemplateKind::TaskDefinition {
                         problems.extend(check_log_configuration(
@@ -183,8 +219,9 @@ fn check_model(
     template: &Value,
 ) -> Vec<Problem> {
     let lookup = |name: &str| -> Option<Value> {
+        // An unknown name is reported by the checks; here it stands for itself.
         if !placeholders::is_known(name) {
-            return None;
+            return Some(Value::String(format!("{{{{{name}}}}}")));
         }
         let known = match name {
             "region" => stack.region.clone(),
@@ -196,7 +233,7 @@ fn check_model(
     };
     let mut resolved = match placeholders::resolve(template, &lookup) {
         Ok(resolved) => resolved,
-        // Unknown names are reported by the checks.
+        // Malformed placeholders are reported by the checks.
         Err(_) => return Vec::new(),
     };
     let mut problems = task_templates::settle_decided_fields(source, &mut resolved, &lookup);

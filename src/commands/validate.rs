@@ -6,7 +6,7 @@ use super::Context;
 use crate::cli::StackArgs;
 use crate::config;
 use crate::error::{InputError, Problem};
-use crate::validation::{check_templates, cookie_warnings};
+use crate::validation::{check_database_files, check_templates, cookie_warnings};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -45,7 +45,8 @@ pub fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
     let (stack_id, templates, problems, warnings) =
         match config::load(&context.global.config_dir, &args.stack) {
             Ok(stack) => {
-                let (templates, problems) = check_templates(&stack);
+                let (templates, mut problems) = check_templates(&stack);
+                problems.extend(check_database_files(&stack));
                 (
                     Some(stack.stack_id()),
                     templates,

@@ -26,19 +26,7 @@ pub fn client_config(mode: SslMode, ca_file: Option<&Path>) -> anyhow::Result<Cl
         SslMode::VerifyFull => {
             let path = ca_file
                 .ok_or_else(|| anyhow::anyhow!("sslmode verify-full needs database.ca_file"))?;
-            let mut roots = RootCertStore::empty();
-            let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|error| {
-                    anyhow::anyhow!("cannot read CA bundle {}: {error}", path.display())
-                })?
-                .collect::<Result<_, _>>()
-                .map_err(|error| {
-                    anyhow::anyhow!("CA bundle {} is not PEM: {error}", path.display())
-                })?;
-            let (added, _) = roots.add_parsable_certificates(certificates);
-            if added == 0 {
-                anyhow::bail!("CA bundle {} holds no usable certificate", path.display());
-            }
+            let roots = read_ca_bundle(path).map_err(|problem| anyhow::anyhow!("{problem}"))?;
             builder.with_root_certificates(roots).with_no_client_auth()
         }
         SslMode::Require => builder
@@ -49,6 +37,24 @@ pub fn client_config(mode: SslMode, ca_file: Option<&Path>) -> anyhow::Result<Cl
             .with_no_client_auth(),
     };
     Ok(config)
+}
+
+/// The trust roots of a PEM CA bundle (`database.ca_file`), or why it gives
+/// none; `validate` asks the same before any connection does.
+pub fn read_ca_bundle(path: &Path) -> Result<RootCertStore, String> {
+    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|error| format!("cannot read CA bundle {}: {error}", path.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|error| format!("CA bundle {} is not PEM: {error}", path.display()))?;
+    let mut roots = RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(certificates);
+    if added == 0 {
+        return Err(format!(
+            "CA bundle {} holds no usable certificate",
+            path.display()
+        ));
+    }
+    Ok(roots)
 }
 
 /// `sslmode=require`: the session is encrypted and the handshake signatures
