@@ -213,7 +213,7 @@ pub struct DeployReleaseArgs {
     pub no_wait: bool,
 
     /// How long to wait for the rollout (default: [deploy] timeout, 15m).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<humantime::Duration>,
 
     /// On a failed rollout, leave the service as it is instead of rolling back
@@ -246,7 +246,7 @@ pub struct RollbackArgs {
     pub to: Option<String>,
 
     /// How long to wait for the rollout (default: [deploy] timeout).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<humantime::Duration>,
 }
 
@@ -296,6 +296,19 @@ pub struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// `--timeout`: a duration written as the stack file writes one (`15m`,
+/// `90s`, `1h30m`); a bare number is refused with that form, not humantime's
+/// `5sec`.
+fn duration(text: &str) -> Result<humantime::Duration, String> {
+    text.parse::<humantime::Duration>().map_err(|error| {
+        if text.trim().chars().all(|c| c.is_ascii_digit()) && !text.trim().is_empty() {
+            format!("a duration needs a unit: write {text}m for minutes or {text}s for seconds (as in the stack file's timeout = \"15m\")")
+        } else {
+            format!("{error}; write it like 15m, 90s or 1h30m")
+        }
+    })
 }
 
 /// `--endpoint-url`: an http:// or https:// URL with a host, or a usage error (exit 2).

@@ -1576,42 +1576,68 @@ fn read_service(table: &TableReader, name: &str, config_dir: &Path) -> Option<Se
     })
 }
 
-fn check_console_command(table: &TableReader, found: &Found<String>) -> Option<String> {
-    let mut rest = found.value.as_str();
-    let mut ok = !rest.trim().is_empty();
+/// The placeholders of a console command that are not [`CONSOLE_PLACEHOLDERS`]:
+/// each `{name}` (a name of letters, digits and underscores) not written as a
+/// shell's `${name}`. Other braces are the command's own (`awk '{print $1}'`).
+pub fn unknown_console_placeholders(command: &str) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let mut rest = command;
+    let mut before = None;
     while let Some(start) = rest.find('{') {
+        let shell_variable = if start == 0 {
+            before == Some('$')
+        } else {
+            rest[..start].ends_with('$')
+        };
         let after = &rest[start + 1..];
         let Some(end) = after.find('}') else {
-            ok = false;
             break;
         };
-        if !CONSOLE_PLACEHOLDERS.contains(&&after[..end]) {
-            table.diagnostics().report(
-                Some(&found.span),
-                &table.key_path("console_command"),
-                format!("unknown placeholder {{{}}}", &after[..end]),
-                Some(format!(
-                    "use only {}",
-                    CONSOLE_PLACEHOLDERS
-                        .iter()
-                        .map(|p| format!("{{{p}}}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            );
-            return None;
+        let name = &after[..end];
+        let is_name = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if is_name && !shell_variable && !CONSOLE_PLACEHOLDERS.contains(&name) {
+            unknown.push(format!("{{{name}}}"));
         }
+        before = Some('}');
         rest = &after[end + 1..];
     }
-    if !ok {
+    unknown
+}
+
+/// How to write a console command's placeholders.
+pub fn console_placeholders_fix() -> String {
+    format!(
+        "use only {}",
+        CONSOLE_PLACEHOLDERS
+            .iter()
+            .map(|placeholder| format!("{{{placeholder}}}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn check_console_command(table: &TableReader, found: &Found<String>) -> Option<String> {
+    if found.value.trim().is_empty() {
         table.diagnostics().report(
             Some(&found.span),
             &table.key_path("console_command"),
-            "is empty or has an unclosed {",
+            "is empty",
             Some(
                 "write it like console_command = \"docker exec -it {container} bin/demo remote\""
                     .to_string(),
             ),
+        );
+        return None;
+    }
+    let unknown = unknown_console_placeholders(&found.value);
+    if let Some(first) = unknown.first() {
+        table.diagnostics().report(
+            Some(&found.span),
+            &table.key_path("console_command"),
+            format!("unknown placeholder {first}"),
+            Some(console_placeholders_fix()),
         );
         return None;
     }
@@ -1729,6 +1755,23 @@ fn read_local(root: &TableReader) -> Option<LocalConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_console_command_names_only_known_placeholders() {
+        assert!(
+            unknown_console_placeholders("docker exec -it {container} bin/{app} remote").is_empty()
+        );
+        assert_eq!(
+            unknown_console_placeholders("echo {nod} {container} {relase}"),
+            vec!["{nod}", "{relase}"]
+        );
+        // The shell's own braces are the command's.
+        assert!(
+            unknown_console_placeholders("echo ${HOME} \"${node}\" | awk '{print $1}' {} {1}")
+                .is_empty()
+        );
+        assert!(unknown_console_placeholders("{").is_empty());
+    }
 
     fn parse_text(text: &str) -> Result<StackConfig, InputError> {
         let source = Source {

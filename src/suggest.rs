@@ -1,32 +1,46 @@
 //! "Did you mean ...?" for misspelt keys and names.
 
 /// The candidate nearest to a misspelt name, if it is near enough to be a typo.
+///
+/// The same name in other capitals wins; then one a single edit away; then a
+/// candidate the name begins (`LoadBalancerDns` is `LoadBalancerDnsName` cut
+/// short, not `LoadBalancerArn` with three letters changed); then the fewest edits,
+/// a swap of two letters counting as one (Damerau-Levenshtein), up to a
+/// third of the candidate's length.
 pub fn closest<'c>(name: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let lower = name.to_lowercase();
+    if let Some(same) = candidates
+        .iter()
+        .find(|candidate| candidate.to_lowercase() == lower)
+    {
+        return Some(same);
+    }
+    // One edit (or one swap) away is a typo, whatever else is near.
+    if let Some(typo) = candidates
+        .iter()
+        .find(|candidate| edit_distance(name, candidate) <= 1)
+    {
+        return Some(typo);
+    }
+    let cut_short = candidates
+        .iter()
+        .filter(|candidate| lower.len() >= 4 && candidate.to_lowercase().starts_with(&lower))
+        .min_by_key(|candidate| candidate.len());
+    if let Some(cut_short) = cut_short {
+        return Some(cut_short);
+    }
     candidates
         .into_iter()
         .map(|candidate| (edit_distance(name, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
+        .filter(|(distance, candidate)| *distance <= (candidate.chars().count() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance, by characters.
+/// Edits from one name to another, a swap of neighbours counting as one.
 fn edit_distance(left: &str, right: &str) -> usize {
-    let right: Vec<char> = right.chars().collect();
-    let mut previous: Vec<usize> = (0..=right.len()).collect();
-    for (row, left_char) in left.chars().enumerate() {
-        let mut current = vec![row + 1];
-        for (column, right_char) in right.iter().enumerate() {
-            let substitution = previous[column] + usize::from(left_char != *right_char);
-            current.push(
-                substitution
-                    .min(previous[column + 1] + 1)
-                    .min(current[column] + 1),
-            );
-        }
-        previous = current;
-    }
-    previous[right.len()]
+    strsim::damerau_levenshtein(left, right)
 }
 
 #[cfg(test)]
@@ -36,7 +50,7 @@ mod tests {
     #[test]
     fn edit_distance_counts_single_edits() {
         assert_eq!(edit_distance("cidr", "cidr"), 0);
-        assert_eq!(edit_distance("cdir", "cidr"), 2);
+        assert_eq!(edit_distance("cdir", "cidr"), 1);
         assert_eq!(edit_distance("desired_cont", "desired_count"), 1);
     }
 
@@ -51,5 +65,17 @@ mod tests {
             Some("LogGroupName")
         );
         assert_eq!(closest("zzz", ["desired_count", "cookie"]), None);
+        assert_eq!(
+            closest(
+                "LoadBalancerDns",
+                ["LoadBalancerArn", "LoadBalancerDnsName"]
+            ),
+            Some("LoadBalancerDnsName")
+        );
+        assert_eq!(
+            closest("relase.id", ["release.id", "region"]),
+            Some("release.id")
+        );
+        assert_eq!(closest("vpcid", ["VpcId", "VpcCidr"]), Some("VpcId"));
     }
 }

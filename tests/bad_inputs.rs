@@ -241,6 +241,14 @@ fn cases() -> Vec<Case> {
             &["web: the task definition refers to SSM parameter /stackup/demo-local-v1/config/api-key, which does not exist: its tasks cannot start until it does",
               "or pass --allow-missing-parameters to deploy anyway"])
             .file("task-defs/web.json", TaskDefinition("\"{{parameter.database/app-password}}\" }", "\"{{parameter.database/app-password}}\" },\n        { \"name\": \"API_KEY\", \"valueFrom\": \"{{parameter.config/api-key}}\" }")),
+        case("task-misspelt-placeholder", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["task-defs/web.json", "unknown placeholder {{relase.id}}", "fix: did you mean {{release.id}}? Otherwise use image.<container>"])
+            .file("task-defs/web.json", TaskDefinition("{ \"name\": \"PHX_SERVER\", \"value\": \"true\" }", "{ \"name\": \"PHX_SERVER\", \"value\": \"true\" },\n        { \"name\": \"RELEASE\", \"value\": \"{{relase.id}}\" }"))
+            .no_call(),
+        case("task-output-cut-short", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["task-defs/web.json", "{{stack.LoadBalancerDns}} is not an output of the stack's templates", "did you mean {{stack.LoadBalancerDnsName}}?"])
+            .file("task-defs/web.json", TaskDefinition("{ \"name\": \"PHX_SERVER\", \"value\": \"true\" }", "{ \"name\": \"PHX_SERVER\", \"value\": \"true\" },\n        { \"name\": \"PHX_HOST\", \"value\": \"{{stack.LoadBalancerDns}}\" }"))
+            .no_call(),
         case("task-misspelt-output", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web.json", "{{stack.LogGroup}} is not an output of the stack's templates", "did you mean {{stack.LogGroupName}}?"])
             .file("task-defs/web.json", TaskDefinition("{{stack.LogGroupName}}", "{{stack.LogGroup}}"))
@@ -397,7 +405,10 @@ fn cases() -> Vec<Case> {
             &["stacks/local.toml: --service wbe: the stack has no such service", "fix: services: web"])
             .no_call(),
         case("deploy-bad-timeout", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=a:1", "--timeout", "5 parsecs"], 2,
-            &["invalid value '5 parsecs' for '--timeout <DURATION>'", "unknown time unit \"parsecs\""])
+            &["invalid value '5 parsecs' for '--timeout <DURATION>'", "unknown time unit \"parsecs\"", "write it like 15m, 90s or 1h30m"])
+            .no_call(),
+        case("deploy-timeout-no-unit", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=a:1", "--timeout", "5"], 2,
+            &["invalid value '5' for '--timeout <DURATION>': a duration needs a unit: write 5m for minutes or 5s for seconds"])
             .no_call(),
         case("logs-bad-since", Argument, Live, &["logs", "local", "--since", "yesterday"], 2,
             &["--since yesterday is neither a duration nor a time", "fix: write --since 15m, --since 2h, --since 2026-11-21T10:00:00Z or --since 2026-11-21T12:00:00+02:00"])
@@ -432,6 +443,9 @@ fn cases() -> Vec<Case> {
             .no_call(),
         case("console-unknown-service", Argument, Live, &["console", "local", "--service", "api"], 2,
             &["stacks/local.toml: --service api: the stack has no such service", "fix: services: web"])
+            .no_call(),
+        case("console-command-unknown-placeholder", Argument, Live, &["console", "local", "--command", "echo {nod} ${HOME} '{print $1}'"], 2,
+            &["--command: unknown placeholder {nod}", "fix: use only {container}, {node}, {app} (a shell variable is written ${NAME})"])
             .no_call(),
         case("console-unknown-task", Argument, Live, &["console", "local", "--task", "0123456789abcdef"], 2,
             &["--task 0123456789abcdef: no such running task of web", "fix: running: "]),

@@ -20,11 +20,16 @@ impl TestStack {
             .args(["--output", "json", "create-stack", "local", "--yes"])
             .output()
             .expect("runs");
-        assert!(
-            output.status.success(),
-            "create-stack failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "create-stack failed: {stderr}");
+        // Each stack's end is said once, as the result (not also as progress).
+        for stack in ["demo-local-v1-network", "demo-local-v1-platform"] {
+            let said = stderr
+                .lines()
+                .filter(|line| line.ends_with(&format!("{stack}: CREATE_COMPLETE")))
+                .count();
+            assert!(said <= 1, "{stack} said {said} times: {stderr}");
+        }
         serde_json::from_slice(&output.stdout).expect("JSON report")
     }
 }

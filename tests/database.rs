@@ -466,4 +466,21 @@ fn psql_through_the_tunnel_runs_a_query() {
     let (code, _, stderr) = wait_exit(&mut tunnel, Duration::from_secs(10));
     assert_eq!(code, 0, "Ctrl-C ends the tunnel cleanly: {stderr}");
     assert!(stderr.contains("tunnel closed"), "{stderr}");
+    // The aws CLI command it suggests reads where stackup reads.
+    assert!(
+        stderr.contains(" --region us-east-1 --endpoint-url http://127.0.0.1:"),
+        "{stderr}"
+    );
+
+    // SIGTERM (a service manager stopping it) ends it the same way.
+    let mut tunnel = db.spawn(&["--output", "json", "tunnel", "local", "--local-port", "0"]);
+    let mut lines = BufReader::new(tunnel.stdout.take().expect("stdout")).lines();
+    lines.next().expect("a line").expect("readable");
+    Command::new("kill")
+        .args(["-TERM", &tunnel.id().to_string()])
+        .status()
+        .expect("kill");
+    let (code, _, stderr) = wait_exit(&mut tunnel, Duration::from_secs(10));
+    assert_eq!(code, 0, "SIGTERM ends the tunnel cleanly: {stderr}");
+    assert!(stderr.contains("tunnel closed"), "{stderr}");
 }

@@ -1232,7 +1232,11 @@ fn allows(pattern: &str, action: &str) -> bool {
 /// own; the role's actions are read from the template.
 #[test]
 fn the_deploy_role_allows_every_call_of_the_deploying_commands() {
-    let fixture = fixture("deploy-role", &[]);
+    // A cookie per release: the failed release's cookie is removed too.
+    let fixture = fixture(
+        "deploy-role",
+        &[("cookie = \"stack\"", "cookie = \"release\"")],
+    );
     let deployer = common::AwsProxy::start(
         &common::LocalCloud::load().moto_endpoint(),
         &fixture.proxy.account,
@@ -1278,6 +1282,7 @@ fn the_deploy_role_allows_every_call_of_the_deploying_commands() {
         "logs:GetLogEvents",
         "logs:FilterLogEvents",
         "ssm:GetParameterHistory",
+        "ssm:DeleteParameter",
         "cloudwatch:GetMetricData",
     ] {
         assert!(
@@ -1362,4 +1367,46 @@ fn a_stack_created_again_starts_its_history_afresh() {
         Vec::<String>::new()
     );
     assert_eq!(fixture.service_task_definition(), running);
+}
+
+/// A `cookie = "release"` release rolled back leaves no task that uses its
+/// cookie: the cookie is removed; the running release's stays.
+#[test]
+fn the_cookie_of_a_rolled_back_release_is_removed() {
+    let fixture = fixture(
+        "release-cookie-removed",
+        &[("cookie = \"stack\"", "cookie = \"release\"")],
+    );
+    let (code, first, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    fixture.fail_next_deployment("CannotPullContainerError: not found");
+    let (code, failed, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:broken"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(failed["services"][0]["result"], "rolled-back", "{failed}");
+    let cookie = |report: &serde_json::Value| {
+        format!(
+            "/stackup/demo-local-v1/cookies/{}",
+            report["release"].as_str().expect("release id")
+        )
+    };
+    assert!(
+        stderr.contains(&format!("removed {}", cookie(&failed))),
+        "{stderr}"
+    );
+    let sdk = fixture.sdk();
+    let exists = |name: String| {
+        block_on(async {
+            aws_sdk_ssm::Client::new(&sdk)
+                .get_parameter()
+                .name(name)
+                .send()
+                .await
+                .is_ok()
+        })
+    };
+    assert!(
+        !exists(cookie(&failed)),
+        "the failed release's cookie is gone"
+    );
+    assert!(exists(cookie(&first)), "the running release's cookie stays");
 }

@@ -146,6 +146,21 @@ pub async fn put_record(client: &Client, name: &str, value: &str) -> anyhow::Res
     .await
 }
 
+/// Delete a parameter; one already gone is no error.
+pub async fn delete(client: &Client, name: &str) -> anyhow::Result<()> {
+    let result = client
+        .delete_parameter()
+        .name(name)
+        .send()
+        .await
+        .aws_context(|| format!("deleting SSM parameter {name}"));
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if class_of(&error) == Some(ErrorClass::NotFound) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// A plain String parameter's value (a release record), or `None` when the
 /// parameter does not exist.
 pub async fn get_record(client: &Client, name: &str) -> anyhow::Result<Option<String>> {

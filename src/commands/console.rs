@@ -24,6 +24,24 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     let printer = &context.printer;
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
     let service = choose_service(&stack, args.service.as_deref())?;
+    // --command follows console_command's rule: an unknown placeholder would
+    // run as typed on the host.
+    if let Some(command) = &args.command {
+        let unknown = crate::config::unknown_console_placeholders(command);
+        if !unknown.is_empty() {
+            return Err(InputError::one(
+                Problem::new(format!(
+                    "--command: unknown placeholder {}",
+                    unknown.join(", ")
+                ))
+                .fix(format!(
+                    "{} (a shell variable is written ${{NAME}})",
+                    crate::config::console_placeholders_fix()
+                )),
+            )
+            .into());
+        }
+    }
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
     let (outputs, _) = super::deploy_release::stack_outputs(&stack, &aws).await?;
     let cluster = outputs

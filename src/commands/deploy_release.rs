@@ -604,6 +604,18 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         .iter()
         .map(|plan| plan.left_alone().then(|| plan.unchanged()))
         .collect();
+    // The cookie of each `cookie = "release"` service deployed: a release
+    // rolled back everywhere leaves its cookie to no task.
+    let release_cookies: Vec<(String, String)> = planned
+        .iter()
+        .filter(|plan| !plan.left_alone() && plan.release.service.cookie == CookieMode::Release)
+        .map(|plan| {
+            (
+                plan.release.service.name.clone(),
+                plan.release.cookie_parameter.clone(),
+            )
+        })
+        .collect();
     let deployments = planned
         .into_iter()
         .filter(|plan| !plan.left_alone())
@@ -651,6 +663,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         })
         .collect::<Vec<_>>()
         .join("; ");
+    remove_unused_cookies(printer, &aws, &release_cookies, &results).await?;
     report(printer, &stack, &release_name, results.clone())?;
     if !failed.is_empty() {
         anyhow::bail!("release {release_name} did not roll out: {summary}");
@@ -698,6 +711,39 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
             again_command(&stack, args)
         ))
         .into());
+    }
+    Ok(())
+}
+
+/// A per-release cookie whose every service was rolled back is used by no
+/// task: it is deleted, so failed releases leave no secret behind. One that a
+/// service still runs, or may (a failure left in place, a rollout not
+/// followed), stays.
+async fn remove_unused_cookies(
+    printer: &Printer,
+    aws: &Aws,
+    release_cookies: &[(String, String)],
+    results: &[ServiceResult],
+) -> anyhow::Result<()> {
+    let parameters: BTreeSet<&String> = release_cookies
+        .iter()
+        .map(|(_, parameter)| parameter)
+        .collect();
+    for parameter in parameters {
+        let all_rolled_back = release_cookies
+            .iter()
+            .filter(|(_, used)| used == parameter)
+            .all(|(service, _)| {
+                results
+                    .iter()
+                    .any(|result| &result.service == service && result.result == "rolled-back")
+            });
+        if all_rolled_back {
+            ssm::delete(&aws.ssm(), parameter).await?;
+            printer.info(format!(
+                "removed {parameter}: the cookie of a release no task runs"
+            ));
+        }
     }
     Ok(())
 }

@@ -84,7 +84,7 @@ pub async fn follow(
                 failures,
             });
         };
-        progress.set_message(format!("{stack_name}: {}", stack.status));
+        // A settled status is the caller's to say (once, as its result).
         if status_kind(&stack.status) != StatusKind::InProgress {
             progress.finish();
             return Ok(Followed {
@@ -92,6 +92,7 @@ pub async fn follow(
                 failures,
             });
         }
+        progress.set_message(format!("{stack_name}: {}", stack.status));
         if tokio::time::Instant::now() >= deadline {
             anyhow::bail!(
                 "{stack_name} is still {} after {}; CloudFormation carries on. {resume_hint}",

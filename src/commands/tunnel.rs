@@ -74,6 +74,11 @@ pub async fn run(context: &Context, args: &TunnelArgs) -> anyhow::Result<()> {
         ),
         password_parameter: password_parameter.clone(),
     };
+    // Ctrl-C is the normal end; SIGTERM and SIGHUP (a service manager, a
+    // dropped session) end it the same way, closing the SSH session;
+    // listening before the address is printed, which is when a caller
+    // may signal.
+    let mut interrupt = super::interrupt::listen()?;
     if printer.is_json() {
         printer.json_line(&listening)?;
     } else {
@@ -83,15 +88,23 @@ pub async fn run(context: &Context, args: &TunnelArgs) -> anyhow::Result<()> {
         "forwarding {local} to {} through {}; Ctrl-C stops it",
         listening.database, listening.bastion
     ));
+    // The aws CLI reads the same place stackup does: this region, this
+    // endpoint (a local cloud), this profile.
+    let mut reach = format!(" --region {}", aws.region());
+    if let Some(endpoint) = aws.sdk_config().endpoint_url() {
+        reach.push_str(&format!(" --endpoint-url {endpoint}"));
+    }
+    if let Some(profile) = &context.aws.profile {
+        reach.push_str(&format!(" --profile {profile}"));
+    }
     printer.info(format!(
-        "the password is the SSM SecureString {password_parameter} (for example: PGPASSWORD=$(aws ssm get-parameter --with-decryption --name {password_parameter} --query Parameter.Value --output text))"
+        "the password is the SSM SecureString {password_parameter} (for example: PGPASSWORD=$(aws ssm get-parameter --with-decryption --name {password_parameter}{reach} --query Parameter.Value --output text))"
     ));
 
-    let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = &mut interrupt => break,
+            _ = interrupt.recv() => break,
         };
         let (mut client, peer) = match accepted {
             Ok(accepted) => accepted,

@@ -238,11 +238,27 @@ pub fn check(
             .split_once('.')
             .unwrap_or((&placeholder.name, ""));
         if !placeholders::is_known(&placeholder.name) {
+            // A misspelt namespace keeps what follows it: {{imgae.web}}.
+            let candidates: Vec<String> = placeholders::PLAIN_NAMES
+                .iter()
+                .chain(placeholders::DOTTED_NAMES)
+                .map(|name| name.to_string())
+                .chain(
+                    placeholders::OPEN_NAMESPACES
+                        .iter()
+                        .filter(|_| !rest.is_empty())
+                        .map(|open| format!("{open}.{rest}")),
+                )
+                .collect();
+            let near =
+                crate::suggest::closest(&placeholder.name, candidates.iter().map(String::as_str))
+                    .map(|near| format!("did you mean {{{{{near}}}}}? Otherwise "))
+                    .unwrap_or_default();
             problems.push(problem(
                 format!("unknown placeholder {{{{{}}}}}", placeholder.name),
                 &placeholder.pointer,
                 line,
-                "use image.<container>, stack.<Output>, parameter.<path>, cookie.arn, service.*, app, environment, version, stack_id, region, account_id, family, task_definition or release.id (see the README)",
+                &format!("{near}use image.<container>, stack.<Output>, parameter.<path>, cookie.arn, service.*, app, environment, version, stack_id, region, account_id, family, task_definition or release.id (see the README)"),
             ));
         } else if namespace == "image" && !context.containers.contains(rest) {
             problems.push(problem(
