@@ -225,7 +225,9 @@ impl std::fmt::Display for HostPort {
     }
 }
 
-/// `[local]`: addresses of the local cloud that replace what AWS would report.
+/// `[local]`: addresses of the local cloud that replace what AWS would report,
+/// and the local cloud's own key, known hosts and database CA, which replace
+/// `[ssh] identity`, `[ssh] known_hosts` and `[database] ca_file`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct LocalConfig {
     pub endpoint_url: Option<String>,
@@ -233,7 +235,32 @@ pub struct LocalConfig {
     pub database: Option<HostPort>,
     pub hosts: Option<HostPort>,
     pub ssh_user: Option<String>,
+    pub identity: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
 }
+
+impl LocalConfig {
+    /// This table, with what it leaves out taken from `other`.
+    fn or(self, other: LocalConfig) -> LocalConfig {
+        LocalConfig {
+            endpoint_url: self.endpoint_url.or(other.endpoint_url),
+            bastion: self.bastion.or(other.bastion),
+            database: self.database.or(other.database),
+            hosts: self.hosts.or(other.hosts),
+            ssh_user: self.ssh_user.or(other.ssh_user),
+            identity: self.identity.or(other.identity),
+            known_hosts: self.known_hosts.or(other.known_hosts),
+            ca_file: self.ca_file.or(other.ca_file),
+        }
+    }
+}
+
+/// The environment variable naming a file whose `[local]` table applies to
+/// every stack file (`scripts/local-cloud env` sets it): any stack runs on
+/// the local cloud without a `[local]` table of its own. A key of the stack
+/// file's own `[local]` wins.
+pub const LOCAL_CLOUD_VARIABLE: &str = "STACKUP_LOCAL_CLOUD";
 
 impl StackConfig {
     /// `<app>-<environment>-v<version>`: the prefix of every name of this stack.
@@ -333,7 +360,62 @@ pub fn load(config_dir: &Path, stack: &str) -> Result<StackConfig, InputError> {
         }
     };
     let source = Source { display_path, text };
-    parse(&source, stack, config_dir)
+    let mut config = parse(&source, stack, config_dir)?;
+    if let Some(file) = std::env::var_os(LOCAL_CLOUD_VARIABLE).filter(|file| !file.is_empty()) {
+        let overlay = read_local_cloud_file(Path::new(&file))?;
+        let own = config.local.take().unwrap_or_default();
+        config.local = Some(own.or(overlay));
+    }
+    if let Some(local) = &config.local {
+        if let Some(identity) = &local.identity {
+            config.ssh.identity = Some(identity.clone());
+        }
+        if let Some(known_hosts) = &local.known_hosts {
+            config.ssh.known_hosts = known_hosts.clone();
+        }
+        if let Some(ca_file) = &local.ca_file {
+            config.database.ca_file = Some(ca_file.clone());
+        }
+    }
+    Ok(config)
+}
+
+/// The `[local]` table of the file [`LOCAL_CLOUD_VARIABLE`] names; relative
+/// paths in it are relative to that file.
+fn read_local_cloud_file(file: &Path) -> Result<LocalConfig, InputError> {
+    let text = std::fs::read_to_string(file).map_err(|error| {
+        InputError::one(
+            Problem::new(format!(
+                "{LOCAL_CLOUD_VARIABLE}={}: cannot read it: {error}",
+                file.display()
+            ))
+            .fix(format!(
+                "start the local cloud (`scripts/local-cloud up`) and run `eval \"$(scripts/local-cloud env)\"` again, or unset {LOCAL_CLOUD_VARIABLE}"
+            )),
+        )
+    })?;
+    let source = Source {
+        display_path: file.to_path_buf(),
+        text,
+    };
+    let document = toml::de::DeTable::parse(&source.text).map_err(|error| {
+        let line = error.span().map(|span| source.line_of(span.start));
+        InputError::one(toml_problem(
+            error.message(),
+            error.span().and_then(|span| source.text.get(span)),
+            &source.display_path,
+            line,
+        ))
+    })?;
+    let diagnostics = Diagnostics::new(&source);
+    let root = TableReader::root(&diagnostics, &document);
+    let base = file.parent().unwrap_or(Path::new("."));
+    let local = read_local(&root, base);
+    root.finish();
+    if diagnostics.has_problems() {
+        return Err(InputError::new(diagnostics.into_problems()));
+    }
+    Ok(local.unwrap_or_default())
 }
 
 /// Stack names found in `config_dir/stacks`.
@@ -704,7 +786,7 @@ fn read_stack(root: &TableReader, stack: &str, config_dir: &Path) -> Option<Stac
     let services = read_services(root, config_dir);
     let ssh = read_ssh(root, config_dir);
     let templates = read_templates(root, config_dir);
-    let local = read_local(root);
+    let local = read_local(root, config_dir);
 
     Some(StackConfig {
         name: stack.to_string(),
@@ -1722,7 +1804,7 @@ fn read_templates(root: &TableReader, config_dir: &Path) -> Option<TemplateFiles
     })
 }
 
-fn read_local(root: &TableReader) -> Option<LocalConfig> {
+fn read_local(root: &TableReader, config_dir: &Path) -> Option<LocalConfig> {
     let table = root.table("local")?;
     let endpoint_url = table
         .string("endpoint_url", "\"http://127.0.0.1:4566\"")
@@ -1747,6 +1829,17 @@ fn read_local(root: &TableReader) -> Option<LocalConfig> {
         ssh_user: table
             .string("ssh_user", "\"stackup\"")
             .map(|found| found.value),
+        identity: table
+            .has("identity")
+            .then(|| read_existing_path(&table, "identity", None, config_dir, false))
+            .flatten(),
+        known_hosts: table
+            .string("known_hosts", "\".local-cloud/ssh/known_hosts\"")
+            .map(|found| resolve_path(config_dir, Path::new(&found.value))),
+        ca_file: table
+            .has("ca_file")
+            .then(|| read_existing_path(&table, "ca_file", None, config_dir, false))
+            .flatten(),
     };
     table.finish();
     Some(local)
