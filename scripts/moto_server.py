@@ -33,7 +33,8 @@ against the region's exports and publishes the stack's outputs and exports once 
    resources that use it as Modify; CREATE on an existing stack is ValidationError
    "Stack [X] already exists and cannot be created again with the changeSet [Y]." except
    for a stack in REVIEW_IN_PROGRESS, which is reused; a change set name is resolved within
-   StackName; a missing change set is ChangeSetNotFound (404).
+   StackName; a missing change set is ChangeSetNotFound (404).  Which resources a change set
+   lists, given the template's Conditions: see 13.
 
 5. ListImports (API reference: ListImports): moto returns HTTP 500.  AWS lists the names of
    the stacks that import the export, paged with NextToken; an export nobody imports is
@@ -78,6 +79,62 @@ against the region's exports and publishes the stack's outputs and exports once 
    <service>.<Op>, awsJson1_0) and the answer back into CBOR, shape by shape from botocore's
    model (Smithy "RPC v2 CBOR protocol": timestamps are tag 1 epoch seconds, blobs are byte
    strings, errors carry "__type", the response has the smithy-protocol header).
+
+10. ECS task size (developer guide "Amazon ECS task definition parameters", "Task size"; API
+   reference ContainerDefinition memory / memoryReservation).  For the EC2 launch type a
+   container needs memory or memoryReservation unless the task definition has task-level
+   memory, and task-level cpu and memory (integers, or "1 vCPU" / "2 GB") are then what the
+   task reserves.  moto adds up the containers' memory only, so a task definition with only
+   task-level cpu and memory crashed its RunTask and our scheduler (section 8): every
+   DescribeServices of the service answered HTTP 500 until it was force-deleted.  Fix: a task
+   reserves the task-level cpu and memory when set, else the sum of its containers' cpu and
+   memoryReservation (else memory), as the parameter reference says; a size given in units
+   is registered as the integer ("0.5 GB" as "512").
+
+11. Errors (API references "Common Errors": InternalFailure, HTTP 500; ECS ServerException,
+   SSM InternalServerError, CloudWatch Logs ServiceUnavailableException; EC2 "Error codes":
+   InternalError).  Any other exception inside a moto model or a fix here became werkzeug's
+   HTML page, which clients cannot read ("unknown error", no code).  Fix: it is answered as
+   AWS answers a server error in the protocol of the request: JSON {"__type", "message"} for
+   the JSON protocols (and so, through 9, CBOR), the query protocol's <ErrorResponse> (EC2's
+   <Response><Errors>), REST-XML's <Error>; the message names what failed and the server
+   log keeps the traceback.  moto's own errors are unchanged.
+
+12. FilterLogEvents (CloudWatch Logs API reference: FilterLogEvents).  moto ignores
+   logStreamNamePrefix and returns every stream's events.  AWS: only events of the streams
+   whose names start with the prefix (or of logStreamNames); specifying both is
+   InvalidParameterException.
+
+13. Conditions (user guide "Conditions syntax", "Condition functions"; API reference
+   DescribeChangeSet).  moto lists every resource of the template in a change set, also those
+   whose Condition is false (3 NAT gateways for a single-NAT stack of 3 zones), and an update
+   never adds or removes a resource whose condition changes.  AWS evaluates the conditions
+   (Fn::Equals, Fn::Not, Fn::And, Fn::Or, {"Condition": name}) with the parameter values
+   (defaults included; a Number's Ref is a string): a resource whose condition is false is
+   neither created nor listed; one whose condition turns false is Remove, true is Add; one
+   using a changed parameter or, through Fn::If, a changed condition is Modify.  Fix: the diff
+   behind change sets and updates does so (an update adds and changes first, then deletes
+   the removed resources as DeleteStack does, 6); DescribeStackResources and
+   ListStackResources list only the resources the stack has.  moto already leaves out an
+   Output whose condition is false.
+
+14. RDS master users (RDS user guide "Master user account privileges"; CreateDBInstance
+   MasterUsername / MasterUserPassword).  Every stack's AWS::RDS::DBInstance is, on the local
+   cloud, the one PostgreSQL that scripts/local-cloud starts (state.json), and moto makes no
+   role.  When CloudFormation creates or updates a stack with a DBInstance whose
+   MasterUsername is U and MasterUserPassword P, the launcher makes role U exist on that
+   server with LOGIN, CREATEDB and CREATEROLE (RDS's master user is not a superuser).  One
+   server holds every stack's databases and a role has one password, so the model is "a
+   master user keeps its first password": the server's superuser (postgres) has
+   scripts/local-cloud's password; any other role gets the first P the launcher is given for
+   it (remembered in .local-cloud/pg/master-users.json, mode 0600).  When a stack names a role
+   whose password on the server is not its P, its instance is given the server's password
+   instead, and the stack says so: the stack parameter its MasterUserPassword refers to, and
+   the stack's SSM parameter /stackup/<stack id>/database/master-password when it holds P,
+   now hold the server's password (the value of the parameter's current version is replaced,
+   with a Description saying why: stackup stored it once, and a later create-stack, passing
+   what the parameter holds, sees no change).  Passwords reach PostgreSQL as SCRAM verifiers,
+   never in SQL text, and are never printed.
 
 usage: moto_server.py -H 127.0.0.1 -p PORT
 """
@@ -400,11 +457,7 @@ def resource_map_delete(self):
                 "Retain", "RetainExceptOnCreate"):
             continue
         try:
-            deleter = _DELETERS.get(resource_json["Type"])
-            if deleter:
-                deleter(resource, self._account_id, self._region_name)
-            else:
-                self._delete_resource(resource, resource_json)
+            self._delete_resource(resource, resource_json)  # with _DELETERS (section 13)
         except Exception as e:  # noqa: BLE001 - any backend error is the resource's failure reason
             raise _ResourceDeleteFailed(logical_id, resource_json["Type"],
                                         getattr(resource, "physical_resource_id", None), str(e)) from e
@@ -1209,6 +1262,469 @@ def _rpcv2_call(self, environ, start_response):
 
 
 DomainDispatcherApplication.__call__ = _rpcv2_call
+
+
+# --- 10: ECS task size: task-level cpu and memory ----------------------------------------------
+def _ecs_size(value, unit):
+    """A task-level size in CPU units or MiB ("Task size": cpu "1024" or "1 vCPU", memory
+    "2048" or "2 GB"; ECS converts the unit form to the integer when registering)."""
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip().lower().replace(" ", "")
+    if text.endswith(unit):
+        return int(float(text[:-len(unit)]) * 1024)
+    return int(float(text))
+
+
+def _ecs_container_value(container, key):
+    """A container definition's value: the API's camelCase key or CloudFormation's PascalCase."""
+    return container.get(key, container.get(key[0].upper() + key[1:]))
+
+
+def ecs_task_resource_requirements(task_definition):
+    """What a task reserves on its container instance.  Task definition parameters, "Task size":
+    for the EC2 launch type task-level cpu and memory are optional and, when set, are what the
+    task reserves; ContainerDefinition memory / memoryReservation: with a task-level memory a
+    container needs neither, and memoryReservation (else memory) is what a container reserves."""
+    containers = task_definition.container_definitions
+    cpu = _ecs_size(task_definition.cpu, "vcpu")
+    memory = _ecs_size(task_definition.memory, "gb")
+    if cpu is None:
+        cpu = sum(int(_ecs_container_value(c, "cpu") or 0) for c in containers)
+    if memory is None:
+        memory = sum(int(_ecs_container_value(c, "memoryReservation") or _ecs_container_value(c, "memory") or 0)
+                     for c in containers)
+    ports = [_ecs_container_value(m, "hostPort") for c in containers
+             for m in _ecs_container_value(c, "portMappings") or [] if _ecs_container_value(m, "hostPort")]
+    return {"CPU": cpu, "MEMORY": memory, "PORTS": ports, "PORTS_UDP": []}
+
+
+ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+    ecs_task_resource_requirements)
+_orig_ecs_register_task_definition = ecs_models.EC2ContainerServiceBackend.register_task_definition
+
+
+def ecs_register_task_definition(self, *args, **kwargs):
+    """RegisterTaskDefinition stores "1 vCPU" as "1024" and "0.5 GB" as "512" ("Task size")."""
+    for key, unit in (("cpu", "vcpu"), ("memory", "gb")):
+        try:
+            size = _ecs_size(kwargs.get(key), unit)
+        except ValueError:
+            continue  # not a size: moto's (and AWS's) validation says so
+        if size is not None:
+            kwargs[key] = str(size)
+    return _orig_ecs_register_task_definition(self, *args, **kwargs)
+
+
+ecs_models.EC2ContainerServiceBackend.register_task_definition = ecs_register_task_definition
+
+
+# --- 11: a failure inside a model is an AWS error, not a web page ------------------------------
+import traceback  # noqa: E402
+import uuid  # noqa: E402
+from xml.sax.saxutils import escape as _xml_escape  # noqa: E402
+
+from moto.core.utils import convert_to_flask_response  # noqa: E402
+from werkzeug.exceptions import HTTPException  # noqa: E402
+
+# The server error each JSON service documents for every operation (API references, "Errors");
+# any other service answers the common error InternalFailure ("Common Errors": HTTP 500).
+_JSON_SERVER_ERRORS = {
+    "AmazonEC2ContainerServiceV20141113": "ServerException",  # ECS
+    "AmazonSSM": "InternalServerError",  # Systems Manager
+    "Logs_20140328": "ServiceUnavailableException",  # CloudWatch Logs
+}
+
+
+def _internal_failure(request, error):
+    """(status, headers, body) of HTTP 500 in the protocol of the request: JSON {"__type",
+    "message"} for the JSON protocols (X-Amz-Target or a JSON body), the query protocol's
+    <ErrorResponse> (EC2's <Response><Errors>, code InternalError), else REST-XML's <Error>."""
+    message = f"the local cloud failed serving this request: {type(error).__name__}: {error}"
+    request_id = str(uuid.uuid4())
+    target = request.headers.get("X-Amz-Target", "")
+    content_type = request.headers.get("Content-Type", "")
+    if target or "json" in content_type:
+        code = _JSON_SERVER_ERRORS.get(target.split(".")[0], "InternalFailure")
+        headers = {"Content-Type": content_type if "json" in content_type else "application/x-amz-json-1.1",
+                   "x-amzn-ErrorType": code, "x-amzn-RequestId": request_id}
+        return 500, headers, json.dumps({"__type": code, "message": message})
+    text = _xml_escape(message)
+    if "x-www-form-urlencoded" in content_type or "Action" in request.args:
+        if "/ec2/aws4_request" in request.headers.get("Authorization", ""):
+            body = (f"<Response><Errors><Error><Code>InternalError</Code><Message>{text}</Message></Error>"
+                    f"</Errors><RequestID>{request_id}</RequestID></Response>")
+        else:
+            body = (f"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
+                    f"<Message>{text}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>")
+    else:
+        body = f"<Error><Code>InternalError</Code><Message>{text}</Message><RequestId>{request_id}</RequestId></Error>"
+    return 500, {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}, body
+
+
+_orig_flask_response_call = convert_to_flask_response.__call__
+
+
+def flask_response_call(self, args=None, **kwargs):
+    """Every AWS request moto serves passes here; moto's own errors (werkzeug HTTPExceptions such
+    as RESTError) already carry AWS's shape, anything else would become werkzeug's HTML page."""
+    try:
+        return _orig_flask_response_call(self, args, **kwargs)
+    except HTTPException:
+        raise
+    except Exception as error:  # noqa: BLE001 - a model failure, answered as AWS's server error
+        from flask import Response, request
+        traceback.print_exc()  # the cause stays in the server log
+        status, headers, body = _internal_failure(request, error)
+        return Response(response=body, status=status, headers=headers)
+
+
+convert_to_flask_response.__call__ = flask_response_call
+
+
+# --- 12: FilterLogEvents reads the streams asked for -------------------------------------------
+from moto.logs.exceptions import InvalidParameterException as LogsInvalidParameter  # noqa: E402
+from moto.logs.exceptions import ResourceNotFoundException as LogsResourceNotFound  # noqa: E402
+from moto.logs.responses import LogsResponse  # noqa: E402
+
+
+def _logs_stream_names(backend, group_name, names, prefix):
+    """The streams FilterLogEvents reads: logStreamNames, or those whose name starts with
+    logStreamNamePrefix, or every stream (None); both given is InvalidParameterException."""
+    if names and prefix:
+        raise LogsInvalidParameter("logStreamNames and logStreamNamePrefix cannot both be specified.")
+    if not prefix:
+        return names or None
+    group = backend.groups.get(group_name)
+    if group is None:
+        raise LogsResourceNotFound()
+    return [name for name in group.streams if name.startswith(prefix)]
+
+
+def logs_filter_log_events_response(self):
+    group_name = self._get_param("logGroupName")
+    streams = _logs_stream_names(self.logs_backend, group_name, self._get_param("logStreamNames"),
+                                 self._get_param("logStreamNamePrefix"))
+    if streams == []:  # no stream matches the prefix (moto would read every stream for [])
+        return json.dumps({"events": [], "searchedLogStreams": []})
+    events, next_token, searched = self.logs_backend.filter_log_events(
+        group_name, streams, self._get_param("startTime"), self._get_param("endTime"),
+        self._get_param("limit"), self._get_param("nextToken"), self._get_param("filterPattern"),
+        self._get_param("interleaved", False))
+    return json.dumps({"events": events, "nextToken": next_token, "searchedLogStreams": searched})
+
+
+LogsResponse.filter_log_events = logs_filter_log_events_response
+
+
+# --- 13: Conditions in change sets and updates ------------------------------------------------
+def _condition_text(value):
+    """A value as Fn::Equals compares it: CloudFormation's parameter values are strings (a Number
+    parameter's Ref too), booleans its "true" / "false"."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(_condition_text(v) for v in value)
+    return str(value)
+
+
+def _condition_values(template, values, pseudo):
+    """Every condition of template -> True / False, given its parameter values (user guide
+    "Conditions syntax", "Condition functions": Fn::Equals, Fn::Not, Fn::And, Fn::Or and
+    {"Condition": name})."""
+    conditions = template.get("Conditions") or {}
+    known = {**pseudo, **(template.get("Mappings") or {}), **values}
+    results = {}
+
+    def holds(name):
+        if name not in conditions:
+            raise ValidationError(message=f"Template format error: Unresolved condition dependency {name}")
+        if name not in results:
+            results[name] = evaluate(conditions[name])
+        return results[name]
+
+    def evaluate(node):
+        if isinstance(node, bool) or not isinstance(node, dict) or len(node) != 1:
+            return _condition_text(node) == "true"
+        (function, args), = node.items()
+        if function == "Condition":
+            return holds(args)
+        if function == "Fn::Equals":
+            try:
+                left, right = (_condition_text(cfn_parsing.clean_json(arg, known)) for arg in args)
+            except KeyError as e:
+                raise ValidationError(message=f"Template format error: Unresolved dependencies [{e.args[0]}] "
+                                              "in the Conditions block of the template") from e
+            return left == right
+        if function == "Fn::Not":
+            return not evaluate(args[0])
+        if function == "Fn::And":
+            return all(evaluate(arg) for arg in args)
+        if function == "Fn::Or":
+            return any(evaluate(arg) for arg in args)
+        raise ValidationError(message=f"Template format error: {function} is not a condition function")
+
+    return {name: holds(name) for name in conditions}
+
+
+def _created_resources(template, values, pseudo):
+    """The resources a stack has with these parameter values: those without a Condition or whose
+    Condition is true ("Conditions": a false condition's resource is not created); the conditions."""
+    holds = _condition_values(template, values, pseudo)
+    resources = template.get("Resources") or {}
+    created = {name: r for name, r in resources.items() if "Condition" not in r or holds.get(r["Condition"], True)}
+    return created, holds
+
+
+def _if_conditions(node):
+    """Condition names a resource uses through Fn::If."""
+    if isinstance(node, dict):
+        found = {node["Fn::If"][0]} if isinstance(node.get("Fn::If"), list) and node["Fn::If"] else set()
+        return found.union(*(_if_conditions(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_if_conditions(v) for v in node))
+    return set()
+
+
+def resource_map_build_resource_diff(self, other_template, parameters=None):
+    """Add / Modify / Remove between what the stack has and what template and parameters make:
+    a resource whose condition turns false is removed, one whose condition turns true is added,
+    and one that uses a changed parameter (Ref, Fn::Sub) or a changed condition (Fn::If) is
+    modified (CloudFormation API reference: DescribeChangeSet, "Change"/"ResourceChange")."""
+    pseudo = {k: v for k, v in self._parsed_resources.items() if k.startswith("AWS::")}
+    old_template = self._template or {}
+    old_values = _parameter_values(old_template, self.input_parameters or {})
+    new_values = _parameter_values(other_template, parameters or self.input_parameters or {})
+    old, old_holds = _created_resources(old_template, old_values, pseudo)
+    new, new_holds = _created_resources(other_template, new_values, pseudo)
+    changed = {k for k in old_values.keys() | new_values.keys() if old_values.get(k) != new_values.get(k)}
+    flipped = {k for k in old_holds.keys() | new_holds.keys() if old_holds.get(k) != new_holds.get(k)}
+    return {
+        "Add": [name for name in new if name not in old],
+        "Modify": [name for name in new if name in old and (
+            new[name] != old[name] or _references(new[name], changed) or _if_conditions(new[name]) & flipped)],
+        "Remove": [] if getattr(self, "_cleanup_later", False) else [name for name in old if name not in new],
+    }
+
+
+cfn_parsing.ResourceMap.build_resource_diff = resource_map_build_resource_diff
+_orig_resource_map_update = cfn_parsing.ResourceMap.update
+
+
+def resource_map_update(self, template, parameters=None):
+    """An update in CloudFormation's order (user guide "Update behaviors of stack resources";
+    stack status UPDATE_COMPLETE_CLEANUP_IN_PROGRESS): new and changed resources first, then the
+    removed ones are deleted, dependents first.  A resource that cannot be deleted then is left
+    with a DELETE_FAILED event, and the update still completes.  A removed resource is forgotten,
+    so that it is created again if its condition turns true later."""
+    old_resources = dict(self._resource_json_map)
+    removed = set(self.build_resource_diff(template, parameters)["Remove"])
+    self._cleanup_later = True
+    try:
+        _orig_resource_map_update(self, template, parameters)
+    finally:
+        self._cleanup_later = False
+    for logical_id in reversed(_creation_order(old_resources)):
+        resource = self._parsed_resources.pop(logical_id, None) if logical_id in removed else None
+        if resource is None or isinstance(resource, str):
+            continue
+        try:
+            self._delete_resource(resource, old_resources[logical_id])
+        except Exception as e:  # noqa: BLE001 - the resource's DELETE_FAILED reason
+            stack = cfn_models.cloudformation_backends[self._account_id][self._region_name].stacks.get(self.stack_id)
+            if stack is not None:
+                stack.events.append(cfn_models.Event(
+                    stack.stack_id, stack.name, logical_id, getattr(resource, "physical_resource_id", None),
+                    old_resources[logical_id]["Type"], "DELETE_FAILED", str(e), None))
+
+
+cfn_parsing.ResourceMap.update = resource_map_update
+_orig_delete_resource = cfn_parsing.ResourceMap._delete_resource
+
+
+def resource_map_delete_resource(self, resource, resource_json):
+    """An update deletes as DeleteStack does (section 6's deleters for the types moto cannot delete)."""
+    deleter = _DELETERS.get(resource_json["Type"])
+    if deleter:
+        deleter(resource, self._account_id, self._region_name)
+    else:
+        _orig_delete_resource(self, resource, resource_json)
+
+
+cfn_parsing.ResourceMap._delete_resource = resource_map_delete_resource
+
+
+def stack_resources(self):
+    """DescribeStackResources / ListStackResources list the resources the stack has, not the
+    template's resources whose condition is false (or that were deleted)."""
+    return [r for r in self.resource_map.values() if r is not None and not isinstance(r, str)]
+
+
+cfn_models.Stack.stack_resources = property(stack_resources)
+
+
+# --- 14: RDS master users on the local cloud's one PostgreSQL ---------------------------------
+import hashlib  # noqa: E402
+import hmac  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from moto.ssm.models import ssm_backends  # noqa: E402
+
+# Written by scripts/local-cloud up: where PostgreSQL listens, its CA, superuser and password file.
+_LOCAL_CLOUD_STATE = Path(__file__).resolve().parent.parent / ".local-cloud" / "state.json"
+_RDS_LOCK = threading.Lock()  # one role change at a time (the server is threaded)
+
+
+def _local_postgres():
+    """The "postgres" section of the local cloud's state.json, or None (no local cloud)."""
+    try:
+        return json.loads(_LOCAL_CLOUD_STATE.read_text())["postgres"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _scram_verifier(password):
+    """PostgreSQL's SCRAM-SHA-256 verifier of password (RFC 5802/7677), so that no password is
+    ever in SQL text (which the server may log)."""
+    salt, iterations = os.urandom(16), 4096
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(hashlib.sha256(client_key).digest())}:{b64(server_key)}"
+
+
+def _psql(pg, sql):
+    """Run sql on the local PostgreSQL as its superuser, over TLS checked against its CA."""
+    psql = Path(pg.get("bin_dir") or "/nonexistent") / "psql"
+    env = {**os.environ, "PGPASSWORD": Path(pg["master_password_file"]).read_text().strip(),
+           "PGSSLMODE": "verify-full", "PGSSLROOTCERT": pg["ca_file"], "PGCONNECT_TIMEOUT": "5"}
+    done = subprocess.run(
+        [str(psql) if psql.exists() else "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+         f"host={pg['host']} port={pg['port']} user={pg['master_user']} dbname=postgres"],
+        input=sql, text=True, capture_output=True, env=env, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"PostgreSQL {pg['host']}:{pg['port']}: {done.stderr.strip()}")
+
+
+def _ensure_master_role(pg, user, password):
+    """Role user exists and logs in with password, with RDS's master user privileges
+    (RDS user guide "Master user account privileges": LOGIN, CREATEDB, CREATEROLE; not a superuser)."""
+    literal, identifier = user.replace("'", "''"), user.replace('"', '""')
+    _psql(pg, f"""DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{literal}') THEN CREATE ROLE "{identifier}"; END IF;
+END $$;
+ALTER ROLE "{identifier}" LOGIN CREATEDB CREATEROLE PASSWORD '{_scram_verifier(password)}';
+""")
+
+
+def _master_password_on_server(pg, user, given):
+    """The password the server has for master user `user`, making the role if needed: the
+    superuser's is scripts/local-cloud's (its password file); any other role keeps the first
+    password the launcher gave it (remembered in master-users.json beside that file, 0600)."""
+    if user == pg["master_user"]:
+        return Path(pg["master_password_file"]).read_text().strip()
+    remembered_file = Path(pg["master_password_file"]).with_name("master-users.json")
+    try:
+        remembered = json.loads(remembered_file.read_text())
+    except (OSError, ValueError):
+        remembered = {}
+    password = remembered.get(user, given)
+    _ensure_master_role(pg, user, password)
+    if remembered.get(user) != password:
+        remembered[user] = password
+        partial = remembered_file.with_name(remembered_file.name + ".partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(remembered, f)
+        os.replace(partial, remembered_file)
+    return password
+
+
+def _stackup_stack_id(stack):
+    """The stack id stackup names a stack's SSM parameters with (/stackup/<id>/): from its
+    CloudFormation stack's tags stackup:app, stackup:environment, stackup:version."""
+    tags = stack.tags or {}
+    if all(f"stackup:{key}" in tags for key in ("app", "environment", "version")):
+        return f"{tags['stackup:app']}-{tags['stackup:environment']}-v{tags['stackup:version']}"
+    return (stack.parameters or {}).get("StackId")
+
+
+def _use_server_password(stack, instance, properties, given, password):
+    """The instance's master password is the server's: the instance, the stack parameter its
+    MasterUserPassword refers to, and the stack's SSM parameter holding `given` say so."""
+    instance.master_user_password = password
+    reference = properties.get("MasterUserPassword")
+    if isinstance(reference, dict) and list(reference) == ["Ref"]:
+        name, resource_map = reference["Ref"], stack.resource_map
+        stack.parameters = {**(stack.parameters or {}), name: password}
+        resource_map.input_parameters = {**(resource_map.input_parameters or {}), name: password}
+        for values in (resource_map.resolved_parameters, resource_map._parsed_resources):
+            if name in values:
+                values[name] = password
+    stack_id = _stackup_stack_id(stack)
+    versions = ssm_backends[stack.account_id][stack.region_name]._parameters.get(
+        f"/stackup/{stack_id}/database/master-password") if stack_id else None
+    if versions:
+        current = versions[-1]
+        if current.decrypt(current.value) == given:
+            current.value = current.encrypt(password) if current.parameter_type == "SecureString" else password
+            current.last_modified_date = utcnow()
+            current.description = ("the local cloud's PostgreSQL password of this stack's master user, "
+                                   "which other stacks share (scripts/moto_server.py, fix 14)")
+
+
+def _rds_master_users(stack):
+    """For each DBInstance the stack has: its MasterUsername is a role of the local PostgreSQL
+    and its master password is the one that role has there."""
+    pg = _local_postgres()
+    if pg is None or stack.status.endswith("_FAILED"):
+        return
+    resource_map = stack.resource_map
+    for logical_id, resource_json in list(resource_map._resource_json_map.items()):
+        instance = resource_map._parsed_resources.get(logical_id)
+        if resource_json.get("Type") != "AWS::RDS::DBInstance" or not isinstance(instance, rds_models.DBInstance):
+            continue
+        properties = resource_json.get("Properties") or {}
+        user = cfn_parsing.clean_json(properties.get("MasterUsername"), resource_map)
+        given = cfn_parsing.clean_json(properties.get("MasterUserPassword"), resource_map)
+        if not user or not given:
+            continue
+        with _RDS_LOCK:
+            password = _master_password_on_server(pg, str(user), str(given))
+        if password != str(given):
+            _use_server_password(stack, instance, properties, str(given), password)
+
+
+_orig_master_execute = cfn_models.CloudFormationBackend.execute_change_set
+_orig_master_create_stack = cfn_models.CloudFormationBackend.create_stack
+_orig_master_update_stack = cfn_models.CloudFormationBackend.update_stack
+
+
+def master_execute_change_set(self, change_set_name, stack_name=None):
+    change_set = _find_change_set(self, change_set_name)
+    _orig_master_execute(self, change_set_name, stack_name)
+    if change_set is not None:
+        _rds_master_users(change_set.stack)
+
+
+def master_create_stack(self, *args, **kwargs):
+    stack = _orig_master_create_stack(self, *args, **kwargs)
+    _rds_master_users(stack)
+    return stack
+
+
+def master_update_stack(self, *args, **kwargs):
+    stack = _orig_master_update_stack(self, *args, **kwargs)
+    _rds_master_users(stack)
+    return stack
+
+
+cfn_models.CloudFormationBackend.execute_change_set = master_execute_change_set
+cfn_models.CloudFormationBackend.create_stack = master_create_stack
+cfn_models.CloudFormationBackend.update_stack = master_update_stack
 
 
 if __name__ == "__main__":

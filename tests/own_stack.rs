@@ -22,6 +22,7 @@ bastion_ingress = ["127.0.0.1/32"]
 [database]
 name = "DATABASE_NAME"
 master_user = "admin"
+collation = "C.UTF-8"
 migrations = "db/migrations"
 deletion_protection = false
 
@@ -110,6 +111,21 @@ fn a_stack_file_of_its_own_runs_on_the_local_cloud_without_a_local_table() {
         cloud.psql(&database, "SELECT count(*) FROM schema_migrations"),
         "1"
     );
+    // The application role's password lost from SSM: update-resources resets
+    // the role as the master user, who (as on RDS) is no superuser.
+    common::block_on(async {
+        aws_sdk_ssm::Client::new(&common::sdk_config(&proxy.endpoint).await)
+            .delete_parameter()
+            .name("/stackup/shop-trial-v1/database/app-password")
+            .send()
+            .await
+            .expect("delete the app password")
+    });
+    let output = stackup()
+        .args(["update-resources", "shop", "--yes"])
+        .successful_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("its password is not in SSM"), "{stderr}");
     stackup()
         .args(["deploy-release", "shop", "--yes"])
         .args(["--image", "api=ghcr.io/example/shop:1.0.0"])

@@ -94,10 +94,29 @@ pub async fn create_role(client: &Client, name: &str, password: &Secret) -> anyh
 }
 
 /// Take back any power beyond logging in, and set the password.
+///
+/// SUPERUSER and BYPASSRLS are named only when the role has them: PostgreSQL
+/// lets only a superuser name either attribute in ALTER ROLE, even to take it
+/// away, and RDS's master user is no superuser (its rds_superuser role is
+/// not), so naming them always would refuse every reset on RDS.
 pub async fn reset_role(client: &Client, name: &str, password: &Secret) -> anyhow::Result<()> {
+    let row = client
+        .query_opt(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1",
+            &[&name],
+        )
+        .await?;
+    let (superuser, bypasses_rls) = row.map_or((false, false), |row| (row.get(0), row.get(1)));
+    let mut taken = String::new();
+    if superuser {
+        taken.push_str(" NOSUPERUSER");
+    }
+    if bypasses_rls {
+        taken.push_str(" NOBYPASSRLS");
+    }
     client
         .batch_execute(&format!(
-            "ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {}",
+            "ALTER ROLE {} LOGIN{taken} NOCREATEDB NOCREATEROLE PASSWORD {}",
             quote(name),
             literal(&verifier(password))
         ))
