@@ -4,7 +4,7 @@
 #
 # Usage: demo-app/proof.sh        (as root; about 2 minutes; leaves nothing running)
 #
-# Builds stackup-demo with demo-app/ecs-entrypoint-proposal.sh (scripts/demo-image), makes a
+# Builds stackup-demo with scripts/ecs-entrypoint.sh (scripts/demo-image), makes a
 # bridge network 10.77.64.0/18 (the awsvpc stand-in), serves a task metadata v4 stand-in on
 # the gateway, then shows: 3 nodes form a cluster; a stopped node rejoins; a node with
 # another cookie or of another release does not join; with a security-group-like filter
@@ -51,8 +51,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "image (scripts/demo-image --entrypoint demo-app/ecs-entrypoint-proposal.sh)"
-"$ROOT/scripts/demo-image" --entrypoint "$ROOT/demo-app/ecs-entrypoint-proposal.sh" | tee "$STATE/image.txt"
+say "image (scripts/demo-image --entrypoint scripts/ecs-entrypoint.sh)"
+"$ROOT/scripts/demo-image" --entrypoint "$ROOT/scripts/ecs-entrypoint.sh" | tee "$STATE/image.txt"
 IMAGE=$(awk '/^image /{print $2}' "$STATE/image.txt")
 
 "$D" network rm "$NET" >/dev/null 2>&1 || true
@@ -63,8 +63,11 @@ IMAGE=$(awk '/^image /{print $2}' "$STATE/image.txt")
 rm -rf "$STATE/metadata"
 for n in $(seq 10 30); do
   mkdir -p "$STATE/metadata/task$n"
-  printf '{"Cluster":"arn:aws:ecs:us-east-1:123456789012:cluster/local","TaskARN":"arn:aws:ecs:us-east-1:123456789012:task/local/task%s","Containers":[{"Name":"web","Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":["10.77.64.%s"]}]}]}\n' \
-    "$n" "$n" >"$STATE/metadata/task$n/task"
+  # Task 14 runs revision 2 (another release); the others revision 1.
+  revision=1
+  [ "$n" = 14 ] && revision=2
+  printf '{"Cluster":"arn:aws:ecs:us-east-1:123456789012:cluster/local","TaskARN":"arn:aws:ecs:us-east-1:123456789012:task/local/task%s","Family":"demo-local-v1-web","Revision":"%s","Containers":[{"Name":"web","Networks":[{"NetworkMode":"awsvpc","IPv4Addresses":["10.77.64.%s"]}]}]}\n' \
+    "$n" "$revision" "$n" >"$STATE/metadata/task$n/task"
 done
 setsid python3 -m http.server "$MD_PORT" --bind "$GW" --directory "$STATE/metadata" \
   </dev/null >"$STATE/metadata.log" 2>&1 &
@@ -155,7 +158,7 @@ for n in 10 11 12 13; do health "$n"; done
 rm_nodes 13
 
 say "3b. a node of another release (NODE_NAME_MODE=release) does not join, same cookie"
-run_node 14 web -e RELEASE_COOKIE="$COOKIE" -e ERL_AFLAGS="$PORTS" -e NODE_NAME_MODE=release -e STACKUP_RELEASE=r2
+run_node 14 web -e RELEASE_COOKIE="$COOKIE" -e ERL_AFLAGS="$PORTS" -e NODE_NAME_MODE=release
 wait_peers 30 0 14 || { echo "FAIL: web-14 does not answer"; exit 1; }
 sleep 12
 for n in 10 14; do health "$n"; done

@@ -1,4 +1,4 @@
-//! The command line (DESIGN.md §1). Doc comments here are the help text.
+//! The command line (README, "Command line"). Doc comments here are the help text.
 
 use std::path::PathBuf;
 
@@ -160,9 +160,17 @@ pub struct ConsoleArgs {
     #[arg(long, value_name = "ID")]
     pub task: Option<String>,
 
-    /// The command to run instead of the service's console_command.
-    #[arg(long, value_name = "CMD")]
+    /// The command to run instead of the service's console_command
+    /// ({container}, {node}, {app} and {tty} are filled in).
+    #[arg(long, value_name = "CMD", conflicts_with = "eval")]
     pub command: Option<String>,
+
+    /// Evaluate one Elixir expression on the node and print its value (with
+    /// IO.inspect), without a terminal: for scripts. Exits non-zero when it
+    /// raises. Runs the service's eval_command (default: `bin/<app> rpc` in the
+    /// container, told the node's name).
+    #[arg(long, value_name = "EXPR")]
+    pub eval: Option<String>,
 }
 
 #[derive(Debug, Args)]

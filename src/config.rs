@@ -1,4 +1,4 @@
-//! Stack files: `stacks/<STACK>.toml` (DESIGN.md §2). Load, validate, resolve.
+//! Stack files: `stacks/<STACK>.toml` (README, "Stack files"). Load, validate, resolve.
 //!
 //! Loading reads the whole file and reports every problem it finds, each with
 //! the file, key, line and fix, as one [`InputError`] (exit 2) before any AWS
@@ -136,7 +136,16 @@ pub struct ClusterConfig {
     pub instance_type: String,
     pub hosts: u32,
     pub max_hosts: u32,
+    /// The Erlang distribution ports (inclusive): open between tasks in the
+    /// app security group, and the range the VM listens in (the entrypoint
+    /// sets `inet_dist_listen_min/max` from `{{service.distribution_ports}}`).
+    pub distribution_ports: (u16, u16),
 }
+
+/// Where Erlang distribution listens unless `[cluster] distribution_ports` says.
+pub const DEFAULT_DISTRIBUTION_PORTS: (u16, u16) = (9100, 9155);
+/// EPMD's port, open between tasks beside the distribution range.
+pub const EPMD_PORT: u16 = 4369;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BastionConfig {
@@ -181,6 +190,31 @@ pub enum CookieMode {
     Release,
 }
 
+/// How a task's Erlang node is named (`node_name`), as the entrypoint and
+/// stackup both derive it (src/release/node_name.rs, scripts/ecs-entrypoint.sh).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeNameMode {
+    /// `<basename>@<task IP>`: what libcluster's DNSPoll and Phoenix's
+    /// DNSCluster build for every address a DNS name answers.
+    Ip,
+    /// `<basename>-r<revision>@<task IP>`: one basename per task definition
+    /// revision (per release), so a DNS strategy joins only nodes of one release.
+    Release,
+    /// `<basename>-<task id>@<task IP>`: for strategies that pass full names.
+    Task,
+}
+
+impl NodeNameMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeNameMode::Ip => "ip",
+            NodeNameMode::Release => "release",
+            NodeNameMode::Task => "task",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ServiceConfig {
     pub name: String,
@@ -188,14 +222,26 @@ pub struct ServiceConfig {
     pub service_definition: PathBuf,
     pub desired_count: u32,
     pub node_basename: String,
+    pub node_name: NodeNameMode,
     pub cookie: CookieMode,
     pub console_command: String,
+    pub eval_command: String,
 }
 
-/// The default console: a remote shell into the release running in the container.
-pub const DEFAULT_CONSOLE_COMMAND: &str = "docker exec -it {container} bin/{app} remote";
-/// Placeholders a console command may use.
-pub const CONSOLE_PLACEHOLDERS: &[&str] = &["container", "node", "app"];
+/// The default console: a remote shell attached to the node running in the
+/// container. `docker exec` starts a new process, which never saw what the
+/// entrypoint exported: the node's name and distribution mode are passed in.
+/// `{tty}` is `-it` when stackup has a terminal, `-i` otherwise.
+pub const DEFAULT_CONSOLE_COMMAND: &str =
+    "docker exec {tty} -e RELEASE_NODE={node} -e RELEASE_DISTRIBUTION=name {container} bin/{app} remote";
+/// The default of `console --eval`: one expression on the node (`{expr}` is
+/// the expression, shell-quoted, its value printed with IO.inspect).
+pub const DEFAULT_EVAL_COMMAND: &str =
+    "docker exec -e RELEASE_NODE={node} -e RELEASE_DISTRIBUTION=name {container} bin/{app} rpc {expr}";
+/// Placeholders a console command (`console_command`, `--command`) may use.
+pub const CONSOLE_PLACEHOLDERS: &[&str] = &["container", "node", "app", "tty"];
+/// Placeholders `eval_command` may use.
+pub const EVAL_PLACEHOLDERS: &[&str] = &["container", "node", "app", "expr"];
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SshConfig {
@@ -288,6 +334,32 @@ impl StackConfig {
             self.parameter_prefix(),
             path.trim_start_matches('/')
         )
+    }
+
+    // Every SSM parameter stackup names, in one place.
+
+    /// The database master password (SecureString), made by create-stack.
+    pub fn master_password_parameter(&self) -> String {
+        self.parameter_name("database/master-password")
+    }
+
+    /// The application role's password (SecureString), made by update-resources.
+    pub fn app_password_parameter(&self) -> String {
+        self.parameter_name("database/app-password")
+    }
+
+    /// A service's release history: one String parameter whose versions are
+    /// the records.
+    pub fn release_record_parameter(&self, service: &str) -> String {
+        self.parameter_name(&format!("releases/{service}"))
+    }
+
+    /// The Erlang cookie (SecureString): one per stack, or one per release.
+    pub fn cookie_parameter(&self, mode: CookieMode, release: &str) -> String {
+        match mode {
+            CookieMode::Stack => self.parameter_name("cookie"),
+            CookieMode::Release => self.parameter_name(&format!("cookies/{release}")),
+        }
     }
 
     /// A path from the stack file, resolved against `--config-dir`.
@@ -780,7 +852,14 @@ fn read_stack(root: &TableReader, stack: &str, config_dir: &Path) -> Option<Stac
     let database = read_database(root, config_dir);
     let cluster = read_cluster(root);
     let bastion = read_bastion(root);
-    let load_balancer = read_load_balancer(root);
+    let load_balancer = read_load_balancer(
+        root,
+        cluster
+            .as_ref()
+            .map_or(DEFAULT_DISTRIBUTION_PORTS, |cluster| {
+                cluster.distribution_ports
+            }),
+    );
     let logs = read_logs(root);
     let deploy = read_deploy(root);
     let services = read_services(root, config_dir);
@@ -1387,6 +1466,7 @@ fn read_cluster(root: &TableReader) -> Option<ClusterConfig> {
                 instance_type: "t3.small".into(),
                 hosts: 2,
                 max_hosts: 3,
+                distribution_ports: DEFAULT_DISTRIBUTION_PORTS,
             })
         };
     };
@@ -1413,12 +1493,48 @@ fn read_cluster(root: &TableReader) -> Option<ClusterConfig> {
         None if table.has("max_hosts") => None,
         None => hosts.map(|hosts| hosts + 1),
     };
+    let distribution_ports = match table.string("distribution_ports", "\"9100-9155\"") {
+        Some(found) => read_distribution_ports(&table, &found),
+        None if table.has("distribution_ports") => None,
+        None => Some(DEFAULT_DISTRIBUTION_PORTS),
+    };
     table.finish();
     Some(ClusterConfig {
         instance_type: instance_type?,
         hosts: hosts?,
         max_hosts: max_hosts?,
+        distribution_ports: distribution_ports?,
     })
+}
+
+/// `"A-B"`: a range of ports, A <= B, that does not take EPMD's 4369.
+fn read_distribution_ports(table: &TableReader, found: &Found<String>) -> Option<(u16, u16)> {
+    let report = |message: String| {
+        table.diagnostics().report(
+            Some(&found.span),
+            &table.key_path("distribution_ports"),
+            message,
+            Some("write it like distribution_ports = \"9100-9155\" (first and last port; a node needs one port, a host's tasks one each)".to_string()),
+        );
+        None
+    };
+    let parsed = found.value.split_once('-').and_then(|(first, last)| {
+        Some((
+            first.trim().parse::<u16>().ok()?,
+            last.trim().parse::<u16>().ok()?,
+        ))
+    });
+    match parsed {
+        None => report(format!("\"{}\" is not a range of ports FIRST-LAST", found.value)),
+        Some((0, _)) => report("port 0 is not a port".to_string()),
+        Some((first, last)) if first > last => report(format!(
+            "{first}-{last} is reversed: the first port is above the last"
+        )),
+        Some((first, last)) if (first..=last).contains(&EPMD_PORT) => report(format!(
+            "{first}-{last} takes {EPMD_PORT}, EPMD's port, which nodes use to find each other's distribution port"
+        )),
+        Some(range) => Some(range),
+    }
 }
 
 fn read_bastion(root: &TableReader) -> Option<BastionConfig> {
@@ -1444,7 +1560,7 @@ fn read_bastion(root: &TableReader) -> Option<BastionConfig> {
     })
 }
 
-fn read_load_balancer(root: &TableReader) -> Option<LoadBalancerConfig> {
+fn read_load_balancer(root: &TableReader, distribution: (u16, u16)) -> Option<LoadBalancerConfig> {
     let Some(table) = root.table("load_balancer") else {
         return if root.has("load_balancer") {
             None
@@ -1457,7 +1573,9 @@ fn read_load_balancer(root: &TableReader) -> Option<LoadBalancerConfig> {
     };
     let port = match table.integer("port", 1..65536, "4000") {
         Some(found)
-            if (4369..=4369).contains(&found.value) || (9100..=9155).contains(&found.value) =>
+            if found.value == i64::from(EPMD_PORT)
+                || (i64::from(distribution.0)..=i64::from(distribution.1))
+                    .contains(&found.value) =>
         {
             table.diagnostics().report(
                 Some(&found.span),
@@ -1639,13 +1757,31 @@ fn read_service(table: &TableReader, name: &str, config_dir: &Path) -> Option<Se
         ],
         CookieMode::Stack,
     );
+    let node_name = read_choice(
+        table,
+        "node_name",
+        &[
+            ("ip", NodeNameMode::Ip),
+            ("release", NodeNameMode::Release),
+            ("task", NodeNameMode::Task),
+        ],
+        NodeNameMode::Ip,
+    );
     let console_command = match table.string(
         "console_command",
-        "\"docker exec -it {container} bin/demo remote\"",
+        "\"docker exec {tty} {container} bin/demo remote\"",
     ) {
         None if table.has("console_command") => None,
         None => Some(DEFAULT_CONSOLE_COMMAND.to_string()),
-        Some(found) => check_console_command(table, &found),
+        Some(found) => check_console_command(table, "console_command", &found),
+    };
+    let eval_command = match table.string(
+        "eval_command",
+        "\"docker exec {container} bin/demo rpc {expr}\"",
+    ) {
+        None if table.has("eval_command") => None,
+        None => Some(DEFAULT_EVAL_COMMAND.to_string()),
+        Some(found) => check_console_command(table, "eval_command", &found),
     };
     Some(ServiceConfig {
         name: name.to_string(),
@@ -1653,15 +1789,17 @@ fn read_service(table: &TableReader, name: &str, config_dir: &Path) -> Option<Se
         service_definition: service_definition?,
         desired_count: desired_count?,
         node_basename: node_basename?,
+        node_name: node_name?,
         cookie: cookie?,
         console_command: console_command?,
+        eval_command: eval_command?,
     })
 }
 
 /// The placeholders of a console command that are not [`CONSOLE_PLACEHOLDERS`]:
 /// each `{name}` (a name of letters, digits and underscores) not written as a
 /// shell's `${name}`. Other braces are the command's own (`awk '{print $1}'`).
-pub fn unknown_console_placeholders(command: &str) -> Vec<String> {
+pub fn unknown_console_placeholders(command: &str, known: &[&str]) -> Vec<String> {
     let mut unknown = Vec::new();
     let mut rest = command;
     let mut before = None;
@@ -1679,7 +1817,7 @@ pub fn unknown_console_placeholders(command: &str) -> Vec<String> {
         let is_name = !name.is_empty()
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !name.starts_with(|c: char| c.is_ascii_digit());
-        if is_name && !shell_variable && !CONSOLE_PLACEHOLDERS.contains(&name) {
+        if is_name && !shell_variable && !known.contains(&name) {
             unknown.push(format!("{{{name}}}"));
         }
         before = Some('}');
@@ -1689,10 +1827,10 @@ pub fn unknown_console_placeholders(command: &str) -> Vec<String> {
 }
 
 /// How to write a console command's placeholders.
-pub fn console_placeholders_fix() -> String {
+pub fn console_placeholders_fix(known: &[&str]) -> String {
     format!(
         "use only {}",
-        CONSOLE_PLACEHOLDERS
+        known
             .iter()
             .map(|placeholder| format!("{{{placeholder}}}"))
             .collect::<Vec<_>>()
@@ -1700,11 +1838,15 @@ pub fn console_placeholders_fix() -> String {
     )
 }
 
-fn check_console_command(table: &TableReader, found: &Found<String>) -> Option<String> {
+fn check_console_command(
+    table: &TableReader,
+    key: &'static str,
+    found: &Found<String>,
+) -> Option<String> {
     if found.value.trim().is_empty() {
         table.diagnostics().report(
             Some(&found.span),
-            &table.key_path("console_command"),
+            &table.key_path(key),
             "is empty",
             Some(
                 "write it like console_command = \"docker exec -it {container} bin/demo remote\""
@@ -1713,13 +1855,18 @@ fn check_console_command(table: &TableReader, found: &Found<String>) -> Option<S
         );
         return None;
     }
-    let unknown = unknown_console_placeholders(&found.value);
+    let known = if key == "eval_command" {
+        EVAL_PLACEHOLDERS
+    } else {
+        CONSOLE_PLACEHOLDERS
+    };
+    let unknown = unknown_console_placeholders(&found.value, known);
     if let Some(first) = unknown.first() {
         table.diagnostics().report(
             Some(&found.span),
-            &table.key_path("console_command"),
+            &table.key_path(key),
             format!("unknown placeholder {first}"),
-            Some(console_placeholders_fix()),
+            Some(console_placeholders_fix(known)),
         );
         return None;
     }
@@ -1851,19 +1998,22 @@ mod tests {
 
     #[test]
     fn a_console_command_names_only_known_placeholders() {
-        assert!(
-            unknown_console_placeholders("docker exec -it {container} bin/{app} remote").is_empty()
-        );
+        assert!(unknown_console_placeholders(
+            "docker exec -it {container} bin/{app} remote",
+            CONSOLE_PLACEHOLDERS
+        )
+        .is_empty());
         assert_eq!(
-            unknown_console_placeholders("echo {nod} {container} {relase}"),
+            unknown_console_placeholders("echo {nod} {container} {relase}", CONSOLE_PLACEHOLDERS),
             vec!["{nod}", "{relase}"]
         );
         // The shell's own braces are the command's.
-        assert!(
-            unknown_console_placeholders("echo ${HOME} \"${node}\" | awk '{print $1}' {} {1}")
-                .is_empty()
-        );
-        assert!(unknown_console_placeholders("{").is_empty());
+        assert!(unknown_console_placeholders(
+            "echo ${HOME} \"${node}\" | awk '{print $1}' {} {1}",
+            CONSOLE_PLACEHOLDERS
+        )
+        .is_empty());
+        assert!(unknown_console_placeholders("{", CONSOLE_PLACEHOLDERS).is_empty());
     }
 
     fn parse_text(text: &str) -> Result<StackConfig, InputError> {

@@ -1,4 +1,4 @@
-//! Errors a user can act on, and how each ends the process (DESIGN.md §1).
+//! Errors a user can act on, and how each ends the process (README, "Exit codes").
 //!
 //! Commands return `anyhow::Error`. Three kinds are recognised by `main` by
 //! downcasting: [`InputError`] (bad usage or bad input, exit 2),

@@ -1,6 +1,6 @@
 //! The subnet plan: one public, one private and one data subnet per AZ.
 //!
-//! CloudFormation's `Fn::Cidr` is not used (DESIGN.md §3): the plan is computed
+//! CloudFormation's `Fn::Cidr` is not used (README, "Subnet plan"): the plan is computed
 //! here so that `create-stack --dry-run` can show it and tests can check it.
 //!
 //! For a VPC of prefix /P the plan is:

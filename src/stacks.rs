@@ -16,11 +16,6 @@ use crate::templates::{Layer, Template};
 /// RDS keeps automated backups this many days.
 pub const DATABASE_BACKUP_RETENTION_DAYS: u32 = 7;
 
-/// The SSM parameter holding the database master password.
-pub fn master_password_parameter(stack: &StackConfig) -> String {
-    format!("{}database/master-password", stack.parameter_prefix())
-}
-
 /// The template parameter that carries an `[upstream]` stack's name:
 /// `shared` becomes `UpstreamSharedStackName`.
 pub fn upstream_parameter_name(name: &str) -> String {
@@ -193,6 +188,14 @@ pub fn network_layer(stack: &StackConfig, template: Template, subnets: &SubnetPl
             plain(stack.network.s3_endpoint),
         ),
         ("AppPort".to_string(), plain(stack.load_balancer.port)),
+        (
+            "DistributionPortMin".to_string(),
+            plain(stack.cluster.distribution_ports.0),
+        ),
+        (
+            "DistributionPortMax".to_string(),
+            plain(stack.cluster.distribution_ports.1),
+        ),
     ];
     for index in 0..3 {
         let number = index + 1;

@@ -75,6 +75,8 @@ pub const NETWORK_PARAMETERS: &[&str] = &[
     "BastionIngressCidr5",
     "BastionIngressCidr6",
     "AppPort",
+    "DistributionPortMin",
+    "DistributionPortMax",
 ];
 
 pub const PLATFORM_PARAMETERS: &[&str] = &[
@@ -490,7 +492,7 @@ mod tests {
 }
 
 /// What moto accepts but drops silently, checked in the built-in templates
-/// themselves (DESIGN.md §3).
+/// themselves (README, "Creating, updating and deleting a stack").
 #[cfg(test)]
 mod design_tests {
     use super::*;

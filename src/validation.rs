@@ -55,7 +55,8 @@ fn undeclared_upstream(stack: &StackConfig, declared: &BTreeSet<String>) -> Vec<
 }
 
 /// Warnings that do not stop anything: how the services' task definition
-/// templates hand over the Erlang cookie, as "<service> (<file>): <warning>".
+/// templates hand over the Erlang cookie and name and pin the node, as
+/// "<service> (<file>): <warning>".
 pub fn cookie_warnings<'a>(
     stack: &StackConfig,
     services: impl IntoIterator<Item = &'a ServiceConfig>,
@@ -65,13 +66,18 @@ pub fn cookie_warnings<'a>(
         .filter_map(|service| {
             let path = stack.resolve(&service.task_definition);
             let template = task_templates::parse(&path, &path).ok()?;
-            let warning = task_templates::cookie_reference_warning(&template)?;
-            Some(format!(
-                "{} ({}): {warning}",
-                service.name,
-                config::display_path(&stack.config_dir, &path).display()
-            ))
+            let display = config::display_path(&stack.config_dir, &path);
+            let warnings: Vec<String> = task_templates::cookie_reference_warning(&template)
+                .into_iter()
+                .chain(task_templates::clustering_warnings(
+                    &template,
+                    service.node_name,
+                ))
+                .map(|warning| format!("{} ({}): {warning}", service.name, display.display()))
+                .collect();
+            Some(warnings)
         })
+        .flatten()
         .collect()
 }
 

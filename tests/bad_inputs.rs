@@ -445,7 +445,7 @@ fn cases() -> Vec<Case> {
             &["stacks/local.toml: --service api: the stack has no such service", "fix: services: web"])
             .no_call(),
         case("console-command-unknown-placeholder", Argument, Live, &["console", "local", "--command", "echo {nod} ${HOME} '{print $1}'"], 2,
-            &["--command: unknown placeholder {nod}", "fix: use only {container}, {node}, {app} (a shell variable is written ${NAME})"])
+            &["--command: unknown placeholder {nod}", "fix: use only {container}, {node}, {app}, {tty} (a shell variable is written ${NAME})"])
             .no_call(),
         case("console-unknown-task", Argument, Live, &["console", "local", "--task", "0123456789abcdef"], 2,
             &["--task 0123456789abcdef: no such running task of web", "fix: running: "]),

@@ -13,11 +13,24 @@ use std::time::{Duration, Instant};
 use common::{LocalCloud, TestStack};
 
 fn deployed(test: &str) -> (TestStack, aws_sdk_ecs::types::Task, String) {
+    deployed_with(test, &[])
+}
+
+/// [`deployed`], with `edits` made to the stack file first.
+fn deployed_with(
+    test: &str,
+    edits: &[(&str, &str)],
+) -> (TestStack, aws_sdk_ecs::types::Task, String) {
     let cloud = LocalCloud::load();
-    let fixture = TestStack::new(
-        test,
-        common::database_config_dir(&cloud, "unused", None, None, None),
-    );
+    let config = common::database_config_dir(&cloud, "unused", None, None, None);
+    let stack_file = config.path().join("stacks/local.toml");
+    let mut text = std::fs::read_to_string(&stack_file).expect("stack file");
+    for (from, to) in edits {
+        assert!(text.contains(from), "{from:?} not in the stack file");
+        text = text.replacen(from, to, 1);
+    }
+    std::fs::write(&stack_file, text).expect("write stack file");
+    let fixture = TestStack::new(test, config);
     fixture.create_stack();
     fixture
         .stackup()
@@ -199,7 +212,12 @@ fn cookie_file(cookie: &str) -> tempfile::TempDir {
 #[test]
 fn the_console_attaches_to_the_node_the_naming_rule_gives() {
     let (fixture, task, cookie) = deployed("console-node");
-    let node_name = stackup::release::node_name::task_node_name("web", &task).expect("node name");
+    let node_name = stackup::release::node_name::task_node_name(
+        stackup::config::NodeNameMode::Ip,
+        "web",
+        &task,
+    )
+    .expect("node name");
     let address: Ipv4Addr = stackup::release::node_name::private_ip(&task)
         .expect("ip")
         .parse()
@@ -290,4 +308,34 @@ fn the_terminal_is_restored_after_the_console_ends_or_fails() {
         );
         assert!(text.contains(expected), "{expected} in: {text}");
     }
+}
+
+/// `console --eval EXPR`: the service's eval_command with the expression as
+/// one shell word (wrapped in IO.inspect), on any running task when there are
+/// several and no --task, without a terminal; the command's exit status is
+/// stackup's. (The command here stands in for `bin/<app> rpc`, which needs a
+/// release in a container: it prints what it was given.)
+#[test]
+fn eval_hands_the_expression_to_the_node_as_one_word_and_passes_its_status() {
+    let (fixture, _task, _cookie) = deployed_with(
+        "console-eval",
+        &[(
+            "cookie = \"stack\"",
+            r#"cookie = "stack"
+eval_command = "printf \"%s on %s\\n\" {expr} {node}; exit 3""#,
+        )],
+    );
+    let expression = r#"Enum.sum([1, 2]) + String.length("it's $HOME `x`")"#;
+    let output = fixture
+        .stackup()
+        .args(["console", "local", "--eval", expression])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with(&format!("IO.inspect(({expression})) on web@")),
+        "{stdout}{stderr}"
+    );
 }

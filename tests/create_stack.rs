@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::Filter;
-use common::{AwsProxy, LocalCloud, MustSucceed, TestStack};
+use common::{block_on, AwsProxy, LocalCloud, MustSucceed, TestStack};
 
 /// The local stack file with `edits`, in the account of `test`.
 fn fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
@@ -206,7 +206,7 @@ async fn create_stack_builds_the_designed_network_and_platform() {
     );
     assert_eq!(routes.nat_gateways.len(), 1);
 
-    // Security groups: exactly the rules of DESIGN.md §3.
+    // Security groups: exactly the rules the README states.
     let group = |output: &str| {
         network["outputs"][output]
             .as_str()
@@ -707,4 +707,95 @@ async fn an_upstream_stacks_exports_are_imported_and_a_missing_upstream_is_named
         .as_str()
         .expect("imported output");
     assert!(imported.contains("arn:aws:sns"), "{imported}");
+}
+
+/// `[cluster] distribution_ports` is the one setting for both ends: the app
+/// security group opens that range between tasks (and nothing else for
+/// distribution), and the shipped task template hands it to the entrypoint.
+#[test]
+fn the_distribution_ports_of_the_stack_file_are_the_ones_the_security_group_opens() {
+    let fixture = fixture(
+        "distribution-ports",
+        &[("hosts = 2", "hosts = 2\ndistribution_ports = \"9200-9209\"")],
+    );
+    let report = fixture.create();
+    let app = report["stacks"][0]["outputs"]["AppSecurityGroup"]
+        .as_str()
+        .expect("AppSecurityGroup")
+        .to_string();
+    let config = fixture.sdk();
+    let ports: BTreeSet<(i32, i32)> = block_on(async {
+        aws_sdk_ec2::Client::new(&config)
+            .describe_security_groups()
+            .group_ids(&app)
+            .send()
+            .await
+            .expect("groups")
+            .security_groups()[0]
+            .ip_permissions()
+            .iter()
+            .filter(|permission| {
+                permission
+                    .user_id_group_pairs()
+                    .iter()
+                    .any(|pair| pair.group_id() == Some(app.as_str()))
+            })
+            .map(|permission| {
+                (
+                    permission.from_port().unwrap_or(-1),
+                    permission.to_port().unwrap_or(-1),
+                )
+            })
+            .collect()
+    });
+    assert_eq!(ports, BTreeSet::from([(4369, 4369), (9200, 9209)]));
+
+    // The task template's DISTRIBUTION_PORTS says the same.
+    let (code, _, stderr) = {
+        let output = fixture
+            .stackup()
+            .args([
+                "--output",
+                "json",
+                "deploy-release",
+                "local",
+                "--yes",
+                "--no-wait",
+            ])
+            .args([
+                "--image",
+                "web=ghcr.io/example/demo:1.0.0",
+                "--allow-missing-parameters",
+            ])
+            .output()
+            .expect("runs");
+        (
+            output.status.code(),
+            output.stdout,
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    assert_eq!(code, Some(0), "{stderr}");
+    let environment = block_on(async {
+        aws_sdk_ecs::Client::new(&config)
+            .describe_task_definition()
+            .task_definition("demo-local-v1-web")
+            .send()
+            .await
+            .expect("task definition")
+            .task_definition()
+            .expect("task definition")
+            .container_definitions()[0]
+            .environment()
+            .iter()
+            .map(|pair| {
+                (
+                    pair.name().unwrap_or_default().to_string(),
+                    pair.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    });
+    assert_eq!(environment["DISTRIBUTION_PORTS"], "9200-9209");
+    assert_eq!(environment["NODE_NAME_MODE"], "ip");
 }

@@ -1080,45 +1080,69 @@ fn serve_once_per_request(body: &'static str) -> (String, std::thread::JoinHandl
     (address, handle)
 }
 
+/// In every naming mode, the entrypoint (in the container) and stackup (from
+/// DescribeTasks) give a task the same node name; and the entrypoint pins the
+/// distribution ports, keeping what ERL_AFLAGS held.
 #[test]
 fn the_entrypoint_script_and_the_rust_rule_name_a_task_the_same() {
-    let (address, server) = serve_once_per_request(TASK_METADATA);
-    let output = std::process::Command::new("sh")
-        .arg(common::repo_root().join("scripts/ecs-entrypoint.sh"))
-        .args([
-            "sh",
-            "-c",
-            "printf '%s %s' \"$RELEASE_DISTRIBUTION\" \"$RELEASE_NODE\"",
-        ])
-        .env(
-            "ECS_CONTAINER_METADATA_URI_V4",
-            format!("http://{address}/v4/cd189a93"),
-        )
-        .env("NODE_BASENAME", "web")
-        .output()
-        .expect("sh runs");
-    server.join().expect("server");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    use stackup::config::NodeNameMode;
     let metadata: serde_json::Value = serde_json::from_str(TASK_METADATA).expect("JSON");
-    let from_rust = stackup::release::node_name::node_name(
-        "web",
-        metadata["TaskARN"].as_str().expect("arn"),
-        metadata["Containers"][0]["Networks"][0]["IPv4Addresses"][0]
-            .as_str()
-            .expect("ip"),
+    let task_arn = metadata["TaskARN"].as_str().expect("arn");
+    let task_definition = format!(
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/{}:{}",
+        metadata["Family"].as_str().expect("family"),
+        metadata["Revision"].as_str().expect("revision")
     );
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        format!("name {from_rust}")
-    );
-    assert_eq!(
-        from_rust,
-        "web-5f2c7e0e9e2b4c5d8a1b2c3d4e5f6a7b@10.20.65.17"
-    );
+    let address = metadata["Containers"][0]["Networks"][0]["IPv4Addresses"][0]
+        .as_str()
+        .expect("ip");
+    for (mode, expected) in [
+        (NodeNameMode::Ip, "web@10.20.65.17"),
+        (NodeNameMode::Release, "web-r8@10.20.65.17"),
+        (
+            NodeNameMode::Task,
+            "web-5f2c7e0e9e2b4c5d8a1b2c3d4e5f6a7b@10.20.65.17",
+        ),
+    ] {
+        let (server_address, server) = serve_once_per_request(TASK_METADATA);
+        let output = std::process::Command::new("sh")
+            .arg(common::repo_root().join("scripts/ecs-entrypoint.sh"))
+            .args([
+                "sh",
+                "-c",
+                "printf '%s %s %s' \"$RELEASE_DISTRIBUTION\" \"$RELEASE_NODE\" \"$ERL_AFLAGS\"",
+            ])
+            .env(
+                "ECS_CONTAINER_METADATA_URI_V4",
+                format!("http://{server_address}/v4/cd189a93"),
+            )
+            .env("NODE_BASENAME", "web")
+            .env("NODE_NAME_MODE", mode.as_str())
+            .env("DISTRIBUTION_PORTS", "9100-9155")
+            .env("ERL_AFLAGS", "+S 2")
+            .output()
+            .expect("sh runs");
+        server.join().expect("server");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let from_rust = stackup::release::node_name::node_name(
+            mode,
+            "web",
+            task_arn,
+            &task_definition,
+            address,
+        );
+        assert_eq!(from_rust, expected);
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            format!(
+                "name {from_rust} +S 2 -kernel inet_dist_listen_min 9100 inet_dist_listen_max 9155"
+            )
+        );
+    }
 }
 
 #[test]

@@ -415,6 +415,7 @@ fn deploy_release_under_faults_registers_updates_and_records_once() {
         common::stack_config_dir(&[]),
     );
     fixture.cleanly(&["create-stack", "local", "--yes"]);
+    common::put_app_password(&fixture.clean.endpoint);
     use FaultKind::{InternalError, Reset, Throttling, Unavailable};
     fixture.force("RegisterTaskDefinition", None, &[Reset, Throttling]);
     fixture.force("CreateService", None, &[Unavailable, Reset]);
@@ -642,6 +643,7 @@ fn lost_responses_to_deploy_release_leave_the_right_service_and_record() {
         common::stack_config_dir(&[]),
     );
     fixture.cleanly(&["create-stack", "local", "--yes"]);
+    common::put_app_password(&fixture.clean.endpoint);
     let faulty = &fixture.faulty;
     faulty.fail_after_forwarding("RegisterTaskDefinition", None, 1, FaultKind::InternalError);
     faulty.fail_after_forwarding("CreateService", None, 1, FaultKind::Reset);

@@ -1,4 +1,4 @@
-//! The live-AWS suite (DESIGN.md §9): the whole life of a throwaway stack on a
+//! The live-AWS suite (README, "Live AWS tests"): the whole life of a throwaway stack on a
 //! real AWS account, through the real binary, with the real credential chain.
 //!
 //! Compiled only with `--features live-aws`, and even then it does nothing

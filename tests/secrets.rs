@@ -1,4 +1,4 @@
-//! The secrets audit (DESIGN.md §7): every command, run at `-vv` and again
+//! The secrets audit (ARCHITECTURE.md, "What never prints"): every command, run at `-vv` and again
 //! with `RUST_LOG=trace`, against the local cloud; then everything they
 //! printed, every registered task definition revision, the CloudFormation
 //! templates and outputs, and the rendered plan are searched for the Erlang
@@ -368,7 +368,7 @@ fn audit_every_command(test: &str, verbosity: Verbosity) {
         "--command",
         "echo attached to {node}",
     ]);
-    assert!(console.contains("attached to web-"), "{console}");
+    assert!(console.contains("attached to web@"), "{console}");
 
     // The secrets, read after the fact.
     let cookie = audit.secret("/stackup/demo-local-v1/cookie");

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # calls: the AWS API calls each stackup command makes for its everyday job, next to the
-# fewest that job can be done with (DESIGN.md section 10: "the floor"). Sourced by
+# fewest that job can be done with (README, Benchmarks: "the floor"). Sourced by
 # scripts/bench; one side per command, each through a recording proxy of its own, on a
 # stack created in the bench's moto with the local cloud's real database behind it and
 # one release deployed. The wall time is shown too, but this table is about the calls:

@@ -71,7 +71,7 @@ bench_deploy_rtt() {
             {\"name\": \"ecs-deploy@${RTT_MS}ms\", \"command\": \"ecs deploy CLUSTER web --image web IMAGE --timeout -1\"}]" \
     extras="$BUSY_EXTRAS" \
     notes="[\"every call waits ${RTT_MS} ms at its proxy before it is forwarded (calls made at once wait at once): an assumed round trip to a regional AWS API from outside the region, not a measurement (no AWS account is reachable here); moto's own one-call-at-a-time work is still in every run\",
-            \"no target of DESIGN.md section 10 is judged here (those are measured on the local cloud as it is: deploy-release and deploy-20 above); this shows what the rounds of calls and the concurrency come to once each call costs a round trip: the 20-services side over the 1-service side is deploy-20's question, ecs-deploy over the 1-service side deploy-release's\",
+            \"no benchmark target is judged here (those are measured on the local cloud as it is: deploy-release and deploy-20 above); this shows what the rounds of calls and the concurrency come to once each call costs a round trip: the 20-services side over the 1-service side is deploy-20's question, ecs-deploy over the 1-service side deploy-release's\",
             \"rounds of calls in sequence: stackup 5 (GetCallerIdentity, DescribeStacks, GetParameters and each service's newest revision at once; DescribeServices; RegisterTaskDefinition; UpdateService; PutParameter; the services at once), ecs-deploy 6 (one call a round)\",
             \"the stack is created once and one first deploy creates the 20 services (web among them); every run deploys an image of its own (checked after every run), from services whose rollouts are settled\"]"
   alternate deploy-rtt "${DEPLOY_RTT_SIDES[@]}"

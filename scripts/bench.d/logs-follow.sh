@@ -130,7 +130,7 @@ logs_follow_meta() {
 import json, sys
 measured, events, rate, runs = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 notes = measured + [
-    "target (DESIGN.md section 10): flat, under 50 MB",
+    "target (README, Benchmarks): flat, under 50 MB",
     f"each run: a reset moto with the stack; the follower starts, then a feeder puts {events:,} events (10,000 per PutLogEvents, 20 streams in turn, stamped with the time they are made, each with a unique seq); the follower's VmRSS is sampled every 0.5 s; once it has printed them all and nothing more for 6 s it is stopped (SIGINT) and its output must hold every event exactly once (by seq), or the bench fails",
     "flat: the median RSS of the last three tenths of the events printed within 20% of the median of the second to fourth tenths (after the overlap window has filled); until 2026-12-03 it was RSS at all events printed against RSS at a tenth, single samples, which the allocator's swings of 25-32 MB within a run made fail once (both verdicts are shown); the curve is RSS at each tenth of the events printed",
     f"--follow re-reads a 10 s overlap window every poll and remembers the ids printed in it (8 bytes each once settled), so its memory is bounded by the events of 10 s, not by the events followed: paced, the window holds {rate * 10:,} events; in a burst, 10 s of the feed: RSS rises until the window is full, then stays (the ids older than the window are forgotten within a poll too, so a follower that lags behind a burst holds one window, not the burst)",

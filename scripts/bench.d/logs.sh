@@ -92,7 +92,7 @@ logs_meta() { # logs_meta [VERDICTS_JSON]
     notes="$(python3 - "$verdicts" <<'EOF'
 import json, sys
 notes = json.loads(sys.argv[1]) + [
-    "targets (DESIGN.md section 10): stackup at least 2x faster than the aws CLI, 10x than awslogs, within 1.2x of the floor",
+    "targets (README, Benchmarks): stackup at least 2x faster than the aws CLI, 10x than awslogs, within 1.2x of the floor",
     "each side's output is checked after every run: exactly the 100,000 events, each once (by the seq number in its message), or the bench fails; stackup writes text lines, the aws CLI one JSON document, awslogs text lines; the floor prints its count",
     "the floor is Rust with stackup's own SDK and HTTP stack making stackup's calls (same first page, same slices, four at a time) and only counting: so stackup over the floor is the cost of what stackup does with the events (merge in time order, format, write); a Python client would parse slower and make a lax floor",
     "moto busy: the seconds during which at least one of the side's calls was in moto (from the proxy's log; stackup's and the floor's calls overlap, so the per-call seconds in the breakdown add up to more); the rest is the wall time less that: the tool's own work while moto was idle. On moto every FilterLogEvents scans the whole group, so moto's share is large",

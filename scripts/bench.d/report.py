@@ -225,7 +225,7 @@ def markdown_block(env, meta, runs):
 INTRO = """## Benchmarks
 
 `scripts/bench` measures stackup side by side with the tools it replaces
-(DESIGN.md section 10) on the local cloud, and rewrites this section with what it
+(README, "Benchmarks") on the local cloud, and rewrites this section with what it
 measured. It builds stackup in release mode, installs the peers (`awscli`,
 `ecs-deploy`, `awslogs`) in `.venv/peers`, starts the local cloud if it is not
 running (and stops it again) plus a moto server of its own, and runs the sides of

@@ -27,7 +27,10 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     // --command follows console_command's rule: an unknown placeholder would
     // run as typed on the host.
     if let Some(command) = &args.command {
-        let unknown = crate::config::unknown_console_placeholders(command);
+        let unknown = crate::config::unknown_console_placeholders(
+            command,
+            crate::config::CONSOLE_PLACEHOLDERS,
+        );
         if !unknown.is_empty() {
             return Err(InputError::one(
                 Problem::new(format!(
@@ -36,14 +39,14 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
                 ))
                 .fix(format!(
                     "{} (a shell variable is written ${{NAME}})",
-                    crate::config::console_placeholders_fix()
+                    crate::config::console_placeholders_fix(crate::config::CONSOLE_PLACEHOLDERS)
                 )),
             )
             .into());
         }
     }
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
-    let (outputs, _) = super::deploy_release::stack_outputs(&stack, &aws).await?;
+    let (outputs, _) = crate::ops::stack_outputs::stack_outputs(&stack, &aws).await?;
     let cluster = outputs
         .get("ClusterName")
         .cloned()
@@ -58,9 +61,9 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
             stack.name
         );
     }
-    let task = choose_task(&tasks, args.task.as_deref(), &service).await?;
+    let task = choose_task(&tasks, args.task.as_deref(), &service, args.eval.is_some()).await?;
     let task_arn = task.task_arn().unwrap_or_default().to_string();
-    let node = task_node_name(&service.node_basename, &task).unwrap_or_default();
+    let node = task_node_name(service.node_name, &service.node_basename, &task).unwrap_or_default();
     let container = task
         .containers()
         .iter()
@@ -73,14 +76,26 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
         .and_then(|container| container.runtime_id())
         .unwrap_or_default()
         .to_string();
-    let template = args
-        .command
-        .clone()
-        .unwrap_or_else(|| service.console_command.clone());
+    // With --eval: no terminal, the expression's value printed; otherwise a
+    // terminal when this side has one.
+    let interactive = args.eval.is_none() && terminal::is_interactive();
+    let template = match (&args.command, &args.eval) {
+        (Some(command), _) => command.clone(),
+        (None, Some(_)) => service.eval_command.clone(),
+        (None, None) => service.console_command.clone(),
+    };
+    let expression = args
+        .eval
+        .as_deref()
+        .map(|expression| shell_word(&format!("IO.inspect(({expression}))")))
+        .transpose()?
+        .unwrap_or_default();
     let command = template
         .replace("{container}", &container)
         .replace("{node}", &node)
-        .replace("{app}", &stack.app);
+        .replace("{app}", &stack.app)
+        .replace("{tty}", if interactive { "-it" } else { "-i" })
+        .replace("{expr}", &expression);
 
     // The host: [local] hosts, or the task's container instance's private IP.
     let route = Route::resolve(&stack, &outputs)?;
@@ -118,13 +133,25 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     ));
     let bastion = SshSession::connect(&route.ssh).await?;
     let host_session = bastion.connect_through(&inner).await?;
-    let status = run_remote(&host_session, &command).await;
+    let status = run_remote(&host_session, &command, interactive).await;
     host_session.close().await;
     bastion.close().await;
     match status? {
         0 => Ok(()),
         code => Err(RemoteExit(code.min(255) as u8).into()),
     }
+}
+
+/// `text` as one word of a POSIX shell command line (the remote side runs the
+/// console command with the login shell).
+fn shell_word(text: &str) -> Result<String, InputError> {
+    shlex::try_quote(text)
+        .map(|quoted| quoted.into_owned())
+        .map_err(|_| {
+            InputError::one(
+                Problem::new("--eval: the expression holds a NUL character").fix("remove it"),
+            )
+        })
 }
 
 fn choose_service(stack: &StackConfig, name: Option<&str>) -> Result<ServiceConfig, InputError> {
@@ -160,17 +187,19 @@ fn choose_service(stack: &StackConfig, name: Option<&str>) -> Result<ServiceConf
     }
 }
 
-/// `--task` (a task id or ARN), the only task, or a choice on a terminal.
+/// `--task` (a task id or ARN), the only task (the first with `any`), or a
+/// choice on a terminal.
 async fn choose_task(
     tasks: &[Task],
     wanted: Option<&str>,
     service: &ServiceConfig,
+    any: bool,
 ) -> anyhow::Result<Task> {
     let describe = |task: &Task| {
         format!(
             "{}  {}",
             task_id(task.task_arn().unwrap_or_default()),
-            task_node_name(&service.node_basename, task)
+            task_node_name(service.node_name, &service.node_basename, task)
                 .unwrap_or_else(|| "(no address yet)".into())
         )
     };
@@ -196,7 +225,8 @@ async fn choose_task(
                 .into()
             });
     }
-    if tasks.len() == 1 {
+    // One task, or --eval (for scripts: any node of the service answers).
+    if tasks.len() == 1 || any {
         return Ok(tasks[0].clone());
     }
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
@@ -243,9 +273,9 @@ async fn choose_task(
 /// Run the command; with a terminal, in a PTY of the terminal's size, raw
 /// mode on (and restored whatever happens), resizes passed on. Without one,
 /// no PTY, so it can be scripted: stdin is forwarded until its end.
-async fn run_remote(session: &SshSession, command: &str) -> anyhow::Result<u32> {
+async fn run_remote(session: &SshSession, command: &str, interactive: bool) -> anyhow::Result<u32> {
     let size = terminal::size();
-    let interactive = size.is_some() && std::io::stdin().is_terminal();
+    let interactive = interactive && size.is_some();
     let term = std::env::var("TERM").unwrap_or_else(|_| "xterm-256color".into());
     let pty = match (interactive, size) {
         (true, Some((columns, rows))) => Some((term.as_str(), columns, rows)),

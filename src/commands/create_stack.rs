@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::stack_events::{describe_failures, existing_events, follow};
 use super::Context;
 use crate::aws::cloudformation::{
     status_kind, ChangeSetOutcome, ChangeSetRequest, CloudFormation, ResourceChangeInfo, StackInfo,
@@ -16,6 +15,8 @@ use crate::aws::{ec2, ssm, Aws};
 use crate::cli::CreateStackArgs;
 use crate::config::StackConfig;
 use crate::error::InputError;
+use crate::ops::ids::{client_token, timestamp};
+use crate::ops::stack_events::{describe_failures, existing_events, follow};
 use crate::secret::Secret;
 use crate::stacks::{self, LayerPlan, LayerSummary, PlanSummary};
 use crate::templates::{Layer, Template};
@@ -54,7 +55,7 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
     let zones = stacks::choose_zones(&stack, aws.region(), &available)?;
     let subnets = stacks::subnet_plan(&stack, &zones)?;
     check_upstream(&stack, &cloudformation).await?;
-    let password_parameter = stacks::master_password_parameter(&stack);
+    let password_parameter = stack.master_password_parameter();
     let existing_password = ssm::get_secret(&ssm_client, &password_parameter).await?;
     let password_is_new = existing_password.is_none();
     let password = existing_password.unwrap_or_else(|| Secret::generate(MASTER_PASSWORD_LENGTH));
@@ -508,28 +509,4 @@ fn unreachable_stack(name: &str) -> StackInfo {
         parameters: BTreeMap::new(),
         tags: BTreeMap::new(),
     }
-}
-
-pub fn timestamp() -> String {
-    let now = std::time::SystemTime::now();
-    humantime::format_rfc3339_seconds(now)
-        .to_string()
-        .replace(['-', ':'], "")
-        .trim_end_matches('Z')
-        .to_string()
-}
-
-/// An idempotency token: retries of the same call reuse it (max 128 characters).
-pub fn client_token(purpose: &str, name: &str) -> String {
-    let token: String = format!("stackup-{purpose}-{name}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    token.chars().take(128).collect()
 }

@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use super::create_stack::{client_token, timestamp};
-use super::stack_events::{describe_failures, existing_events, follow};
 use super::Context;
 use crate::aws::cloudformation::{CloudFormation, StackInfo};
 use crate::aws::Aws;
 use crate::cli::StackArgs;
 use crate::config;
+use crate::ops::ids::{client_token, timestamp};
+use crate::ops::stack_events::{describe_failures, existing_events, follow};
 use crate::ui::confirm;
 
 #[derive(Serialize)]

@@ -8,13 +8,16 @@ use std::time::Duration;
 use futures_util::future::{join_all, try_join_all};
 use serde::Serialize;
 
-use super::rollout_wait::{failure_details, seen_events, wait, Waited};
 use super::Context;
-use crate::aws::cloudformation::CloudFormation;
 use crate::aws::{ecs, ssm, sts, Aws};
 use crate::cli::DeployReleaseArgs;
 use crate::config::{CookieMode, ServiceConfig, StackConfig};
 use crate::error::{InputError, Interrupted, Problem};
+use crate::ops::ids::release_id;
+use crate::ops::roll_back::{roll_back, Back};
+use crate::ops::rollout_wait::{failure_details, seen_events, wait, Waited};
+use crate::ops::select_services;
+use crate::ops::stack_outputs::stack_outputs_for;
 use crate::release::ecs_model::TaskDefinition;
 use crate::release::history::{self, ReleaseRecord};
 use crate::release::plan::{ReleaseContext, ServiceRelease};
@@ -76,100 +79,6 @@ fn parse_images(args: &[String]) -> Result<BTreeMap<String, String>, InputError>
     } else {
         Err(InputError::new(problems))
     }
-}
-
-/// The services this run deploys: `--service`, or all.
-pub fn select_services(
-    stack: &StackConfig,
-    only: &[String],
-) -> Result<Vec<ServiceConfig>, InputError> {
-    if stack.services.is_empty() {
-        return Err(InputError::one(
-            Problem::new("has no [services.<name>] section: nothing to deploy")
-                .in_file(&stack.file)
-                .fix("add a service, for example [services.web]"),
-        ));
-    }
-    if only.is_empty() {
-        return Ok(stack.services.values().cloned().collect());
-    }
-    let mut chosen: Vec<ServiceConfig> = Vec::new();
-    for name in only {
-        match stack.services.get(name) {
-            // `--service web --service web` is one service, deployed once.
-            Some(_) if chosen.iter().any(|service| &service.name == name) => {}
-            Some(service) => chosen.push(service.clone()),
-            None => {
-                return Err(InputError::one(
-                    Problem::new(format!("--service {name}: the stack has no such service"))
-                        .in_file(&stack.file)
-                        .fix(format!(
-                            "services: {}",
-                            stack
-                                .services
-                                .keys()
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )),
-                ))
-            }
-        }
-    }
-    Ok(chosen)
-}
-
-/// Outputs of the network and platform stacks, which must exist.
-pub async fn stack_outputs(
-    stack: &StackConfig,
-    aws: &Aws,
-) -> anyhow::Result<(BTreeMap<String, String>, history::Life)> {
-    stack_outputs_for(stack, aws, None).await
-}
-
-/// Outputs of the platform stack, and of the network stack as well unless the
-/// platform has every output in `needed` (it re-exports what services use, so
-/// a deploy usually reads one stack, not two). A platform output wins over a
-/// network output of the same name. With them, the platform stack's life:
-/// where its release history starts.
-pub async fn stack_outputs_for(
-    stack: &StackConfig,
-    aws: &Aws,
-    needed: Option<&BTreeSet<String>>,
-) -> anyhow::Result<(BTreeMap<String, String>, history::Life)> {
-    let cloudformation = CloudFormation::new(aws.cloudformation());
-    let missing = |name: &str| {
-        anyhow::anyhow!(
-            "stack {name} does not exist; run `stackup create-stack {}` first",
-            stack.name
-        )
-    };
-    let network_name = stack.network_stack_name();
-    let platform_name = stack.platform_stack_name();
-    let Some(platform) = cloudformation.describe(&platform_name).await? else {
-        // Name the first stack to create, as reading both in order would.
-        return Err(match cloudformation.describe(&network_name).await? {
-            None => missing(&network_name),
-            Some(_) => missing(&platform_name),
-        });
-    };
-    let life = history::Life {
-        stack_id: platform.id,
-        created: platform.created,
-    };
-    let mut outputs = platform.outputs;
-    let complete =
-        needed.is_some_and(|needed| needed.iter().all(|name| outputs.contains_key(name)));
-    if !complete {
-        let network = cloudformation
-            .describe(&network_name)
-            .await?
-            .ok_or_else(|| missing(&network_name))?;
-        for (name, value) in network.outputs {
-            outputs.entry(name).or_insert(value);
-        }
-    }
-    Ok((outputs, life))
 }
 
 /// The placeholder names in a service's two templates (unreadable templates
@@ -295,14 +204,6 @@ impl Planned {
     }
 }
 
-pub fn release_id() -> String {
-    format!(
-        "{}-{}",
-        super::create_stack::timestamp(),
-        Secret::generate(4).expose().to_ascii_lowercase()
-    )
-}
-
 pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<()> {
     let printer = &context.printer;
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
@@ -352,7 +253,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     let parameters_to_read: Vec<String> = services
         .iter()
         .filter(|service| service.cookie == CookieMode::Stack)
-        .map(|service| cookie::parameter(&stack, service.cookie, &release_id))
+        .map(|service| stack.cookie_parameter(service.cookie, &release_id))
         .chain(referenced.iter().map(|(_, name)| name.clone()))
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -851,7 +752,7 @@ async fn plan_service(
     let running_failed = matches!(state, Some(Rollout::Failed { .. }));
     let record = match &current_task_definition {
         Some(arn) if running_failed || (!registration_needed && !args.no_wait) => {
-            ssm::get_record(ssm_client, &history::parameter(stack, &service.name))
+            ssm::get_record(ssm_client, &stack.release_record_parameter(&service.name))
                 .await?
                 .and_then(|value| serde_json::from_str::<ReleaseRecord>(&value).ok())
                 .filter(|record| &record.task_definition == arn && release.life.holds(record))
@@ -1042,7 +943,7 @@ async fn deploy_service(
         };
         ssm::put_record(
             &aws.ssm(),
-            &history::parameter(stack, &name),
+            &stack.release_record_parameter(&name),
             &serde_json::to_string(&ended)?,
         )
         .await?;
@@ -1097,7 +998,7 @@ async fn deploy_service(
             previous: previous.clone(),
             stack: Some(release.life.stack_id.clone()),
         };
-        let parameter = history::parameter(stack, &name);
+        let parameter = stack.release_record_parameter(&name);
         let ssm_client = &ssm_client;
         async move {
             ssm::put_record(ssm_client, &parameter, &serde_json::to_string(&record)?).await?;
@@ -1217,165 +1118,4 @@ async fn deploy_service(
     }
     write_record(&result.result).await?;
     Ok(result)
-}
-
-/// Roll back after a failed rollout: follow ECS's own rollback (circuit
-/// breaker), or point the service back at the previous revision and wait.
-/// Returns the revision gone back to and how the wait for it ended, if any.
-#[expect(clippy::too_many_arguments, reason = "the failed deployment's context")]
-pub async fn roll_back(
-    printer: &Printer,
-    aws: &Aws,
-    cluster: &str,
-    service_name: &str,
-    name: &str,
-    rolled_back_to: Option<String>,
-    previous: Option<String>,
-    timeout: Duration,
-    seen: &mut HashSet<String>,
-) -> anyhow::Result<Option<(String, Back)>> {
-    let target = match (rolled_back_to, previous) {
-        (Some(target), _) => {
-            printer.info(format!(
-                "{name}: ECS is rolling back to revision {}; waiting for it",
-                history::revision_of(&target)
-            ));
-            target
-        }
-        (None, Some(previous)) => {
-            printer.info(format!(
-                "{name}: rolling back to revision {}",
-                history::revision_of(&previous)
-            ));
-            ecs::set_task_definition(&aws.ecs(), cluster, service_name, &previous).await?;
-            previous
-        }
-        (None, None) => {
-            printer.warn(format!(
-                "{name}: no earlier revision to roll back to (the service was just created)"
-            ));
-            return Ok(None);
-        }
-    };
-    let back = wait_back(
-        printer,
-        aws,
-        cluster,
-        service_name,
-        name,
-        &target,
-        timeout,
-        seen,
-    )
-    .await?;
-    Ok(Some((target, back)))
-}
-
-/// How waiting for a service to run a revision again ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Back {
-    Runs,
-    /// The rollout failed, with ECS's reason.
-    Failed(String),
-    /// Not done within the timeout, with the last task counts; ECS carries on.
-    TimedOut(String),
-    /// Ctrl-C: ECS carries on without stackup.
-    Interrupted,
-}
-
-impl Back {
-    /// The result it is recorded as.
-    pub fn result(&self) -> &'static str {
-        match self {
-            Back::Runs => "completed",
-            Back::Failed(_) => "failed",
-            Back::TimedOut(_) => "timed-out",
-            Back::Interrupted => "interrupted",
-        }
-    }
-}
-
-/// Wait for a service to run `target` again (after pointing it there), and
-/// say why not when it does not: the reason, the stopped tasks, their logs.
-#[expect(clippy::too_many_arguments, reason = "the rollback's context")]
-pub async fn wait_back(
-    printer: &Printer,
-    aws: &Aws,
-    cluster: &str,
-    service_name: &str,
-    name: &str,
-    target: &str,
-    timeout: Duration,
-    seen: &mut HashSet<String>,
-) -> anyhow::Result<Back> {
-    let client = aws.ecs();
-    let revision = history::revision_of(target);
-    let back = match wait(
-        printer,
-        &client,
-        cluster,
-        service_name,
-        target,
-        timeout,
-        seen,
-    )
-    .await?
-    {
-        Waited::Completed(_) => {
-            printer.success(format!("{name}: runs revision {revision}"));
-            return Ok(Back::Runs);
-        }
-        Waited::Interrupted => {
-            printer.warn(format!(
-                "{name}: interrupted; ECS carries on with the rollout of revision {revision}"
-            ));
-            return Ok(Back::Interrupted);
-        }
-        Waited::Failed {
-            reason,
-            rolled_back_to,
-        } => {
-            // ECS's own breaker may take the service back where it came from.
-            let reason = match rolled_back_to {
-                Some(back) => format!(
-                    "{reason}; ECS's circuit breaker takes the service back to revision {}",
-                    history::revision_of(&back)
-                ),
-                None => reason,
-            };
-            printer.error(format!(
-                "{name}: the rollout of revision {revision} failed: {reason}"
-            ));
-            Back::Failed(reason)
-        }
-        Waited::TimedOut(counts) => {
-            printer.error(format!(
-                "{name}: the rollout of revision {revision} did not finish within {} ({counts}); ECS carries on with it (look at it with `stackup status`)",
-                humantime::format_duration(timeout)
-            ));
-            Back::TimedOut(counts)
-        }
-    };
-    // What the stopped tasks of that revision said, with their last log
-    // lines (where they log is in the revision itself).
-    match ecs::describe_task_definition(&client, target).await {
-        Ok((definition, _, _)) => {
-            for line in failure_details(
-                &client,
-                &aws.logs(),
-                cluster,
-                service_name,
-                target,
-                &definition,
-            )
-            .await
-            {
-                printer.info(format!("  {line}"));
-            }
-        }
-        Err(error) => printer.info(format!(
-            "  (the stopped tasks are not shown: revision {revision} could not be read: {error:#})"
-        )),
-    }
-    Ok(back)
 }

@@ -13,6 +13,7 @@ use crate::aws::logs::{filter_all, filter_page, LogEvent, Query};
 use crate::aws::Aws;
 use crate::cli::LogsArgs;
 use crate::error::{InputError, Interrupted, Problem};
+use crate::ui::push_escaped;
 use crate::ui::Printer;
 use crate::validation;
 
@@ -168,31 +169,6 @@ fn format_line(event: &LogEvent, out: &mut String) {
     // Line breaks at the end of a message are already gone (aws::logs).
     push_escaped(&event.message, out);
     out.push('\n');
-}
-
-/// `text` with control characters written as escapes (`\n`, `\r`,
-/// `\u{1b}`), so that an event stays on its line and cannot send a terminal
-/// escape sequence; tabs are kept. JSON lines carry the message unchanged.
-pub fn push_escaped(text: &str, out: &mut String) {
-    // UTF-8 of U+0080..U+00BF (the C1 controls among them) starts with 0xC2.
-    let plain = !text
-        .bytes()
-        .any(|byte| (byte < 0x20 && byte != b'\t') || byte == 0x7f || byte == 0xc2);
-    if plain {
-        out.push_str(text);
-        return;
-    }
-    for character in text.chars() {
-        match character {
-            '\t' => out.push('\t'),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            control if control.is_control() => {
-                out.push_str(&format!("\\u{{{:x}}}", u32::from(control)));
-            }
-            other => out.push(other),
-        }
-    }
 }
 
 /// Where events go once merged: stdout through the printer, or a test's list.
@@ -384,7 +360,7 @@ pub async fn run(context: &Context, args: &LogsArgs) -> anyhow::Result<()> {
     // Ctrl-C from here on, at any await: the normal end of --follow (exit
     // 0), an interruption of a read (130). Either way what was printed is
     // whole lines: each write of lines happens between two awaits.
-    let mut interrupt = super::interrupt::listen()?;
+    let mut interrupt = crate::interrupt::listen()?;
     let written = Cell::new(Written::default());
     let reading = read(context, &stack, args, start, end, &written);
     let group = tokio::select! {

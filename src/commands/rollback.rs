@@ -6,13 +6,15 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde::Serialize;
 
-use super::deploy_release::{release_id, select_services, wait_back, Back};
-use super::rollout_wait::seen_events;
 use super::Context;
 use crate::aws::{ecs, ssm, sts, Aws};
 use crate::cli::RollbackArgs;
 use crate::error::Interrupted;
 use crate::error::{InputError, Problem};
+use crate::ops::ids::release_id;
+use crate::ops::roll_back::{wait_back, Back};
+use crate::ops::rollout_wait::seen_events;
+use crate::ops::select_services;
 use crate::release::history::{self, NoTarget, ReleaseRecord};
 use crate::release::rollout::{interpret, Rollout};
 use crate::ui::confirm;
@@ -65,7 +67,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     let client = aws.ecs();
     let ssm_client = aws.ssm();
     let caller = sts::caller(&aws.sts()).await?;
-    let (outputs, life) = super::deploy_release::stack_outputs(&stack, &aws).await?;
+    let (outputs, life) = crate::ops::stack_outputs::stack_outputs(&stack, &aws).await?;
     let cluster = outputs
         .get("ClusterName")
         .cloned()
@@ -78,7 +80,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
     let mut passed_over = Vec::new();
     let mut plans = Vec::new();
     for service in &services {
-        let parameter = history::parameter(&stack, &service.name);
+        let parameter = stack.release_record_parameter(&service.name);
         // The history starts with this platform stack: a stack of the same
         // name deleted before it left records of revisions whose roles and
         // log group are gone.
@@ -299,7 +301,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         .map(|(service, current, target, images, follow)| {
             let (printer, aws, ssm_client, cluster, caller, life) =
                 (printer, &aws, &ssm_client, &cluster, &caller, &life);
-            let parameter = history::parameter(&stack, &service.name);
+            let parameter = stack.release_record_parameter(&service.name);
             let (release, previous) = match &follow {
                 Some(record) => (record.release.clone(), record.previous.clone()),
                 None => (release.clone(), Some(current.clone())),

@@ -420,7 +420,7 @@ fn service_status(
     };
     let mut tasks: Vec<TaskStatus> = tasks
         .iter()
-        .map(|task| task_status(&config.node_basename, task, host_of, now))
+        .map(|task| task_status(config, task, host_of, now))
         .collect();
     tasks.sort_by(|a, b| (&a.started_at, &a.task_id).cmp(&(&b.started_at, &b.task_id)));
     let mut events: Vec<ServiceEventLine> = service
@@ -479,7 +479,7 @@ fn service_status(
 }
 
 fn task_status(
-    node_basename: &str,
+    service: &ServiceConfig,
     task: &Task,
     host_of: &HashMap<&str, &str>,
     now: SystemTime,
@@ -489,7 +489,7 @@ fn task_status(
         .and_then(|time| SystemTime::try_from(*time).ok());
     TaskStatus {
         task_id: task_id(task.task_arn().unwrap_or_default()).to_string(),
-        node_name: task_node_name(node_basename, task),
+        node_name: task_node_name(service.node_name, &service.node_basename, task),
         private_ip: private_ip(task),
         host: task
             .container_instance_arn()

@@ -61,7 +61,7 @@ pub async fn run(context: &Context, args: &TunnelArgs) -> anyhow::Result<()> {
         ),
         _ => "sslmode=require".to_string(),
     };
-    let password_parameter = super::update_resources::app_password_parameter(&stack);
+    let password_parameter = stack.app_password_parameter();
     let listening = Listening {
         local_address: local.to_string(),
         database: format!("{}:{}", route.database_host, route.database_port),
@@ -78,7 +78,7 @@ pub async fn run(context: &Context, args: &TunnelArgs) -> anyhow::Result<()> {
     // dropped session) end it the same way, closing the SSH session;
     // listening before the address is printed, which is when a caller
     // may signal.
-    let mut interrupt = super::interrupt::listen()?;
+    let mut interrupt = crate::interrupt::listen()?;
     if printer.is_json() {
         printer.json_line(&listening)?;
     } else {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::interrupt::Listener;
+use crate::interrupt::Listener;
 use futures_util::FutureExt;
 use serde::Serialize;
 
@@ -27,10 +27,6 @@ use crate::validation;
 const APP_PASSWORD_LENGTH: usize = 40;
 /// How long to wait for another operator's migration lock.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(600);
-
-pub fn app_password_parameter(stack: &StackConfig) -> String {
-    format!("{}database/app-password", stack.parameter_prefix())
-}
 
 /// What the stack file asks for, read from disk before any connection.
 struct Wanted {
@@ -118,7 +114,7 @@ pub async fn run(context: &Context, args: &UpdateResourcesArgs) -> anyhow::Resul
             )
         })?;
     let ssm_client = aws.ssm();
-    let master_parameter = crate::stacks::master_password_parameter(&stack);
+    let master_parameter = stack.master_password_parameter();
     let master_password = ssm::get_secret(&ssm_client, &master_parameter).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "the database master password {master_parameter} is missing from SSM; run `stackup create-stack {}` to create it",
@@ -218,7 +214,7 @@ async fn provision(
 ) -> anyhow::Result<Report> {
     let printer = &context.printer;
     let database = &stack.database;
-    let password_parameter = app_password_parameter(stack);
+    let password_parameter = stack.app_password_parameter();
     let stored_password = ssm::get_secret(ssm_client, &password_parameter).await?;
     let role_state: Option<RoleState> = provision::role(admin, &database.app_user).await?;
     let database_state: Option<DatabaseState> = provision::database(admin, &database.name).await?;
@@ -423,7 +419,7 @@ async fn migrate(
 ) -> anyhow::Result<()> {
     let printer = &context.printer;
     // Ctrl-C from here on stops between two steps, or cancels the one running.
-    let mut interrupt = super::interrupt::listen()?;
+    let mut interrupt = crate::interrupt::listen()?;
     migrations::ensure_table(&app.client).await?;
     // Read again under the lock: another operator may have migrated meanwhile.
     let applied = migrations::applied(&app.client).await?;

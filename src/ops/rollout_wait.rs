@@ -53,7 +53,7 @@ pub async fn wait(
     timeout: Duration,
     seen: &mut HashSet<String>,
 ) -> anyhow::Result<Waited> {
-    let mut interrupt = super::interrupt::listen()?;
+    let mut interrupt = crate::interrupt::listen()?;
     let progress = Progress::spinner(printer, format!("{service}: waiting for the rollout"));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut delay = Duration::from_millis(300);
@@ -209,7 +209,7 @@ pub async fn failure_details(
                     // or send the terminal escape sequences.
                     lines.extend(last.into_iter().map(|line| {
                         let mut shown = String::from("      ");
-                        super::logs::push_escaped(&line, &mut shown);
+                        crate::ui::push_escaped(&line, &mut shown);
                         shown
                     }));
                 }

@@ -62,7 +62,7 @@ pub async fn follow(
     seen: &mut HashSet<String>,
     resume_hint: &str,
 ) -> anyhow::Result<Followed> {
-    let mut interrupt = super::interrupt::listen()?;
+    let mut interrupt = crate::interrupt::listen()?;
     let progress = Progress::spinner(printer, format!("{stack_name}: waiting for CloudFormation"));
     let deadline = tokio::time::Instant::now() + STACK_TIMEOUT;
     let mut failures = Vec::new();

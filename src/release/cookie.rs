@@ -1,19 +1,8 @@
 //! The Erlang distribution cookie: a long random string in an SSM
 //! SecureString, referenced from the task definition by ARN only.
 
-use crate::config::{CookieMode, StackConfig};
-
 /// Cookie length: 64 characters of [A-Za-z0-9] (about 380 bits).
 pub const COOKIE_LENGTH: usize = 64;
-
-/// `cookie = "stack"`: one cookie for every release; `"release"`: one per
-/// release, so two revisions running side by side never join each other.
-pub fn parameter(stack: &StackConfig, mode: CookieMode, release: &str) -> String {
-    match mode {
-        CookieMode::Stack => format!("{}cookie", stack.parameter_prefix()),
-        CookieMode::Release => format!("{}cookies/{release}", stack.parameter_prefix()),
-    }
-}
 
 /// The partition of a region: `aws`, `aws-cn` or `aws-us-gov`.
 pub fn partition(region: &str) -> &'static str {

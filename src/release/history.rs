@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::StackConfig;
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRecord {
     pub release: String,
@@ -65,10 +63,6 @@ impl Life {
 /// The time a record is written, as records carry it (RFC 3339, seconds).
 pub fn record_time() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-pub fn parameter(stack: &StackConfig, service: &str) -> String {
-    format!("{}releases/{service}", stack.parameter_prefix())
 }
 
 /// A release's images as said to a person: `web=demo:1.4.2, worker=...`.

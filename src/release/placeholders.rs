@@ -9,7 +9,8 @@
 //! | `parameter.<path>` | the ARN of the SSM parameter `/stackup/<stack>/<path>` (for `secrets[].valueFrom`) |
 //! | `cookie.arn` | the ARN of the Erlang cookie's SSM parameter (for `RELEASE_COOKIE`) |
 //! | `app`, `environment`, `version`, `stack_id`, `region`, `account_id` | the stack's identity |
-//! | `service.name`, `service.desired_count`, `service.node_basename`, `service.port` | from `[services.<name>]` and `[load_balancer]` |
+//! | `service.name`, `service.desired_count`, `service.node_basename`, `service.node_name`, `service.port` | from `[services.<name>]` and `[load_balancer]` |
+//! | `service.distribution_ports` | `[cluster] distribution_ports`, as `FIRST-LAST` (for the entrypoint's DISTRIBUTION_PORTS) |
 //! | `family`, `task_definition` | the task family (`<stack_id>-<service>`) and the ARN of the revision being deployed |
 //! | `release.id` | a unique id of this release |
 //!
@@ -39,6 +40,8 @@ pub const DOTTED_NAMES: &[&str] = &[
     "service.name",
     "service.desired_count",
     "service.node_basename",
+    "service.node_name",
+    "service.distribution_ports",
     "service.port",
 ];
 
@@ -136,6 +139,11 @@ pub fn stack_value(
         "service.name" => service.name.clone(),
         "service.desired_count" => service.desired_count.to_string(),
         "service.node_basename" => service.node_basename.clone(),
+        "service.node_name" => service.node_name.as_str().to_string(),
+        "service.distribution_ports" => {
+            let (first, last) = stack.cluster.distribution_ports;
+            format!("{first}-{last}")
+        }
         "service.port" => stack.load_balancer.port.to_string(),
         "app" => stack.app.clone(),
         "environment" => stack.environment.clone(),

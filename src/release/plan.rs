@@ -161,7 +161,9 @@ impl ReleaseContext<'_> {
         service: &ServiceConfig,
         running_images: &BTreeMap<String, String>,
     ) -> Result<ServiceRelease, InputError> {
-        let cookie_parameter = cookie::parameter(self.stack, service.cookie, &self.release_id);
+        let cookie_parameter = self
+            .stack
+            .cookie_parameter(service.cookie, &self.release_id);
         let lookup = |name: &str| self.lookup(service, &cookie_parameter, running_images, name);
         let (task_file, task_template, task_text) =
             read_template(self.stack, &service.task_definition)?;

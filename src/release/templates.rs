@@ -24,7 +24,7 @@ pub struct CheckContext<'a> {
 }
 
 /// Last words of environment variable names that hold a secret, which must
-/// come from `secrets[]`, never `environment[]` (DESIGN.md section 7).
+/// come from `secrets[]`, never `environment[]` (ARCHITECTURE.md, "What never prints").
 /// Matched on whole words so that `PASSWORD_MIN_LENGTH`, `COOKIE_DOMAIN` or
 /// `TOKENIZERS_PARALLELISM` (settings about secrets, not secrets) pass.
 const SECRET_LAST_WORDS: &[&str] = &[
@@ -131,6 +131,83 @@ pub fn cookie_reference_warning(task_definition: &Value) -> Option<String> {
     } else {
         None
     }
+}
+
+/// Warnings on how the release's container (the one given the cookie) is
+/// named and listens, for a service whose nodes are named by `mode`: the
+/// entrypoint reads NODE_NAME_MODE and DISTRIBUTION_PORTS from the task
+/// definition, and a DNS strategy (DNS_CLUSTER_QUERY, libcluster's DNSPoll)
+/// builds `<basename>@<ip>` names that only `ip` and `release` nodes answer to.
+pub fn clustering_warnings(
+    task_definition: &Value,
+    mode: crate::config::NodeNameMode,
+) -> Vec<String> {
+    use crate::config::NodeNameMode;
+    let containers = task_definition
+        .get("containerDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let mut warnings = Vec::new();
+    for container in containers {
+        let gets_cookie = container
+            .get("secrets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|secret| {
+                secret.get("valueFrom").and_then(Value::as_str) == Some("{{cookie.arn}}")
+            });
+        if !gets_cookie {
+            continue;
+        }
+        let name = container.get("name").and_then(Value::as_str).unwrap_or("?");
+        let environment: Vec<(&str, &str)> = container
+            .get("environment")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|variable| {
+                Some((
+                    variable.get("name")?.as_str()?,
+                    variable.get("value")?.as_str()?,
+                ))
+            })
+            .collect();
+        let value = |wanted: &str| {
+            environment
+                .iter()
+                .find(|(variable, _)| *variable == wanted)
+                .map(|(_, value)| *value)
+        };
+        match value("NODE_NAME_MODE") {
+            None if mode != NodeNameMode::Ip => warnings.push(format!(
+                "container {name}: node_name is \"{}\" but NODE_NAME_MODE is not set: the entrypoint names nodes <basename>@<ip> and stackup looks for another name; add {{\"name\": \"NODE_NAME_MODE\", \"value\": \"{{{{service.node_name}}}}\"}}",
+                mode.as_str()
+            )),
+            Some(set) if set != "{{service.node_name}}" && set != mode.as_str() => {
+                warnings.push(format!(
+                    "container {name}: NODE_NAME_MODE is \"{set}\" but node_name is \"{}\": stackup would look for nodes by another name than they have; write \"{{{{service.node_name}}}}\"",
+                    mode.as_str()
+                ));
+            }
+            _ => {}
+        }
+        if value("DISTRIBUTION_PORTS").is_none() {
+            warnings.push(format!(
+                "container {name}: DISTRIBUTION_PORTS is not set: the VM listens for distribution on a random port, which the security group blocks between tasks; add {{\"name\": \"DISTRIBUTION_PORTS\", \"value\": \"{{{{service.distribution_ports}}}}\"}}"
+            ));
+        }
+        let dns_strategy = environment
+            .iter()
+            .any(|(variable, _)| *variable == "DNS_CLUSTER_QUERY" || variable.contains("DNS_POLL"));
+        if dns_strategy && mode == NodeNameMode::Task {
+            warnings.push(format!(
+                "container {name}: a DNS strategy builds <basename>@<ip> names, which nodes named by task (node_name = \"task\") never answer to: use node_name = \"ip\" or \"release\""
+            ));
+        }
+    }
+    warnings
 }
 
 /// Every problem of one template.

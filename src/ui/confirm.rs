@@ -19,7 +19,7 @@ pub async fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
         .into());
     }
     // Ctrl-C at the question is a "no" (see commands::interrupt).
-    let mut interrupt = crate::commands::interrupt::listen()?;
+    let mut interrupt = crate::interrupt::listen()?;
     let question = question.to_string();
     let reading = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
         let mut stderr = std::io::stderr();

@@ -6,5 +6,5 @@ mod progress;
 pub mod terminal;
 
 pub use confirm::confirm;
-pub use printer::{stderr_color, stderr_line, OutputFormat, Printer, StdoutClosed};
+pub use printer::{push_escaped, stderr_color, stderr_line, OutputFormat, Printer, StdoutClosed};
 pub use progress::Progress;

@@ -38,6 +38,31 @@ fn stdout_error(error: io::Error) -> anyhow::Error {
     }
 }
 
+/// `text` with control characters written as escapes (`\n`, `\r`,
+/// `\u{1b}`), so that an event stays on its line and cannot send a terminal
+/// escape sequence; tabs are kept. JSON lines carry the message unchanged.
+pub fn push_escaped(text: &str, out: &mut String) {
+    // UTF-8 of U+0080..U+00BF (the C1 controls among them) starts with 0xC2.
+    let plain = !text
+        .bytes()
+        .any(|byte| (byte < 0x20 && byte != b'\t') || byte == 0x7f || byte == 0xc2);
+    if plain {
+        out.push_str(text);
+        return;
+    }
+    for character in text.chars() {
+        match character {
+            '\t' => out.push('\t'),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            control if control.is_control() => {
+                out.push_str(&format!("\\u{{{:x}}}", u32::from(control)));
+            }
+            other => out.push(other),
+        }
+    }
+}
+
 /// Write one line to stderr. A closed or failing stderr (`2>&1 | head`, a
 /// terminal that went away) loses the line, never the work: `eprintln!` would
 /// panic in the middle of a rollout and leave its release unrecorded.

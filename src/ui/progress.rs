@@ -1,7 +1,7 @@
 //! Progress on stderr: a spinner on a terminal, plain lines otherwise.
 //!
-//! The spinner only appears when an operation takes longer than a moment, so
-//! fast commands stay quiet. Lines written through [`Progress::line`] are always
+//! The spinner only appears once an operation has taken a quarter of a second,
+//! so fast commands stay quiet. Lines written through [`Progress::line`] are always
 //! kept (they are the record of what happened: stack events, service events).
 
 use std::time::Duration;
@@ -9,6 +9,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Printer;
+
+/// How long an operation runs before its spinner appears (as jj does).
+const SPINNER_DELAY: Duration = Duration::from_millis(250);
 
 pub struct Progress {
     bar: Option<ProgressBar>,
@@ -21,13 +24,21 @@ impl Progress {
     pub fn spinner(printer: &Printer, message: impl Into<String>) -> Self {
         let message = message.into();
         if printer.animated_progress() {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            // Hidden at first, drawn once the operation has taken SPINNER_DELAY.
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
             bar.set_style(
                 ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_message(message);
-            bar.enable_steady_tick(Duration::from_millis(120));
+            let delayed = bar.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(SPINNER_DELAY);
+                if !delayed.is_finished() {
+                    delayed.set_draw_target(ProgressDrawTarget::stderr());
+                    delayed.enable_steady_tick(Duration::from_millis(120));
+                }
+            });
             Progress {
                 bar: Some(bar),
                 last_plain_message: std::sync::Mutex::new(String::new()),
@@ -62,8 +73,9 @@ impl Progress {
     /// A line that stays, printed above the spinner.
     pub fn line(&self, line: impl AsRef<str>) {
         match &self.bar {
-            Some(bar) => bar.println(line.as_ref()),
-            None => crate::ui::stderr_line(format_args!("{}", line.as_ref())),
+            // A hidden spinner (not drawn yet) would drop the line.
+            Some(bar) if !bar.is_hidden() => bar.println(line.as_ref()),
+            _ => crate::ui::stderr_line(line.as_ref()),
         }
     }
 

@@ -49,3 +49,9 @@ pub fn size() -> Option<(u32, u32)> {
     let result = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
     (result == 0 && size.ws_col > 0).then_some((u32::from(size.ws_col), u32::from(size.ws_row)))
 }
+
+/// Whether a person is at a terminal on both ends stackup reads and draws:
+/// stdin and stdout (with a size) are terminals.
+pub fn is_interactive() -> bool {
+    std::io::stdin().is_terminal() && size().is_some()
+}

@@ -1,0 +1,54 @@
+//! Operations: the workflows commands are made of, each usable (and tested)
+//! without the command line. A command loads its stack, calls operations and
+//! renders what they report; operations call `aws/`, `release/`, `db/` and
+//! print progress through `ui/`. No operation imports a command.
+
+pub mod ids;
+pub mod roll_back;
+pub mod rollout_wait;
+pub mod stack_events;
+pub mod stack_outputs;
+
+use crate::config::{ServiceConfig, StackConfig};
+use crate::error::{InputError, Problem};
+
+/// The services this run deploys: `--service`, or all.
+pub fn select_services(
+    stack: &StackConfig,
+    only: &[String],
+) -> Result<Vec<ServiceConfig>, InputError> {
+    if stack.services.is_empty() {
+        return Err(InputError::one(
+            Problem::new("has no [services.<name>] section: nothing to deploy")
+                .in_file(&stack.file)
+                .fix("add a service, for example [services.web]"),
+        ));
+    }
+    if only.is_empty() {
+        return Ok(stack.services.values().cloned().collect());
+    }
+    let mut chosen: Vec<ServiceConfig> = Vec::new();
+    for name in only {
+        match stack.services.get(name) {
+            // `--service web --service web` is one service, deployed once.
+            Some(_) if chosen.iter().any(|service| &service.name == name) => {}
+            Some(service) => chosen.push(service.clone()),
+            None => {
+                return Err(InputError::one(
+                    Problem::new(format!("--service {name}: the stack has no such service"))
+                        .in_file(&stack.file)
+                        .fix(format!(
+                            "services: {}",
+                            stack
+                                .services
+                                .keys()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                ))
+            }
+        }
+    }
+    Ok(chosen)
+}
