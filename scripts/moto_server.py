@@ -136,6 +136,12 @@ against the region's exports and publishes the stack's outputs and exports once 
    what the parameter holds, sees no change).  Passwords reach PostgreSQL as SCRAM verifiers,
    never in SQL text, and are never printed.
 
+15. RDS storage autoscaling (AWS::RDS::DBInstance MaxAllocatedStorage; RDS user guide
+   "Managing capacity automatically with Amazon RDS storage autoscaling").  moto's
+   CloudFormation model of a DBInstance drops MaxAllocatedStorage, so DescribeDBInstances
+   never shows the ceiling a template sets.  Fix: the instance made from a template keeps it
+   (the API's CreateDBInstance already does).
+
 usage: moto_server.py -H 127.0.0.1 -p PORT
 """
 import re
@@ -1725,6 +1731,32 @@ def master_update_stack(self, *args, **kwargs):
 cfn_models.CloudFormationBackend.execute_change_set = master_execute_change_set
 cfn_models.CloudFormationBackend.create_stack = master_create_stack
 cfn_models.CloudFormationBackend.update_stack = master_update_stack
+
+
+# --- 15: RDS storage autoscaling from a template ---------------------------------------------
+_orig_db_instance_from_template = rds_models.DBInstance.create_from_cloudformation_json.__func__
+
+
+def db_instance_from_template(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    """A DBInstance made by CloudFormation keeps MaxAllocatedStorage, as on AWS (section 15)."""
+    instance = _orig_db_instance_from_template(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    ceiling = cloudformation_json.get("Properties", {}).get("MaxAllocatedStorage")
+    # moto resolves the template's Fn::If before this; "0" is what a stack without
+    # autoscaling passes should a condition on it not hold here.
+    if ceiling not in (None, "", 0, "0"):
+        # A Ref to a Number parameter arrives as a string (see 3); RDS compares numbers.
+        instance.allocated_storage = int(instance.allocated_storage)
+        if int(ceiling) <= instance.allocated_storage:
+            raise rds_models.InvalidParameterCombination(
+                "Max storage size must be greater than storage size"
+            )
+        instance._max_allocated_storage = int(ceiling)
+    return instance
+
+
+rds_models.DBInstance.create_from_cloudformation_json = classmethod(db_instance_from_template)
 
 
 if __name__ == "__main__":

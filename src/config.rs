@@ -106,6 +106,11 @@ pub struct DatabaseConfig {
     pub engine_version: String,
     pub instance_class: String,
     pub allocated_storage: u32,
+    /// Storage autoscaling's ceiling in GiB (RDS MaxAllocatedStorage); `None`
+    /// leaves autoscaling off.
+    pub max_allocated_storage: Option<u32>,
+    /// Days of automated backups (1-35).
+    pub backup_retention_days: u32,
     pub multi_az: bool,
     pub deletion_protection: bool,
     pub migrations: Option<PathBuf>,
@@ -159,6 +164,11 @@ pub struct LoadBalancerConfig {
     /// The container port the load balancer forwards to.
     pub port: u16,
     pub health_check_path: String,
+    /// The answers that count as healthy (ELBv2 Matcher HttpCode: codes and
+    /// ranges, 200-499). A redirect is no proof of health: default `200`.
+    pub healthy_codes: String,
+    /// An ACM certificate for HTTPS on 443; with it, HTTP on 80 redirects.
+    pub certificate_arn: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -859,6 +869,7 @@ fn read_stack(root: &TableReader, stack: &str, config_dir: &Path) -> Option<Stac
             .map_or(DEFAULT_DISTRIBUTION_PORTS, |cluster| {
                 cluster.distribution_ports
             }),
+        region.as_deref(),
     );
     let logs = read_logs(root);
     let deploy = read_deploy(root);
@@ -1372,6 +1383,31 @@ fn read_database(root: &TableReader, config_dir: &Path) -> Option<DatabaseConfig
         None if table.has("allocated_storage") => None,
         None => Some(20),
     };
+    let max_allocated_storage = match table.integer("max_allocated_storage", 21..65537, "100") {
+        Some(found)
+            if allocated_storage.is_some_and(|allocated| found.value <= i64::from(allocated)) =>
+        {
+            table.diagnostics().report(
+                Some(&found.span),
+                "database.max_allocated_storage",
+                format!(
+                    "{} is not above allocated_storage ({}): storage autoscaling needs room to grow",
+                    found.value,
+                    allocated_storage.unwrap_or_default()
+                ),
+                Some("set it above allocated_storage (RDS grows storage up to it when the database fills), or leave it out to keep the size fixed".to_string()),
+            );
+            None
+        }
+        Some(found) => Some(Some(found.value as u32)),
+        None if table.has("max_allocated_storage") => None,
+        None => Some(None),
+    };
+    let backup_retention_days = match table.integer("backup_retention_days", 1..36, "7") {
+        Some(found) => Some(found.value as u32),
+        None if table.has("backup_retention_days") => None,
+        None => Some(crate::stacks::DATABASE_BACKUP_RETENTION_DAYS),
+    };
     let multi_az = table
         .boolean("multi_az")
         .map(|found| found.value)
@@ -1422,6 +1458,8 @@ fn read_database(root: &TableReader, config_dir: &Path) -> Option<DatabaseConfig
         engine_version: engine_version?,
         instance_class: instance_class?,
         allocated_storage: allocated_storage?,
+        max_allocated_storage: max_allocated_storage?,
+        backup_retention_days: backup_retention_days?,
         multi_az,
         deletion_protection,
         migrations: migrations?,
@@ -1560,7 +1598,11 @@ fn read_bastion(root: &TableReader) -> Option<BastionConfig> {
     })
 }
 
-fn read_load_balancer(root: &TableReader, distribution: (u16, u16)) -> Option<LoadBalancerConfig> {
+fn read_load_balancer(
+    root: &TableReader,
+    distribution: (u16, u16),
+    region: Option<&str>,
+) -> Option<LoadBalancerConfig> {
     let Some(table) = root.table("load_balancer") else {
         return if root.has("load_balancer") {
             None
@@ -1568,6 +1610,8 @@ fn read_load_balancer(root: &TableReader, distribution: (u16, u16)) -> Option<Lo
             Some(LoadBalancerConfig {
                 port: 4000,
                 health_check_path: "/".into(),
+                healthy_codes: "200".into(),
+                certificate_arn: None,
             })
         };
     };
@@ -1608,11 +1652,103 @@ fn read_load_balancer(root: &TableReader, distribution: (u16, u16)) -> Option<Lo
         None if table.has("health_check_path") => None,
         None => Some("/".to_string()),
     };
+    let healthy_codes = match table.string("healthy_codes", "\"200\"") {
+        Some(found) => match healthy_codes_problem(&found.value) {
+            None => Some(found.value),
+            Some(problem) => {
+                table.diagnostics().report(
+                    Some(&found.span),
+                    "load_balancer.healthy_codes",
+                    problem,
+                    Some("write HTTP codes from 200 to 499, comma-separated or as ranges, like healthy_codes = \"200\" or \"200-299\"".to_string()),
+                );
+                None
+            }
+        },
+        None if table.has("healthy_codes") => None,
+        None => Some("200".to_string()),
+    };
+    let certificate_arn = match table.string(
+        "certificate_arn",
+        "\"arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b\"",
+    ) {
+        Some(found) => match certificate_arn_problem(&found.value, region) {
+            None => Some(Some(found.value)),
+            Some(problem) => {
+                table.diagnostics().report(
+                    Some(&found.span),
+                    "load_balancer.certificate_arn",
+                    problem,
+                    Some("give the ARN of an ACM certificate in the stack's region (`aws acm list-certificates --region <region>`)".to_string()),
+                );
+                None
+            }
+        },
+        None if table.has("certificate_arn") => None,
+        None => Some(None),
+    };
     table.finish();
     Some(LoadBalancerConfig {
         port: port?,
         health_check_path: health_check_path?,
+        healthy_codes: healthy_codes?,
+        certificate_arn: certificate_arn?,
     })
+}
+
+/// What ELBv2 would refuse in a Matcher HttpCode for an application load
+/// balancer ("200", "200,202", "200-299"; codes 200 to 499), if anything.
+fn healthy_codes_problem(codes: &str) -> Option<String> {
+    let code = |text: &str| {
+        text.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|code| (200..=499).contains(code))
+    };
+    for part in codes.split(',') {
+        let valid = match part.split_once('-') {
+            Some((first, last)) => {
+                matches!((code(first), code(last)), (Some(first), Some(last)) if first <= last)
+            }
+            None => code(part).is_some(),
+        };
+        if !valid {
+            return Some(format!(
+                "\"{}\" is not an HTTP code or range from 200 to 499",
+                part.trim()
+            ));
+        }
+    }
+    None
+}
+
+/// What is wrong with an ACM certificate ARN for the stack's load balancer:
+/// `arn:<partition>:acm:<region>:<account>:certificate/<id>`, in the stack's
+/// region (a load balancer takes certificates of its own region only).
+fn certificate_arn_problem(arn: &str, region: Option<&str>) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let shaped = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "acm"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("certificate/")
+            .is_some_and(|id| !id.is_empty());
+    if !shaped {
+        return Some(format!(
+            "\"{arn}\" is not an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
+        ));
+    }
+    match region {
+        Some(region) if region != parts[3] => Some(format!(
+            "is a certificate of {}, but the stack is in {region}: a load balancer takes certificates of its own region only",
+            parts[3]
+        )),
+        _ => None,
+    }
 }
 
 fn read_logs(root: &TableReader) -> Option<LogsConfig> {

@@ -294,7 +294,25 @@ pub fn platform_layer(
         ),
         (
             "DatabaseBackupRetentionDays".to_string(),
-            plain(DATABASE_BACKUP_RETENTION_DAYS),
+            plain(database.backup_retention_days),
+        ),
+        (
+            "DatabaseMaxAllocatedStorage".to_string(),
+            plain(database.max_allocated_storage.unwrap_or(0)),
+        ),
+        (
+            "HealthCheckHttpCodes".to_string(),
+            plain(&stack.load_balancer.healthy_codes),
+        ),
+        (
+            "CertificateArn".to_string(),
+            plain(
+                stack
+                    .load_balancer
+                    .certificate_arn
+                    .clone()
+                    .unwrap_or_default(),
+            ),
         ),
         (
             "LogRetentionDays".to_string(),

@@ -100,6 +100,9 @@ pub const PLATFORM_PARAMETERS: &[&str] = &[
     "LogRetentionDays",
     "AppPort",
     "HealthCheckPath",
+    "HealthCheckHttpCodes",
+    "DatabaseMaxAllocatedStorage",
+    "CertificateArn",
 ];
 
 pub const NETWORK_OUTPUTS: &[&str] = &["VpcId"];

@@ -799,3 +799,148 @@ fn the_distribution_ports_of_the_stack_file_are_the_ones_the_security_group_open
     assert_eq!(environment["DISTRIBUTION_PORTS"], "9200-9209");
     assert_eq!(environment["NODE_NAME_MODE"], "ip");
 }
+
+/// What real AWS would do with the defaults and settings of the load balancer
+/// and the database: a target group healthy only on 200 (a redirect is no
+/// proof of health), HTTPS with the certificate given and HTTP redirecting to
+/// it, storage autoscaling up to its ceiling and the backups kept as long as
+/// the stack file says.
+#[test]
+fn health_https_storage_and_backups_follow_the_stack_file() {
+    let defaults = fixture("aws-rules-defaults", &[]);
+    let report = defaults.create();
+    let config = defaults.sdk();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let target_group = report["stacks"][1]["outputs"]["TargetGroupArn"]
+        .as_str()
+        .expect("target group")
+        .to_string();
+    let matcher = block_on(async {
+        elb.describe_target_groups()
+            .target_group_arns(&target_group)
+            .send()
+            .await
+            .expect("target groups")
+            .target_groups()[0]
+            .matcher()
+            .and_then(|matcher| matcher.http_code())
+            .map(str::to_string)
+    });
+    assert_eq!(matcher.as_deref(), Some("200"));
+
+    let mut configured = fixture("aws-rules-configured", &[]);
+    // A certificate ACM holds (a listener refuses one it does not).
+    let acm_config = configured.sdk();
+    let certificate = block_on(async {
+        aws_sdk_acm::Client::new(&acm_config)
+            .request_certificate()
+            .domain_name("shop.example.com")
+            .send()
+            .await
+            .expect("certificate")
+            .certificate_arn()
+            .expect("arn")
+            .to_string()
+    });
+    configured.config = common::stack_config_dir(
+        &[
+            (
+                "health_check_path = \"/health\"",
+                &format!("health_check_path = \"/health\"\nhealthy_codes = \"200-204\"\ncertificate_arn = \"{certificate}\""),
+            ),
+            (
+                "deletion_protection = false",
+                "deletion_protection = false\nmax_allocated_storage = 100\nbackup_retention_days = 14",
+            ),
+        ],
+    );
+    let output = configured
+        .stackup()
+        .args(["--output", "json", "create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("certificate_arn"), "no warning: {stderr}");
+    let defaults_stderr = String::from_utf8_lossy(
+        &defaults
+            .stackup()
+            .args(["create-stack", "local", "--dry-run"])
+            .output()
+            .expect("runs")
+            .stderr,
+    )
+    .to_string();
+    assert!(
+        defaults_stderr.contains(
+            "warning: no [load_balancer] certificate_arn: the load balancer serves plain HTTP"
+        ),
+        "{defaults_stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let platform = &report["stacks"][1]["outputs"];
+    let config = configured.sdk();
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let (matcher, listeners) = block_on(async {
+        let matcher = elb
+            .describe_target_groups()
+            .target_group_arns(platform["TargetGroupArn"].as_str().expect("target group"))
+            .send()
+            .await
+            .expect("target groups")
+            .target_groups()[0]
+            .matcher()
+            .and_then(|matcher| matcher.http_code())
+            .map(str::to_string);
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(platform["LoadBalancerArn"].as_str().expect("load balancer"))
+            .send()
+            .await
+            .expect("listeners")
+            .listeners()
+            .iter()
+            .map(|listener| {
+                (
+                    listener.port().unwrap_or_default(),
+                    listener
+                        .certificates()
+                        .iter()
+                        .filter_map(|certificate| certificate.certificate_arn().map(str::to_string))
+                        .collect::<Vec<_>>(),
+                    listener
+                        .default_actions()
+                        .iter()
+                        .map(|action| {
+                            action
+                                .r#type()
+                                .map(|kind| kind.as_str().to_string())
+                                .unwrap_or_default()
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<BTreeSet<_>>();
+        (matcher, listeners)
+    });
+    assert_eq!(matcher.as_deref(), Some("200-204"));
+    assert_eq!(
+        listeners,
+        BTreeSet::from([
+            (80, vec![], vec!["redirect".to_string()]),
+            (443, vec![certificate.clone()], vec!["forward".to_string()]),
+        ])
+    );
+    let rds = aws_sdk_rds::Client::new(&config);
+    let instance = block_on(async {
+        rds.describe_db_instances()
+            .db_instance_identifier(platform["DatabaseInstanceId"].as_str().expect("database"))
+            .send()
+            .await
+            .expect("instances")
+            .db_instances()[0]
+            .clone()
+    });
+    assert_eq!(instance.max_allocated_storage(), Some(100));
+    assert_eq!(instance.backup_retention_period(), Some(14));
+}

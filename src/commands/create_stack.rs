@@ -14,7 +14,7 @@ use crate::aws::cloudformation::{
 use crate::aws::{ec2, ssm, Aws};
 use crate::cli::CreateStackArgs;
 use crate::config::StackConfig;
-use crate::error::InputError;
+use crate::error::{InputError, Problem};
 use crate::ops::ids::{client_token, timestamp};
 use crate::ops::stack_events::{describe_failures, existing_events, follow};
 use crate::secret::Secret;
@@ -91,6 +91,26 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
             })
             .collect(),
     };
+    // HTTPS needs a certificate of the load balancer's own region; without
+    // one the stack serves plain HTTP, which is worth saying every time.
+    match &stack.load_balancer.certificate_arn {
+        Some(arn) if arn.split(':').nth(3) != Some(aws.region()) => {
+            return Err(InputError::one(
+                Problem::new(format!(
+                    "load_balancer.certificate_arn is a certificate of {}, but the stack goes to {}: a load balancer takes certificates of its own region only",
+                    arn.split(':').nth(3).unwrap_or_default(),
+                    aws.region()
+                ))
+                .in_file(&stack.file)
+                .fix("request or import the certificate in ACM in the stack's region"),
+            )
+            .into());
+        }
+        Some(_) => {}
+        None => printer.warn(
+            "no [load_balancer] certificate_arn: the load balancer serves plain HTTP on port 80; set it to an ACM certificate to serve HTTPS on 443 (HTTP then redirects to it)",
+        ),
+    }
     let password_note = if password_is_new {
         format!("{password_parameter} (SecureString) will be created with a random password")
     } else {
