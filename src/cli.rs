@@ -290,6 +290,12 @@ pub struct CreateStackArgs {
     /// Show the plan and stop, having changed nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Move the ECS hosts and the bastion to the newest Amazon Linux images
+    /// (the hosts roll, the bastion is replaced). Without it a stack keeps
+    /// the images it runs.
+    #[arg(long)]
+    pub refresh_amis: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 // that a closed stderr cannot turn into a panic).
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod amis;
 pub mod aws;
 pub mod cli;
 pub mod commands;

@@ -127,6 +127,8 @@ pub struct PlanSummary {
     pub availability_zones: Vec<String>,
     pub subnets: SubnetPlan,
     pub nat: String,
+    /// The images of the ECS hosts and the bastion (see `amis`).
+    pub amis: Vec<crate::amis::Chosen>,
     pub stacks: Vec<LayerSummary>,
 }
 
@@ -237,9 +239,15 @@ pub fn platform_layer(
     template: Template,
     zone_count: usize,
     master_password: Secret,
+    amis: &[crate::amis::Chosen],
 ) -> LayerPlan {
     let database = &stack.database;
-    let mut parameters = vec![
+    let mut parameters: Vec<(String, ParameterValue)> = crate::amis::Role::ALL
+        .iter()
+        .zip(amis)
+        .map(|(role, chosen)| (role.template_parameter().to_string(), plain(&chosen.ami)))
+        .collect();
+    parameters.extend(vec![
         ("StackId".to_string(), plain(stack.stack_id())),
         (
             "NetworkStackName".to_string(),
@@ -323,7 +331,7 @@ pub fn platform_layer(
             "HealthCheckPath".to_string(),
             plain(&stack.load_balancer.health_check_path),
         ),
-    ];
+    ]);
     parameters.extend(upstream_parameters(stack));
     LayerPlan {
         layer: Layer::Platform,

@@ -944,3 +944,117 @@ fn health_https_storage_and_backups_follow_the_stack_file() {
     assert_eq!(instance.max_allocated_storage(), Some(100));
     assert_eq!(instance.backup_retention_period(), Some(14));
 }
+
+/// The images are chosen by stackup from AWS's public parameters for the
+/// instance type's architecture, passed as plain ids (an SSM-typed parameter
+/// would resolve again at every update: a new bastion, rolled hosts), and
+/// kept until --refresh-amis or another architecture asks for others.
+#[test]
+fn images_are_chosen_once_for_their_architecture_and_kept() {
+    let fixture = fixture("amis-kept", &[]);
+    fixture.create();
+    let config = fixture.sdk();
+    let published = |name: &str| {
+        let name = name.to_string();
+        let config = config.clone();
+        block_on(async move {
+            aws_sdk_ssm::Client::new(&config)
+                .get_parameter()
+                .name(name)
+                .send()
+                .await
+                .expect("a public AMI parameter")
+                .parameter()
+                .and_then(|parameter| parameter.value().map(str::to_string))
+                .expect("value")
+        })
+    };
+    let hosts_x86 =
+        published("/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id");
+    let hosts_arm =
+        published("/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id");
+    let bastion_x86 =
+        published("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64");
+    assert_ne!(hosts_x86, hosts_arm);
+    let parameters = || {
+        let config = config.clone();
+        block_on(async move {
+            aws_sdk_cloudformation::Client::new(&config)
+                .describe_stacks()
+                .stack_name("demo-local-v1-platform")
+                .send()
+                .await
+                .expect("stack")
+                .stacks()[0]
+                .parameters()
+                .iter()
+                .map(|parameter| {
+                    (
+                        parameter.parameter_key().unwrap_or_default().to_string(),
+                        parameter.parameter_value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect::<std::collections::BTreeMap<_, _>>()
+        })
+    };
+    let created = parameters();
+    assert_eq!(created["EcsAmiId"], hosts_x86);
+    assert_eq!(created["BastionAmiId"], bastion_x86);
+
+    // The same stack again: the images it runs are kept.
+    let plan = |args: &[&str]| {
+        let output = fixture
+            .stackup()
+            .args(["create-stack", "local", "--dry-run"])
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let again = plan(&[]);
+    assert!(
+        again.contains(&format!("ECS hosts image: {hosts_x86} (x86_64, kept)")),
+        "{again}"
+    );
+    assert!(
+        again.contains(&format!("bastion image: {bastion_x86} (x86_64, kept)")),
+        "{again}"
+    );
+    let refreshed = plan(&["--refresh-amis"]);
+    assert!(
+        refreshed.contains(&format!("bastion image: {bastion_x86} (x86_64, newest, from /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64 (--refresh-amis))")),
+        "{refreshed}"
+    );
+
+    // Graviton hosts get the arm64 image; the bastion keeps its own.
+    let stack_file = fixture.config.path().join("stacks/local.toml");
+    let text = std::fs::read_to_string(&stack_file).expect("stack file");
+    std::fs::write(
+        &stack_file,
+        text.replacen(
+            "instance_type = \"t3.small\"",
+            "instance_type = \"t4g.small\"",
+            1,
+        ),
+    )
+    .expect("write");
+    let output = fixture
+        .stackup()
+        .args(["create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("ECS hosts image: {hosts_arm} (arm64, newest, from /aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id (the instance type's architecture changes))")),
+        "{stderr}"
+    );
+    let updated = parameters();
+    assert_eq!(updated["EcsAmiId"], hosts_arm);
+    assert_eq!(updated["BastionAmiId"], bastion_x86);
+}

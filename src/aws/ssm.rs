@@ -53,6 +53,30 @@ pub async fn existing(
     Ok(found)
 }
 
+/// The values of plain String parameters (AWS's public ones among them),
+/// by name; names that do not exist are left out.
+pub async fn values(
+    client: &Client,
+    names: &[String],
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut found = std::collections::BTreeMap::new();
+    for chunk in names.chunks(10) {
+        let output = client
+            .get_parameters()
+            .set_names(Some(chunk.to_vec()))
+            .send()
+            .await
+            .aws_context(|| format!("reading SSM parameters {}", chunk.join(", ")))?;
+        found.extend(output.parameters().iter().filter_map(|parameter| {
+            Some((
+                parameter.name()?.to_string(),
+                parameter.value()?.to_string(),
+            ))
+        }));
+    }
+    Ok(found)
+}
+
 /// Store a new SecureString; never overwrites. Returns the value that is stored
 /// afterwards: `value`, or the one another operator stored first.
 pub async fn create_secret(

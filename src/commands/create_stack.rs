@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Context;
+use crate::amis;
 use crate::aws::cloudformation::{
     status_kind, ChangeSetOutcome, ChangeSetRequest, CloudFormation, ResourceChangeInfo, StackInfo,
     StatusKind,
@@ -59,17 +60,21 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
     let existing_password = ssm::get_secret(&ssm_client, &password_parameter).await?;
     let password_is_new = existing_password.is_none();
     let password = existing_password.unwrap_or_else(|| Secret::generate(MASTER_PASSWORD_LENGTH));
+    let current = [
+        cloudformation.describe(&stack.network_stack_name()).await?,
+        cloudformation
+            .describe(&stack.platform_stack_name())
+            .await?,
+    ];
+    let amis = choose_amis(&stack, current[1].as_ref(), args.refresh_amis, &ssm_client).await?;
     let network = stacks::network_layer(&stack, load_template(&stack, Layer::Network)?, &subnets);
     let platform = stacks::platform_layer(
         &stack,
         load_template(&stack, Layer::Platform)?,
         zones.len(),
         password.clone(),
+        &amis,
     );
-    let current = [
-        cloudformation.describe(&network.stack_name).await?,
-        cloudformation.describe(&platform.stack_name).await?,
-    ];
 
     let summary = PlanSummary {
         stack_id: stack.stack_id(),
@@ -77,6 +82,7 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
         availability_zones: zones.clone(),
         subnets,
         nat: stack.network.nat.as_str().to_string(),
+        amis,
         stacks: [&network, &platform]
             .iter()
             .zip(&current)
@@ -182,6 +188,69 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
     }
 }
 
+/// The images of the ECS hosts and the bastion: those the stack runs, kept,
+/// or the newest AWS publishes for the instance type's architecture (see
+/// `amis`).
+async fn choose_amis(
+    stack: &StackConfig,
+    platform: Option<&StackInfo>,
+    refresh: bool,
+    ssm_client: &aws_sdk_ssm::Client,
+) -> anyhow::Result<Vec<amis::Chosen>> {
+    let instance_type = |role: amis::Role| match role {
+        amis::Role::Hosts => stack.cluster.instance_type.as_str(),
+        amis::Role::Bastion => stack.bastion.instance_type.as_str(),
+    };
+    let choices: Vec<(amis::Role, amis::Choice)> = amis::Role::ALL
+        .into_iter()
+        .map(|role| {
+            let choice = amis::choose(
+                role,
+                instance_type(role),
+                platform.map(|platform| &platform.parameters),
+                refresh,
+            );
+            (role, choice)
+        })
+        .collect();
+    let wanted: Vec<String> = choices
+        .iter()
+        .filter_map(|(_, choice)| match choice {
+            amis::Choice::Newest { parameter, .. } => Some(parameter.to_string()),
+            amis::Choice::Keep(_) => None,
+        })
+        .collect();
+    let published = if wanted.is_empty() {
+        Default::default()
+    } else {
+        ssm::values(ssm_client, &wanted).await?
+    };
+    choices
+        .into_iter()
+        .map(|(role, choice)| {
+            let architecture = amis::architecture_of(instance_type(role)).as_str();
+            let (ami, source) = match choice {
+                amis::Choice::Keep(ami) => (ami, "kept".to_string()),
+                amis::Choice::Newest { parameter, why } => {
+                    let ami = published.get(parameter).cloned().ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "AWS publishes no {} image for {architecture} in this region (SSM parameter {parameter} is missing)",
+                            role.name()
+                        )
+                    })?;
+                    (ami, format!("newest, from {parameter} ({why})"))
+                }
+            };
+            anyhow::Ok(amis::Chosen {
+                role: role.name(),
+                architecture,
+                ami,
+                source,
+            })
+        })
+        .collect()
+}
+
 fn load_template(stack: &StackConfig, layer: Layer) -> Result<Template, InputError> {
     Template::load(stack, layer).map_err(InputError::one)
 }
@@ -251,6 +320,12 @@ fn plan_text(summary: &PlanSummary, password_note: &str, dry_run: bool) -> Strin
                 text.push_str(&format!("      {key} = {value}\n"));
             }
         }
+    }
+    for chosen in &summary.amis {
+        text.push_str(&format!(
+            "  {} image: {} ({}, {})\n",
+            chosen.role, chosen.ami, chosen.architecture, chosen.source
+        ));
     }
     text.push_str(&format!("  master password: {password_note}\n"));
     text
