@@ -142,6 +142,28 @@ against the region's exports and publishes the stack's outputs and exports once 
    never shows the ceiling a template sets.  Fix: the instance made from a template keeps it
    (the API's CreateDBInstance already does).
 
+16. Exports in use (user guide "Fn::ImportValue": "You can't modify or remove an output value
+   that is referenced by another stack"; API reference UpdateStack, ExecuteChangeSet,
+   DescribeStacks, DescribeStackEvents, DescribeChangeSet ExecutionStatus; user guide "Stack
+   status codes").  moto applies an update (ExecuteChangeSet or UpdateStack) that changes the
+   value of an export another stack imports, or removes it, so the value changes under the
+   importer; and UpdateStack never republishes the stack's exports (ListExports and new imports
+   keep the values of its creation).  AWS: the update is not refused up front; it starts
+   (UPDATE_IN_PROGRESS), the resources are updated, and before the old ones are cleaned up the
+   stack goes UPDATE_ROLLBACK_IN_PROGRESS, reason "Update canceled. Cannot update export X as it
+   is in use by Y." (an export the update removes: "Delete canceled. Cannot delete export X as
+   it is in use by Y."; the wording stack events show on AWS); the changed resources get their
+   previous properties back, UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS deletes those the
+   update created, and the stack ends UPDATE_ROLLBACK_COMPLETE with its template, parameters,
+   resources, outputs and exports as before; the change set is EXECUTE_FAILED.  The reason is
+   on the stack's UPDATE_ROLLBACK_IN_PROGRESS event (no event is UPDATE_FAILED); DescribeStacks'
+   StackStatusReason keeps it until the next update.  Only an export another stack imports (see
+   5) and whose value changes or that goes counts: an update leaving such values as they are,
+   or adding exports, completes.  Fix: that sequence, and UpdateStack publishes the stack's
+   exports as ExecuteChangeSet does (3).  Not modelled: a resource moto replaced (rather than
+   updated in place) comes back with a new physical id; DisableRollback (UPDATE_FAILED) is
+   ignored; with several importers the reason names them as 6 does (AWS's list form unseen).
+
 usage: moto_server.py -H 127.0.0.1 -p PORT
 """
 import re
@@ -181,10 +203,15 @@ def execute_change_set(self, change_set_name, stack_name=None):
         if change_set.tags:  # no Tags: the stack keeps its tags
             stack.tags = change_set.tags
         stack.status_reason = None
-        for name in [n for n, e in self.exports.items() if e.exporting_stack_id == stack.stack_id]:
-            del self.exports[name]
-        for export in stack.exports:
-            self.exports[export.name] = export
+        _publish_exports(self, stack)
+
+
+def _publish_exports(backend, stack):
+    """The region's exports of a stack are those its outputs now export (also after UpdateStack, 16)."""
+    for name in [n for n, e in backend.exports.items() if e.exporting_stack_id == stack.stack_id]:
+        del backend.exports[name]
+    for export in stack.exports:
+        backend.exports[export.name] = export
 
 
 cfn_models.CloudFormationBackend.execute_change_set = execute_change_set
@@ -475,12 +502,16 @@ def resource_map_delete(self):
 cfn_parsing.ResourceMap.delete = resource_map_delete
 
 
+def _stack_names(names):
+    """"A", "A and B", "A, B and C": the importing stacks a reason names."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _in_use_reason(backend, stack):
     for export in [e for e in backend.exports.values() if e.exporting_stack_id == stack.stack_id]:
         users = _importers(backend, export.name, except_stack_id=stack.stack_id)
         if users:
-            by = users[0] if len(users) == 1 else ", ".join(users[:-1]) + " and " + users[-1]
-            return f"Export {export.name} cannot be deleted as it is in use by {by}"
+            return f"Export {export.name} cannot be deleted as it is in use by {_stack_names(users)}"
     return None
 
 
@@ -1524,12 +1555,15 @@ def resource_map_update(self, template, parameters=None):
     with a DELETE_FAILED event, and the update still completes.  A removed resource is forgotten,
     so that it is created again if its condition turns true later."""
     old_resources = dict(self._resource_json_map)
-    removed = set(self.build_resource_diff(template, parameters)["Remove"])
+    diff = self.build_resource_diff(template, parameters)
+    removed = set(diff["Remove"])
+    before = _resource_map_state(self)  # what a rollback restores (16)
     self._cleanup_later = True
     try:
         _orig_resource_map_update(self, template, parameters)
     finally:
         self._cleanup_later = False
+    _keep_imported_exports(self, before, diff)  # before the cleanup, as CloudFormation does (16)
     for logical_id in reversed(_creation_order(old_resources)):
         resource = self._parsed_resources.pop(logical_id, None) if logical_id in removed else None
         if resource is None or isinstance(resource, str):
@@ -1757,6 +1791,122 @@ def db_instance_from_template(cls, resource_name, cloudformation_json, account_i
 
 
 rds_models.DBInstance.create_from_cloudformation_json = classmethod(db_instance_from_template)
+
+
+# --- 16: an export another stack imports keeps its value; else the update rolls back ----------
+class _ExportInUse(Exception):
+    """An update would change or remove an export another stack imports: it was rolled back."""
+
+
+def _resource_map_state(resource_map):
+    """What a rollback puts back: template, parameters, conditions and resource objects
+    (moto's update reassigns the others and changes these two dicts in place)."""
+    state = {key: getattr(resource_map, key) for key in (
+        "_template", "_resource_json_map", "input_parameters", "lazy_condition_map", "no_echo_parameter_keys")
+        if hasattr(resource_map, key)}
+    state["resolved_parameters"] = dict(resource_map.resolved_parameters)
+    state["_parsed_resources"] = dict(resource_map._parsed_resources)
+    return state
+
+
+def _export_in_use_reason(backend, stack_id, new_exports):
+    """The reason an update may not publish new_exports: a published export of the stack that
+    another stack imports changes value or goes (first such export, in publishing order)."""
+    new_values = {export.name: export.value for export in new_exports}
+    for export in [e for e in backend.exports.values() if e.exporting_stack_id == stack_id]:
+        if export.name in new_values and new_values[export.name] == export.value:
+            continue
+        users = _importers(backend, export.name, except_stack_id=stack_id)
+        if users and export.name in new_values:
+            return f"Update canceled. Cannot update export {export.name} as it is in use by {_stack_names(users)}."
+        if users:
+            return f"Delete canceled. Cannot delete export {export.name} as it is in use by {_stack_names(users)}."
+    return None
+
+
+def _keep_imported_exports(resource_map, before, diff):
+    """Between an update's resource changes and its cleanup (13): if the new outputs would change
+    an export in use, roll the update back and raise _ExportInUse (the stack is UPDATE_ROLLBACK_COMPLETE)."""
+    backend = cfn_models.cloudformation_backends[resource_map._account_id][resource_map._region_name]
+    stack = backend.stacks.get(resource_map.stack_id)
+    if stack is None or not any(e.exporting_stack_id == stack.stack_id for e in backend.exports.values()):
+        return
+    new_exports = cfn_parsing.OutputMap(resource_map, resource_map._template, stack.stack_id).exports
+    reason = _export_in_use_reason(backend, stack.stack_id, new_exports)
+    if reason is None:
+        return
+    stack.status, stack.status_reason = "UPDATE_ROLLBACK_IN_PROGRESS", reason
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=reason)
+    _roll_back_resources(resource_map, stack, before, diff)
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+    raise _ExportInUse(reason)
+
+
+def _roll_back_resources(resource_map, stack, before, diff):
+    """The changed resources get their previous properties back (moto's update with the previous
+    template); then, in UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS, the resources the update
+    created are deleted, dependents first (one that cannot be is left with a DELETE_FAILED event,
+    as in 13).  The resources the update would have removed were never deleted."""
+    after, new_resources = dict(resource_map._parsed_resources), dict(resource_map._resource_json_map)
+    resource_map.__dict__.update(before)
+    for logical_id in diff["Modify"]:
+        current = after.get(logical_id)
+        if current is None or isinstance(current, str):
+            continue
+        resource_map._parsed_resources[logical_id] = current
+        restored = cfn_parsing.parse_and_update_resource(
+            logical_id, resource_map._resource_json_map[logical_id], resource_map,
+            resource_map._account_id, resource_map._region_name)
+        resource_map._parsed_resources[logical_id] = restored or current
+    stack.status = "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS"
+    stack._add_stack_event(stack.status)
+    for logical_id in reversed(_creation_order(new_resources)):
+        created = after.get(logical_id) if logical_id in diff["Add"] else None
+        if created is None or isinstance(created, str):
+            continue
+        try:
+            resource_map._delete_resource(created, new_resources[logical_id])
+        except Exception as e:  # noqa: BLE001 - the resource's DELETE_FAILED reason
+            stack.events.append(cfn_models.Event(
+                stack.stack_id, stack.name, logical_id, getattr(created, "physical_resource_id", None),
+                new_resources[logical_id]["Type"], "DELETE_FAILED", str(e), None))
+
+
+def _stack_before_update(stack):
+    """The stack's own record of its template (UpdateStack sets it before the resources change)."""
+    return {key: getattr(stack, key) for key in ("template", "template_dict", "description", "output_map")}
+
+
+_orig_export_execute = cfn_models.CloudFormationBackend.execute_change_set
+_orig_export_update_stack = cfn_models.CloudFormationBackend.update_stack
+
+
+def export_execute_change_set(self, change_set_name, stack_name=None):
+    change_set = _find_change_set(self, change_set_name)
+    before = _stack_before_update(change_set.stack) if change_set is not None else None
+    try:
+        _orig_export_execute(self, change_set_name, stack_name)
+    except _ExportInUse:
+        change_set.stack.__dict__.update(before)
+        change_set.execution_status = "EXECUTE_FAILED"
+
+
+def export_update_stack(self, name, *args, **kwargs):
+    stack = self.get_stack(name)
+    before = _stack_before_update(stack)
+    try:
+        stack = _orig_export_update_stack(self, name, *args, **kwargs)
+    except _ExportInUse:
+        stack.__dict__.update(before)
+        return stack
+    stack.status_reason = None
+    _publish_exports(self, stack)
+    return stack
+
+
+cfn_models.CloudFormationBackend.execute_change_set = export_execute_change_set
+cfn_models.CloudFormationBackend.update_stack = export_update_stack
 
 
 if __name__ == "__main__":

@@ -161,7 +161,9 @@ pub struct ConsoleArgs {
     pub task: Option<String>,
 
     /// The command to run instead of the service's console_command
-    /// ({container}, {node}, {app} and {tty} are filled in).
+    /// ({container}, {node}, {app} and {tty} are filled in). The default
+    /// console_command is `docker exec {tty} -e RELEASE_NODE={node} -e
+    /// RELEASE_DISTRIBUTION=name {container} bin/{app} remote`.
     #[arg(long, value_name = "CMD", conflicts_with = "eval")]
     pub command: Option<String>,
 
@@ -316,7 +318,15 @@ pub struct CompletionsArgs {
 /// `90s`, `1h30m`); a bare number is refused with that form, not humantime's
 /// `5sec`.
 fn duration(text: &str) -> Result<humantime::Duration, String> {
-    text.parse::<humantime::Duration>().map_err(|error| {
+    let parsed = text.parse::<humantime::Duration>();
+    if let Ok(duration) = &parsed {
+        if duration.as_secs() == 0 {
+            return Err(format!(
+                "{text} is no time to wait: give at least a second, like 90s or 15m"
+            ));
+        }
+    }
+    parsed.map_err(|error| {
         if text.trim().chars().all(|c| c.is_ascii_digit()) && !text.trim().is_empty() {
             format!("a duration needs a unit: write {text}m for minutes or {text}s for seconds (as in the stack file's timeout = \"15m\")")
         } else {

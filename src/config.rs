@@ -442,9 +442,17 @@ pub fn load(config_dir: &Path, stack: &str) -> Result<StackConfig, InputError> {
         }
     };
     let source = Source { display_path, text };
-    let mut config = parse(&source, stack, config_dir)?;
-    if let Some(file) = std::env::var_os(LOCAL_CLOUD_VARIABLE).filter(|file| !file.is_empty()) {
-        let overlay = read_local_cloud_file(Path::new(&file))?;
+    let overlay = match std::env::var_os(LOCAL_CLOUD_VARIABLE).filter(|file| !file.is_empty()) {
+        Some(file) => Some(read_local_cloud_file(Path::new(&file))?),
+        None => None,
+    };
+    // The local cloud's CA stands in for the stack's: verify-full needs no
+    // ca_file of its own then.
+    let local_ca = overlay
+        .as_ref()
+        .is_some_and(|local| local.ca_file.is_some());
+    let mut config = parse(&source, stack, config_dir, local_ca)?;
+    if let Some(overlay) = overlay {
         let own = config.local.take().unwrap_or_default();
         config.local = Some(own.or(overlay));
     }
@@ -526,7 +534,12 @@ pub fn display_path(config_dir: &Path, path: &Path) -> PathBuf {
     }
 }
 
-fn parse(source: &Source, stack: &str, config_dir: &Path) -> Result<StackConfig, InputError> {
+fn parse(
+    source: &Source,
+    stack: &str,
+    config_dir: &Path,
+    local_ca: bool,
+) -> Result<StackConfig, InputError> {
     let document = match toml::de::DeTable::parse(&source.text) {
         Ok(document) => document,
         Err(error) => {
@@ -541,7 +554,7 @@ fn parse(source: &Source, stack: &str, config_dir: &Path) -> Result<StackConfig,
     };
     let diagnostics = Diagnostics::new(source);
     let root = TableReader::root(&diagnostics, &document);
-    let config = read_stack(&root, stack, config_dir);
+    let config = read_stack(&root, stack, config_dir, local_ca);
     root.finish();
     if diagnostics.has_problems() {
         return Err(InputError::new(diagnostics.into_problems()));
@@ -824,7 +837,12 @@ const POSTGRES_ENCODINGS: &[&str] = &[
     "MULE_INTERNAL",
 ];
 
-fn read_stack(root: &TableReader, stack: &str, config_dir: &Path) -> Option<StackConfig> {
+fn read_stack(
+    root: &TableReader,
+    stack: &str,
+    config_dir: &Path,
+    local_ca: bool,
+) -> Option<StackConfig> {
     let diagnostics = root.diagnostics();
     let app = read_name(root, "app", "\"demo\"", 24, true);
     let environment = read_name(root, "environment", "\"staging\"", 16, true);
@@ -859,7 +877,7 @@ fn read_stack(root: &TableReader, stack: &str, config_dir: &Path) -> Option<Stac
     let tags = read_tags(root);
     let network = read_network(root, region.as_deref());
     let upstream = read_upstream(root);
-    let database = read_database(root, config_dir);
+    let database = read_database(root, config_dir, local_ca);
     let cluster = read_cluster(root);
     let bastion = read_bastion(root);
     let load_balancer = read_load_balancer(
@@ -1249,7 +1267,7 @@ const RESERVED_ROLE_NAMES: &[&str] = &[
     "pg_monitor",
 ];
 
-fn read_database(root: &TableReader, config_dir: &Path) -> Option<DatabaseConfig> {
+fn read_database(root: &TableReader, config_dir: &Path, local_ca: bool) -> Option<DatabaseConfig> {
     let Some(table) = root.table("database") else {
         if !root.has("database") {
             root.missing_table("database", "name = \"demo\"");
@@ -1440,7 +1458,7 @@ fn read_database(root: &TableReader, config_dir: &Path) -> Option<DatabaseConfig
     } else {
         Some(None)
     };
-    if sslmode == Some(SslMode::VerifyFull) && !table.has("ca_file") {
+    if sslmode == Some(SslMode::VerifyFull) && !table.has("ca_file") && !local_ca {
         diagnostics.report(
             Some(table.span()),
             "database.sslmode",
@@ -1628,7 +1646,16 @@ fn read_load_balancer(
                     "{} is an Erlang distribution port, which must never face the load balancer",
                     found.value
                 ),
-                Some("serve HTTP on another port, such as 4000".to_string()),
+                Some({
+                    let free = [4000, 8080, 8000, 3000]
+                        .into_iter()
+                        .find(|port| *port != EPMD_PORT && !(distribution.0..=distribution.1).contains(port))
+                        .unwrap_or(4000);
+                    format!(
+                        "serve HTTP on a port outside {EPMD_PORT} and distribution_ports ({}-{}), such as {free}, or move [cluster] distribution_ports",
+                        distribution.0, distribution.1
+                    )
+                }),
             );
             None
         }
@@ -1996,6 +2023,15 @@ fn check_console_command(
     } else {
         CONSOLE_PLACEHOLDERS
     };
+    if key == "eval_command" && !found.value.contains("{expr}") {
+        table.diagnostics().report(
+            Some(&found.span),
+            &table.key_path(key),
+            "has no {expr}: the expression of `console --eval` would be dropped",
+            Some("put {expr} where the expression goes, like eval_command = \"docker exec {container} bin/demo rpc {expr}\"".to_string()),
+        );
+        return None;
+    }
     let unknown = unknown_console_placeholders(&found.value, known);
     if let Some(first) = unknown.first() {
         table.diagnostics().report(
@@ -2157,7 +2193,7 @@ mod tests {
             display_path: "stacks/t.toml".into(),
             text: text.into(),
         };
-        parse(&source, "t", Path::new("/nonexistent-config-dir"))
+        parse(&source, "t", Path::new("/nonexistent-config-dir"), false)
     }
 
     const MINIMAL: &str = r#"

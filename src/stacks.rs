@@ -92,7 +92,29 @@ pub struct LayerPlan {
     pub tags: BTreeMap<String, String>,
 }
 
+/// Platform parameters whose values are the network stack's outputs of the
+/// same name: the subnet lists. Imported with Fn::ImportValue they could never
+/// change (CloudFormation refuses to update an export another stack imports),
+/// so a stack could not grow from 2 to 3 zones; passed as parameters, the
+/// network updates first and the platform follows with the new lists.
+pub const FROM_NETWORK: &[&str] = &["PublicSubnetIds", "PrivateSubnetIds", "DataSubnetIds"];
+
 impl LayerPlan {
+    /// Fill the parameters of [`FROM_NETWORK`] from the network stack's
+    /// outputs (a stack not created yet leaves a note in their place).
+    pub fn fill_from_network(&mut self, network_outputs: Option<&BTreeMap<String, String>>) {
+        for (key, value) in &mut self.parameters {
+            if FROM_NETWORK.contains(&key.as_str()) {
+                *value = match network_outputs.and_then(|outputs| outputs.get(key)) {
+                    Some(output) => ParameterValue::Plain(output.clone()),
+                    None => ParameterValue::Plain(format!(
+                        "(the network stack's output {key}, once it exists)"
+                    )),
+                };
+            }
+        }
+    }
+
     /// The template as sent: compact JSON (TemplateBody is limited to 51,200 bytes).
     pub fn template_body(&self) -> String {
         self.template.body.to_string()
@@ -332,6 +354,7 @@ pub fn platform_layer(
             plain(&stack.load_balancer.health_check_path),
         ),
     ]);
+    parameters.extend(FROM_NETWORK.iter().map(|key| (key.to_string(), plain(""))));
     parameters.extend(upstream_parameters(stack));
     LayerPlan {
         layer: Layer::Platform,

@@ -105,6 +105,9 @@ pub const PLATFORM_PARAMETERS: &[&str] = &[
     "HealthCheckHttpCodes",
     "DatabaseMaxAllocatedStorage",
     "CertificateArn",
+    "PublicSubnetIds",
+    "PrivateSubnetIds",
+    "DataSubnetIds",
 ];
 
 pub const NETWORK_OUTPUTS: &[&str] = &["VpcId"];

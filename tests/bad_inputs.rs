@@ -407,6 +407,12 @@ fn cases() -> Vec<Case> {
         case("deploy-bad-timeout", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=a:1", "--timeout", "5 parsecs"], 2,
             &["invalid value '5 parsecs' for '--timeout <DURATION>'", "unknown time unit \"parsecs\"", "write it like 15m, 90s or 1h30m"])
             .no_call(),
+        case("deploy-timeout-zero", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=a:1", "--timeout", "0s"], 2,
+            &["invalid value '0s' for '--timeout <DURATION>': 0s is no time to wait"])
+            .no_call(),
+        case("console-eval-empty", Argument, Live, &["console", "local", "--eval", " "], 2,
+            &["--eval is empty", "fix: give an Elixir expression"])
+            .no_call(),
         case("deploy-timeout-no-unit", Argument, Live, &["deploy-release", "local", "--yes", "--image", "web=a:1", "--timeout", "5"], 2,
             &["invalid value '5' for '--timeout <DURATION>': a duration needs a unit: write 5m for minutes or 5s for seconds"])
             .no_call(),

@@ -321,3 +321,57 @@ fn retries_are_said_with_what_answered() {
     assert!(stderr.contains("attempt 2 of 10"), "{stderr}");
     assert!(!stderr.contains("attempt 1 of 10"), "only at -v: {stderr}");
 }
+
+/// A profile that assumes a role: its STS call gets the stack's region and
+/// goes where AWS_ENDPOINT_URL points, and the assumed role's keys sign the
+/// calls (not the source profile's, not the environment's).
+#[test]
+fn a_profile_that_assumes_a_role_signs_with_the_role() {
+    let stack = common::TestStack::new("assume-role-profile", common::stack_config_dir(&[]));
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(
+        home.path().join("credentials"),
+        "[source]\naws_access_key_id = AKIASOURCEPROFILE001\naws_secret_access_key = source-secret\n",
+    )
+    .expect("credentials file");
+    std::fs::write(
+        home.path().join("config"),
+        "[profile deployer]\nrole_arn = arn:aws:iam::123456789012:role/deployer\nsource_profile = source\n",
+    )
+    .expect("config file");
+    let output = std::process::Command::new(binary())
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("RUST_LOG")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env("AWS_ENDPOINT_URL", &stack.proxy.endpoint)
+        .arg("--config-dir")
+        .arg(stack.config.path())
+        .args(["status", "local", "--profile", "deployer"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let keys = stack.proxy.signing_keys();
+    assert!(
+        keys.contains("AKIASOURCEPROFILE001"),
+        "STS signed by the source: {keys:?} {stderr}"
+    );
+    let others: Vec<&String> = keys
+        .iter()
+        .filter(|key| key.as_str() != "AKIASOURCEPROFILE001")
+        .collect();
+    assert!(!others.is_empty(), "{keys:?} {stderr}");
+    assert!(
+        others.iter().all(|key| key.starts_with("ASIA")),
+        "the rest by the assumed role: {keys:?} {stderr}"
+    );
+    assert!(!keys.contains("testing"), "{keys:?}");
+}

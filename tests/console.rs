@@ -335,7 +335,7 @@ eval_command = "printf \"%s on %s\\n\" {expr} {node}; exit 3""#,
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(3), "{stdout}{stderr}");
     assert!(
-        stdout.starts_with(&format!("IO.inspect(({expression})) on web@")),
+        stdout.starts_with(&format!("IO.inspect((\n{expression}\n)) on web@")),
         "{stdout}{stderr}"
     );
 }

@@ -1058,3 +1058,43 @@ fn images_are_chosen_once_for_their_architecture_and_kept() {
     assert_eq!(updated["EcsAmiId"], hosts_arm);
     assert_eq!(updated["BastionAmiId"], bastion_x86);
 }
+
+/// A stack grows from 2 zones to 3: the network stack's subnet lists change,
+/// which CloudFormation refuses for an export another stack imports ("Cannot
+/// update export ... as it is in use by ..."; the local cloud enforces it), so
+/// the platform takes the lists as parameters read from the network stack.
+#[test]
+fn a_stack_grows_from_two_zones_to_three() {
+    let fixture = fixture("grow-zones", &[]);
+    fixture.create();
+    let stack_file = fixture.config.path().join("stacks/local.toml");
+    let text = std::fs::read_to_string(&stack_file).expect("stack file");
+    std::fs::write(
+        &stack_file,
+        text.replacen("availability_zones = 2", "availability_zones = 3", 1),
+    )
+    .expect("write");
+    let output = fixture
+        .stackup()
+        .args(["--output", "json", "create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let count = |layer: usize, output: &str| {
+        report["stacks"][layer]["outputs"][output]
+            .as_str()
+            .expect(output)
+            .split(',')
+            .count()
+    };
+    assert_eq!(count(0, "PrivateSubnetIds"), 3, "{report}");
+    assert_eq!(count(0, "DataSubnetIds"), 3, "{report}");
+    // The platform runs its hosts in the three private subnets now.
+    assert_eq!(count(1, "PrivateSubnetIds"), 3, "{report}");
+    assert_eq!(
+        report["stacks"][1]["outputs"]["PrivateSubnetIds"],
+        report["stacks"][0]["outputs"]["PrivateSubnetIds"]
+    );
+}

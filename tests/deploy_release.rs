@@ -1434,3 +1434,29 @@ fn the_cookie_of_a_rolled_back_release_is_removed() {
     );
     assert!(exists(cookie(&first)), "the running release's cookie stays");
 }
+
+/// A closed stdout (`deploy-release ... | head`) loses the report, not the
+/// outcome: a failed rollout still exits 1 (a pipeline with pipefail must
+/// see it), with its error on stderr.
+#[test]
+fn a_failed_rollout_with_stdout_closed_still_exits_1() {
+    let fixture = fixture("failed-stdout-closed", &[]);
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    fixture.fail_next_deployment("CannotPullContainerError: not found");
+    let mut child = common::stackup_process(fixture.config.path(), &fixture.proxy.endpoint)
+        .args(["deploy-release", "local", "--yes"])
+        .args(["--image", "web=ghcr.io/example/demo:broken"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("stackup starts");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("stderr");
+    let status = child.wait().expect("ends");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did not roll out"), "{stderr}");
+}

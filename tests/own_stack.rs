@@ -23,6 +23,8 @@ bastion_ingress = ["127.0.0.1/32"]
 name = "DATABASE_NAME"
 master_user = "admin"
 collation = "C.UTF-8"
+# Verified against the local cloud's CA, which STACKUP_LOCAL_CLOUD gives.
+sslmode = "verify-full"
 migrations = "db/migrations"
 deletion_protection = false
 

@@ -126,15 +126,15 @@ impl Aws {
             .http_client(http::shared_client())
             .retry_config(retry_config())
             .timeout_config(timeout_config());
-        if let Some(profile) = &options.profile {
-            loader = loader
-                .profile_name(profile)
-                .credentials_provider(profile::credentials(profile).await?);
-        }
         let region = options
             .region
             .clone()
             .or_else(|| stack.and_then(|stack| stack.region.clone()));
+        if let Some(profile) = &options.profile {
+            loader = loader
+                .profile_name(profile)
+                .credentials_provider(profile::credentials(profile, region.as_deref()).await?);
+        }
         if let Some(region) = region {
             loader = loader.region(Region::new(region));
         }

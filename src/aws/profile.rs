@@ -9,13 +9,22 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 
 use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::Region;
 use aws_runtime::env_config::file::EnvConfigFiles as ProfileFiles;
 use aws_types::os_shim_internal::{Env, Fs};
 
 use crate::error::{InputError, Problem};
 
 /// The credentials of profile `name`, once the files are known to hold it.
-pub async fn credentials(name: &str) -> Result<ProfileFileCredentialsProvider, InputError> {
+/// `region` is where a profile that assumes a role (or signs in with SSO)
+/// calls STS; without it the profile's own `region`, then AWS_REGION. The
+/// provider shares the run's HTTP client; its STS call follows
+/// AWS_ENDPOINT_URL and the profile's own endpoint settings.
+pub async fn credentials(
+    name: &str,
+    region: Option<&str>,
+) -> Result<ProfileFileCredentialsProvider, InputError> {
     let files = ProfileFiles::default();
     let loaded = aws_config::profile::load(
         &Fs::real(),
@@ -26,11 +35,26 @@ pub async fn credentials(name: &str) -> Result<ProfileFileCredentialsProvider, I
     .await;
     let read = files_read().join(" and ");
     match loaded {
-        Ok(profiles) if profiles.get_profile(name).is_some() => Ok(
-            ProfileFileCredentialsProvider::builder()
+        Ok(profiles) if profiles.get_profile(name).is_some() => {
+            let region = region
+                .map(str::to_string)
+                .or_else(|| {
+                    profiles
+                        .get_profile(name)
+                        .and_then(|profile| profile.get("region"))
+                        .map(str::to_string)
+                })
+                .or_else(|| std::env::var("AWS_REGION").ok())
+                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                .map(Region::new);
+            let provider_config = ProviderConfig::default()
+                .with_region(region)
+                .with_http_client(super::http::shared_client());
+            Ok(ProfileFileCredentialsProvider::builder()
+                .configure(&provider_config)
                 .profile_name(name)
-                .build(),
-        ),
+                .build())
+        }
         Ok(profiles) => {
             let mut known: Vec<&str> = profiles.profiles().collect();
             known.sort_unstable();

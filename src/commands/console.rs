@@ -24,6 +24,17 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     let printer = &context.printer;
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
     let service = choose_service(&stack, args.service.as_deref())?;
+    if args
+        .eval
+        .as_deref()
+        .is_some_and(|expression| expression.trim().is_empty())
+    {
+        return Err(InputError::one(
+            Problem::new("--eval is empty")
+                .fix("give an Elixir expression, like --eval 'Node.list()'"),
+        )
+        .into());
+    }
     // --command follows console_command's rule: an unknown placeholder would
     // run as typed on the host.
     if let Some(command) = &args.command {
@@ -87,7 +98,8 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     let expression = args
         .eval
         .as_deref()
-        .map(|expression| shell_word(&format!("IO.inspect(({expression}))")))
+        // On lines of its own: a trailing `# comment` cannot eat the parentheses.
+        .map(|expression| shell_word(&format!("IO.inspect((\n{expression}\n))")))
         .transpose()?
         .unwrap_or_default();
     let command = template

@@ -68,13 +68,14 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
     ];
     let amis = choose_amis(&stack, current[1].as_ref(), args.refresh_amis, &ssm_client).await?;
     let network = stacks::network_layer(&stack, load_template(&stack, Layer::Network)?, &subnets);
-    let platform = stacks::platform_layer(
+    let mut platform = stacks::platform_layer(
         &stack,
         load_template(&stack, Layer::Platform)?,
         zones.len(),
         password.clone(),
         &amis,
     );
+    platform.fill_from_network(current[0].as_ref().map(|network| &network.outputs));
 
     let summary = PlanSummary {
         stack_id: stack.stack_id(),
@@ -142,7 +143,14 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
     let mut password_stored = !password_is_new;
     // Said when a run stops in the network stack: the platform is untouched.
     let platform_untouched = format!("{} was not started. ", platform.stack_name);
-    for (layer, current) in [network, platform].into_iter().zip(current) {
+    for (mut layer, current) in [network, platform].into_iter().zip(current) {
+        // The network stack as it is now (just created or updated) feeds the platform.
+        if layer.layer == Layer::Platform {
+            let network_outputs = results
+                .first()
+                .map(|network: &LayerResult| &network.outputs);
+            layer.fill_from_network(network_outputs);
+        }
         let store_password = (layer.layer == Layer::Platform && !password_stored).then(|| {
             password_stored = true;
             (password_parameter.clone(), password.clone())

@@ -565,7 +565,9 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         .collect::<Vec<_>>()
         .join("; ");
     remove_unused_cookies(printer, &aws, &release_cookies, &results).await?;
-    report(printer, &stack, &release_name, results.clone())?;
+    // A closed stdout (`| head`) loses the report, not the outcome: a failure
+    // or an interruption still ends the run as such.
+    let reported = report(printer, &stack, &release_name, results.clone());
     if !failed.is_empty() {
         anyhow::bail!("release {release_name} did not roll out: {summary}");
     }
@@ -613,7 +615,7 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
         ))
         .into());
     }
-    Ok(())
+    reported
 }
 
 /// A per-release cookie whose every service was rolled back is used by no

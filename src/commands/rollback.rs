@@ -271,10 +271,18 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         plans.push((service.clone(), current, target, images, None));
     }
     if plans.is_empty() && passed_over.len() == services.len() {
-        anyhow::bail!(
-            "no service has anything to roll back: {}",
-            passed_over.join("; ")
-        );
+        // Each reason was said above as a warning; nothing remote failed.
+        return Err(InputError::one(
+            Problem::new(format!(
+                "no service has anything to roll back ({} services passed over, see above)",
+                passed_over.len()
+            ))
+            .fix(format!(
+                "deploy a release first (`stackup deploy-release {}`), or name a revision with --service and --to",
+                stack.name
+            )),
+        )
+        .into());
     }
     if plans.is_empty() {
         printer.success("nothing to roll back");
@@ -377,7 +385,9 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         stack: stack.name.clone(),
         services: results,
     };
-    print_report(printer, &report)?;
+    // A closed stdout (`| head`) loses the report, not the outcome: a failure
+    // or an interruption still ends the run as such.
+    let printed = print_report(printer, &report);
     if !failed.is_empty() {
         anyhow::bail!("the rollback of {} did not complete", failed.join(", "));
     }
@@ -394,7 +404,7 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             .join("; ");
         return Err(Interrupted(each).into());
     }
-    Ok(())
+    printed
 }
 
 fn print_report(printer: &crate::ui::Printer, report: &Report) -> anyhow::Result<()> {
