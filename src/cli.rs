@@ -320,9 +320,9 @@ pub struct CompletionsArgs {
 fn duration(text: &str) -> Result<humantime::Duration, String> {
     let parsed = text.parse::<humantime::Duration>();
     if let Ok(duration) = &parsed {
-        if duration.as_secs() == 0 {
+        if duration.is_zero() {
             return Err(format!(
-                "{text} is no time to wait: give at least a second, like 90s or 15m"
+                "{text} is no time to wait: give a duration, like 90s or 15m"
             ));
         }
     }

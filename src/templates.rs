@@ -515,7 +515,12 @@ mod design_tests {
     fn the_target_group_fits_awsvpc_tasks_behind_tls_offload() {
         let group = resource(BUILTIN_PLATFORM, "TargetGroup");
         assert_eq!(group["TargetType"], "ip");
-        assert_eq!(group["Matcher"]["HttpCode"], "200,301,302,307");
+        // Healthy on what the stack file says (200 unless told): a redirect
+        // to a login page is no proof of health.
+        assert_eq!(
+            group["Matcher"]["HttpCode"],
+            json!({"Ref": "HealthCheckHttpCodes"})
+        );
         assert_eq!(
             group["TargetGroupAttributes"],
             json!([{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}])

@@ -1460,3 +1460,42 @@ fn a_failed_rollout_with_stdout_closed_still_exits_1() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("did not roll out"), "{stderr}");
 }
+
+/// Going back (with --to) to a release whose per-release cookie was removed
+/// when it was rolled back: its tasks could not start without the secret, so
+/// the cookie is made again (a new one: no task runs with the old) before the
+/// service moves.
+#[test]
+fn a_rollback_to_a_release_whose_cookie_was_removed_makes_it_again() {
+    let fixture = fixture(
+        "rollback-removed-cookie",
+        &[("cookie = \"stack\"", "cookie = \"release\"")],
+    );
+    let (code, _, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.0.0"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    fixture.fail_next_deployment("CannotPullContainerError: not found");
+    let (code, failed, stderr) = fixture.deploy(&["--image", "web=ghcr.io/example/demo:1.1.0"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let cookie = format!(
+        "/stackup/demo-local-v1/cookies/{}",
+        failed["release"].as_str().expect("release id")
+    );
+    assert!(stderr.contains(&format!("removed {cookie}")), "{stderr}");
+    let (code, _, stderr) = fixture.rollback(&["--to", "2"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("created {cookie} again")),
+        "{stderr}"
+    );
+    let sdk = fixture.sdk();
+    let exists = block_on(async {
+        aws_sdk_ssm::Client::new(&sdk)
+            .get_parameter()
+            .name(&cookie)
+            .send()
+            .await
+            .is_ok()
+    });
+    assert!(exists);
+    assert!(fixture.service_task_definition().ends_with(":2"));
+}

@@ -130,18 +130,20 @@ pub struct StackEvent {
 }
 
 impl StackEvent {
-    /// A resource that failed, or the stack turning back with a reason: a
-    /// stack-level `ROLLBACK_IN_PROGRESS` event carries why when no resource
-    /// failed (an export in use: "Update canceled. Cannot update export X as
-    /// it is in use by Y."), and AWS sends no `_FAILED` event then.
     pub fn is_failure(&self) -> bool {
         self.status.ends_with("_FAILED")
-            || (self.resource_type == "AWS::CloudFormation::Stack"
-                && self.status.ends_with("ROLLBACK_IN_PROGRESS")
-                && self
-                    .reason
-                    .as_deref()
-                    .is_some_and(|reason| !reason.is_empty()))
+    }
+
+    /// The stack turning back, with why: when no resource failed, this is the
+    /// only word of the reason (an export in use: "Update canceled. Cannot
+    /// update export X as it is in use by Y."; AWS sends no `_FAILED` event).
+    pub fn is_turning_back(&self) -> bool {
+        self.resource_type == "AWS::CloudFormation::Stack"
+            && self.status.ends_with("ROLLBACK_IN_PROGRESS")
+            && self
+                .reason
+                .as_deref()
+                .is_some_and(|reason| !reason.is_empty())
     }
 }
 

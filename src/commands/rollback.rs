@@ -1,6 +1,7 @@
 //! `rollback <STACK> [--service NAME] [--to REVISION]`: point services back at
 //! an earlier release from their history, and wait the same way as a deploy.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -17,6 +18,7 @@ use crate::ops::rollout_wait::seen_events;
 use crate::ops::select_services;
 use crate::release::history::{self, NoTarget, ReleaseRecord};
 use crate::release::rollout::{interpret, Rollout};
+use crate::secret::Secret;
 use crate::ui::confirm;
 use crate::validation;
 
@@ -294,8 +296,57 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
             },
         );
     }
+    // The revisions gone back to must be able to start: a secret whose SSM
+    // parameter is gone would stop every task. A per-release cookie removed
+    // when its release was rolled back is made again (a new one: no task runs
+    // with the old); anything else missing is refused before any change.
+    let mut cookies_to_make = BTreeSet::new();
+    let mut missing = Vec::new();
+    for (service, current, target, _, _) in &plans {
+        if target == current {
+            continue;
+        }
+        let (definition, _, _) = ecs::describe_task_definition(&client, target).await?;
+        let names: Vec<String> = definition
+            .container_definitions
+            .iter()
+            .flat_map(|container| &container.secrets)
+            .filter_map(|secret| ssm_parameter_name(&secret.value_from))
+            .collect();
+        let existing = ssm::existing(&ssm_client, &names).await?;
+        let cookies = stack.parameter_name("cookies/");
+        for name in names.into_iter().filter(|name| !existing.contains(name)) {
+            if name.starts_with(&cookies) {
+                cookies_to_make.insert(name);
+            } else {
+                missing.push(
+                    Problem::new(format!(
+                        "{}: revision {} refers to SSM parameter {name}, which does not exist: its tasks could not start",
+                        service.name,
+                        history::revision_of(target)
+                    ))
+                    .fix("create the parameter first, or roll back to another revision with --to"),
+                );
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(InputError::new(missing).into());
+    }
     if !confirm("Roll back", context.global.yes).await? {
         anyhow::bail!("cancelled: nothing was changed");
+    }
+    for name in &cookies_to_make {
+        ssm::create_secret(
+            &ssm_client,
+            name,
+            Secret::generate(crate::release::cookie::COOKIE_LENGTH),
+            "Erlang distribution cookie (stackup)",
+        )
+        .await?;
+        printer.info(format!(
+            "created {name} again: the cookie of the release gone back to was removed when it was rolled back"
+        ));
     }
     let timeout = args
         .timeout
@@ -405,6 +456,20 @@ pub async fn run(context: &Context, args: &RollbackArgs) -> anyhow::Result<()> {
         return Err(Interrupted(each).into());
     }
     printed
+}
+
+/// The SSM parameter a secret's `valueFrom` names (an SSM ARN or a name);
+/// `None` for Secrets Manager.
+fn ssm_parameter_name(value_from: &str) -> Option<String> {
+    if value_from.starts_with('/') {
+        return Some(value_from.to_string());
+    }
+    let (_, name) = value_from.split_once(":parameter")?;
+    value_from
+        .split(':')
+        .nth(2)
+        .filter(|service| *service == "ssm")
+        .map(|_| name.to_string())
 }
 
 fn print_report(printer: &crate::ui::Printer, report: &Report) -> anyhow::Result<()> {

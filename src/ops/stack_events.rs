@@ -125,7 +125,8 @@ async fn poll(
         Ok(events) => {
             for event in events {
                 progress.line(event_line(printer, &event));
-                if event.is_failure() {
+                // A stack turning back says why only when no resource failed.
+                if event.is_failure() || (event.is_turning_back() && failures.is_empty()) {
                     failures.push(event);
                 }
             }
