@@ -332,3 +332,46 @@ fn status_shows_the_newest_cloudwatch_datapoint_of_each_metric() {
         "{text}"
     );
 }
+
+/// A task is named as the revision it runs says: the stack file changed to
+/// `node_name = "task"` (not deployed yet) does not rename the running nodes;
+/// deployed, it does.
+#[test]
+fn status_names_each_node_as_its_revision_says() {
+    let fixture = deployed_fixture("status-names-by-revision", &[]);
+    let stack_file = fixture.config.path().join("stacks/local.toml");
+    let text = std::fs::read_to_string(&stack_file).expect("stack file");
+    std::fs::write(
+        &stack_file,
+        text.replacen(
+            "node_basename = \"web\"",
+            "node_basename = \"web\"\nnode_name = \"task\"",
+            1,
+        ),
+    )
+    .expect("write");
+    let names = |status: &serde_json::Value| {
+        strings(
+            status["services"][0]["tasks"].as_array().expect("tasks"),
+            "node_name",
+        )
+    };
+    let before = names(&fixture.status_json());
+    assert!(!before.is_empty());
+    assert!(
+        before.iter().all(|name| name.starts_with("web@")),
+        "the running revision names by ip: {before:?}"
+    );
+    fixture
+        .stackup()
+        .args(["deploy-release", "local", "--yes", "--service", "web"])
+        .assert()
+        .success();
+    let after = names(&fixture.status_json());
+    assert!(
+        after
+            .iter()
+            .all(|name| name.starts_with("web-") && name.contains('@')),
+        "the new revision names by task: {after:?}"
+    );
+}

@@ -74,7 +74,13 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     }
     let task = choose_task(&tasks, args.task.as_deref(), &service, args.eval.is_some()).await?;
     let task_arn = task.task_arn().unwrap_or_default().to_string();
-    let node = task_node_name(service.node_name, &service.node_basename, &task).unwrap_or_default();
+    // Named as the revision the task runs says (not as the stack file says now).
+    let naming = crate::ops::node_names::namings(&ecs_client, &service, task.task_definition_arn())
+        .await
+        .into_values()
+        .next()
+        .unwrap_or_else(|| crate::ops::node_names::Naming::of_service(&service));
+    let node = task_node_name(naming.mode, &naming.basename, &task).unwrap_or_default();
     let container = task
         .containers()
         .iter()

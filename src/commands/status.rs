@@ -19,6 +19,7 @@ use crate::aws::errors::class_of;
 use crate::aws::{ec2, ecs, Aws, ErrorClass};
 use crate::cli::StackArgs;
 use crate::config::ServiceConfig;
+use crate::ops::node_names::{namings, Naming};
 use crate::release::history;
 use crate::release::node_name::{private_ip, task_id, task_node_name};
 use crate::validation;
@@ -292,8 +293,8 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
         ],
         services: read_services?
             .into_iter()
-            .map(|(config, service, tasks)| {
-                service_status(config, service.as_ref(), tasks, &host_of, now)
+            .map(|(config, service, tasks, namings)| {
+                service_status(config, service.as_ref(), tasks, &namings, &host_of, now)
             })
             .collect(),
         hosts: host_status(&hosts.container_instances, &hosts.instances),
@@ -340,11 +341,19 @@ fn stack_status(layer: &'static str, info: StackInfo, events: Vec<StackEvent>) -
 
 /// Each service as ECS describes it (`None`: not created yet), with the tasks
 /// it wants running. Every service is read at once.
+#[allow(clippy::type_complexity, reason = "one service's reads, side by side")]
 async fn read_services<'a>(
     client: &aws_sdk_ecs::Client,
     cluster: Option<&str>,
     services: &[&'a ServiceConfig],
-) -> anyhow::Result<Vec<(&'a ServiceConfig, Option<Service>, Vec<Task>)>> {
+) -> anyhow::Result<
+    Vec<(
+        &'a ServiceConfig,
+        Option<Service>,
+        Vec<Task>,
+        HashMap<String, Naming>,
+    )>,
+> {
     let Some(cluster) = cluster else {
         return Ok(Vec::new());
     };
@@ -359,7 +368,14 @@ async fn read_services<'a>(
             Some(_) => tasks?,
             None => Vec::new(),
         };
-        anyhow::Ok((*config, service, tasks))
+        // Each task is named as the revision it runs says.
+        let namings = namings(
+            client,
+            config,
+            tasks.iter().filter_map(|task| task.task_definition_arn()),
+        )
+        .await;
+        anyhow::Ok((*config, service, tasks, namings))
     });
     join_all(reads).await.into_iter().collect()
 }
@@ -397,6 +413,7 @@ fn service_status(
     config: &ServiceConfig,
     service: Option<&Service>,
     tasks: Vec<Task>,
+    namings: &HashMap<String, Naming>,
     host_of: &HashMap<&str, &str>,
     now: SystemTime,
 ) -> ServiceStatus {
@@ -420,7 +437,14 @@ fn service_status(
     };
     let mut tasks: Vec<TaskStatus> = tasks
         .iter()
-        .map(|task| task_status(config, task, host_of, now))
+        .map(|task| {
+            let naming = task
+                .task_definition_arn()
+                .and_then(|arn| namings.get(arn))
+                .cloned()
+                .unwrap_or_else(|| Naming::of_service(config));
+            task_status(&naming, task, host_of, now)
+        })
         .collect();
     tasks.sort_by(|a, b| (&a.started_at, &a.task_id).cmp(&(&b.started_at, &b.task_id)));
     let mut events: Vec<ServiceEventLine> = service
@@ -479,7 +503,7 @@ fn service_status(
 }
 
 fn task_status(
-    service: &ServiceConfig,
+    naming: &Naming,
     task: &Task,
     host_of: &HashMap<&str, &str>,
     now: SystemTime,
@@ -489,7 +513,7 @@ fn task_status(
         .and_then(|time| SystemTime::try_from(*time).ok());
     TaskStatus {
         task_id: task_id(task.task_arn().unwrap_or_default()).to_string(),
-        node_name: task_node_name(service.node_name, &service.node_basename, task),
+        node_name: task_node_name(naming.mode, &naming.basename, task),
         private_ip: private_ip(task),
         host: task
             .container_instance_arn()

@@ -4,6 +4,7 @@
 //! print progress through `ui/`. No operation imports a command.
 
 pub mod ids;
+pub mod node_names;
 pub mod roll_back;
 pub mod rollout_wait;
 pub mod stack_events;

@@ -18,7 +18,7 @@ pub async fn confirm(question: &str, yes: bool) -> anyhow::Result<bool> {
         )
         .into());
     }
-    // Ctrl-C at the question is a "no" (see commands::interrupt).
+    // Ctrl-C at the question is a "no" (see crate::interrupt).
     let mut interrupt = crate::interrupt::listen()?;
     let question = question.to_string();
     let reading = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
