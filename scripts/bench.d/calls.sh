@@ -24,16 +24,19 @@
 #                     this a change?), the cookie and the named parameters (ssm GetParameters: the cookie must exist before
 #                     a revision refers to it), RegisterTaskDefinition, UpdateService and
 #                     the release record (ssm PutParameter).
-#   rollback          8 + the polls: DescribeStacks x2, GetParameterHistory (the releases),
-#                     DescribeServices, UpdateService, GetCallerIdentity, PutParameter x2
+#   rollback          10 + the polls: DescribeStacks x2, GetParameterHistory (the releases),
+#                     DescribeServices, DescribeTaskDefinition and GetParameters (the
+#                     revision gone back to can start: its secrets exist), UpdateService,
+#                     GetCallerIdentity, PutParameter x2
 #                     (the rollback recorded as started before its wait, so that a run
 #                     killed outright leaves it in the history, then its result); then
 #                     DescribeServices until the rollout settles. The local cloud's ECS model
 #                     advances one scheduler step per DescribeServices, so every client needs
 #                     as many polls as the rollout has steps (4 for 2 tasks at 150/50).
-#   status            9 for one service and no EC2 host: DescribeStacks x2 and
+#   status            10 for one service and no EC2 host: DescribeStacks x2 and
 #                     DescribeStackEvents x2 (the state and last events of each layer),
-#                     DescribeServices, ListTasks, DescribeTasks, ListContainerInstances
+#                     DescribeServices, ListTasks, DescribeTasks, DescribeTaskDefinition
+#                     (how the running revision names its nodes), ListContainerInstances
 #                     (none registered in moto, so no DescribeContainerInstances and
 #                     DescribeInstances), cloudwatch GetMetricData (all metrics in one call).
 #   logs              2 for a short range: DescribeStacks (the log group and prefix are
@@ -127,7 +130,7 @@ bench_calls() {
   local side sides="" floor_json
   for side in "${CALLS_SIDES[@]}"; do start_proxy "$side"; done
   floor_json='{"validate": 0, "create-stack": 10, "update-resources": 3, "deploy-release": 8,
-               "rollback": 12, "status": 9, "logs": 2, "tunnel": 1, "delete-stack": 27}'
+               "rollback": 14, "status": 10, "logs": 2, "tunnel": 1, "delete-stack": 27}'
   for side in "${CALLS_SIDES[@]}"; do
     sides+="${sides:+, }{\"name\": \"$side\", \"command\": \"stackup $side local$(calls_args "$side")\"}"
   done
@@ -152,5 +155,5 @@ calls_args() {
 }
 
 calls_floor_why() {
-  printf '%s' "validate 0 (files only); create-stack 10 with nothing to change (the master password, the zone names, per stack DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet); update-resources 3 (DescribeStacks, two passwords); deploy-release 8 (DescribeStacks, GetCallerIdentity, DescribeServices, DescribeTaskDefinition, the cookie, RegisterTaskDefinition, UpdateService, the record); rollback 8 + the polls of the rollout (the record twice: started before the wait, then the result) (the local cloud's ECS model takes one step per DescribeServices: 4 for this service); status 9 (both layers' state and events, DescribeServices, ListTasks, DescribeTasks, ListContainerInstances, GetMetricData); logs 2; tunnel 1; delete-stack 27 (the service: 3; ListExports and ListImports for each of 17 exports, to refuse before anything is deleted; per stack DescribeStacks, DeleteStack, DescribeStacks); following stack events is extra, for the person watching. The reasoning is in scripts/bench.d/calls.sh"
+  printf '%s' "validate 0 (files only); create-stack 10 with nothing to change (the master password, the zone names, per stack DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet); update-resources 3 (DescribeStacks, two passwords); deploy-release 8 (DescribeStacks, GetCallerIdentity, DescribeServices, DescribeTaskDefinition, the cookie, RegisterTaskDefinition, UpdateService, the record); rollback 10 + the polls of the rollout (the secrets of the revision gone back to; the record twice: started before the wait, then the result) (the local cloud's ECS model takes one step per DescribeServices: 4 for this service); status 10 (both layers' state and events, DescribeServices, ListTasks, DescribeTasks, the running revision's DescribeTaskDefinition, ListContainerInstances, GetMetricData); logs 2; tunnel 1; delete-stack 27 (the service: 3; ListExports and ListImports for each of 17 exports, to refuse before anything is deleted; per stack DescribeStacks, DeleteStack, DescribeStacks); following stack events is extra, for the person watching. The reasoning is in scripts/bench.d/calls.sh"
 }
