@@ -346,6 +346,20 @@ impl StackConfig {
         )
     }
 
+    /// The service `--service NAME` names, or the problem saying which exist.
+    pub fn service_named(&self, name: &str) -> Result<&ServiceConfig, Problem> {
+        self.services.get(name).ok_or_else(|| {
+            Problem::new(format!("--service {name}: the stack has no such service"))
+                .in_file(&self.file)
+                .fix(format!("services: {}", self.service_names()))
+        })
+    }
+
+    /// The services' names, as a list to read.
+    pub fn service_names(&self) -> String {
+        self.services.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
     // Every SSM parameter stackup names, in one place.
 
     /// The database master password (SecureString), made by create-stack.

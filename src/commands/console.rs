@@ -173,22 +173,8 @@ fn shell_word(text: &str) -> Result<String, InputError> {
 }
 
 fn choose_service(stack: &StackConfig, name: Option<&str>) -> Result<ServiceConfig, InputError> {
-    let names = || {
-        stack
-            .services
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     match name {
-        Some(name) => stack.services.get(name).cloned().ok_or_else(|| {
-            InputError::one(
-                Problem::new(format!("--service {name}: the stack has no such service"))
-                    .in_file(&stack.file)
-                    .fix(format!("services: {}", names())),
-            )
-        }),
+        Some(name) => stack.service_named(name).cloned().map_err(InputError::one),
         None if stack.services.len() <= 1 => {
             stack.services.values().next().cloned().ok_or_else(|| {
                 InputError::one(
@@ -200,7 +186,10 @@ fn choose_service(stack: &StackConfig, name: Option<&str>) -> Result<ServiceConf
         None => Err(InputError::one(
             Problem::new("the stack has several services")
                 .in_file(&stack.file)
-                .fix(format!("choose one with --service: {}", names())),
+                .fix(format!(
+                    "choose one with --service: {}",
+                    stack.service_names()
+                )),
         )),
     }
 }

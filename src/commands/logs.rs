@@ -338,24 +338,7 @@ pub async fn run(context: &Context, args: &LogsArgs) -> anyhow::Result<()> {
         .into());
     }
     for service in &args.service {
-        if !stack.services.contains_key(service) {
-            return Err(InputError::one(
-                Problem::new(format!(
-                    "--service {service}: the stack has no such service"
-                ))
-                .in_file(&stack.file)
-                .fix(format!(
-                    "services: {}",
-                    stack
-                        .services
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            )
-            .into());
-        }
+        stack.service_named(service).map_err(InputError::one)?;
     }
     // Ctrl-C from here on, at any await: the normal end of --follow (exit
     // 0), an interruption of a read (130). Either way what was printed is

@@ -30,25 +30,10 @@ pub fn select_services(
     }
     let mut chosen: Vec<ServiceConfig> = Vec::new();
     for name in only {
-        match stack.services.get(name) {
-            // `--service web --service web` is one service, deployed once.
-            Some(_) if chosen.iter().any(|service| &service.name == name) => {}
-            Some(service) => chosen.push(service.clone()),
-            None => {
-                return Err(InputError::one(
-                    Problem::new(format!("--service {name}: the stack has no such service"))
-                        .in_file(&stack.file)
-                        .fix(format!(
-                            "services: {}",
-                            stack
-                                .services
-                                .keys()
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )),
-                ))
-            }
+        let service = stack.service_named(name).map_err(InputError::one)?;
+        // `--service web --service web` is one service, deployed once.
+        if !chosen.iter().any(|chosen| chosen.name == service.name) {
+            chosen.push(service.clone());
         }
     }
     Ok(chosen)
