@@ -426,6 +426,16 @@ pub fn stack_file_path(config_dir: &Path, stack: &str) -> Result<PathBuf, InputE
 
 /// Load and check `stacks/<STACK>.toml`, reporting every problem at once.
 pub fn load(config_dir: &Path, stack: &str) -> Result<StackConfig, InputError> {
+    let salvaged = load_salvaged(config_dir, stack)?;
+    match salvaged.stack {
+        Some(config) if salvaged.problems.is_empty() => Ok(config),
+        _ => Err(InputError::new(salvaged.problems)),
+    }
+}
+
+/// The stack file with its problems and what could be read of it; an error
+/// only when there is nothing to read (no file, not TOML).
+pub fn load_salvaged(config_dir: &Path, stack: &str) -> Result<Salvaged, InputError> {
     let path = stack_file_path(config_dir, stack)?;
     let display_path = display_path(config_dir, &path);
     let text = match std::fs::read_to_string(&path) {
@@ -465,7 +475,16 @@ pub fn load(config_dir: &Path, stack: &str) -> Result<StackConfig, InputError> {
     let local_ca = overlay
         .as_ref()
         .is_some_and(|local| local.ca_file.is_some());
-    let mut config = parse(&source, stack, config_dir, local_ca)?;
+    let Salvaged {
+        stack: config,
+        problems,
+    } = parse(&source, stack, config_dir, local_ca)?;
+    let Some(mut config) = config else {
+        return Ok(Salvaged {
+            stack: None,
+            problems,
+        });
+    };
     if let Some(overlay) = overlay {
         let own = config.local.take().unwrap_or_default();
         config.local = Some(own.or(overlay));
@@ -481,7 +500,10 @@ pub fn load(config_dir: &Path, stack: &str) -> Result<StackConfig, InputError> {
             config.database.ca_file = Some(ca_file.clone());
         }
     }
-    Ok(config)
+    Ok(Salvaged {
+        stack: Some(config),
+        problems,
+    })
 }
 
 /// The `[local]` table of the file [`LOCAL_CLOUD_VARIABLE`] names; relative
@@ -548,12 +570,21 @@ pub fn display_path(config_dir: &Path, path: &Path) -> PathBuf {
     }
 }
 
+/// A stack file read as far as it goes: its problems, and the stack with every
+/// key in trouble left at its default (`None` when a required key is missing
+/// or wrong). Only `validate` and the template checks look at a stack with
+/// problems; nothing is deployed from one.
+pub struct Salvaged {
+    pub stack: Option<StackConfig>,
+    pub problems: Vec<Problem>,
+}
+
 fn parse(
     source: &Source,
     stack: &str,
     config_dir: &Path,
     local_ca: bool,
-) -> Result<StackConfig, InputError> {
+) -> Result<Salvaged, InputError> {
     let document = match toml::de::DeTable::parse(&source.text) {
         Ok(document) => document,
         Err(error) => {
@@ -568,13 +599,46 @@ fn parse(
     };
     let diagnostics = Diagnostics::new(source);
     let root = TableReader::root(&diagnostics, &document);
-    let config = read_stack(&root, stack, config_dir, local_ca);
+    let mut config = read_stack(&root, stack, config_dir, local_ca);
     root.finish();
-    if diagnostics.has_problems() {
-        return Err(InputError::new(diagnostics.into_problems()));
+    let problems = diagnostics.into_problems();
+    if problems.is_empty() {
+        return match config {
+            Some(config) => Ok(Salvaged {
+                stack: Some(config),
+                problems,
+            }),
+            None => Err(InputError::one(
+                Problem::new("could not be read").in_file(&source.display_path),
+            )),
+        };
     }
-    config.ok_or_else(|| {
-        InputError::one(Problem::new("could not be read").in_file(&source.display_path))
+    // Read again with the keys in trouble set aside (reader.rs), so the
+    // templates can be checked in the same run; a missing required key
+    // leaves nothing to check them against.
+    if config.is_none() {
+        let again = Diagnostics::setting_aside(source, &problems);
+        let root = TableReader::root(&again, &document);
+        config = read_stack(&root, stack, config_dir, local_ca);
+        if let Some(config) = &mut config {
+            // A template path set aside would send the checks to a default
+            // file the user never named.
+            config.services.retain(|name, _| {
+                !problems.iter().any(|problem| {
+                    problem.key.as_deref().is_some_and(|key| {
+                        [
+                            format!("services.{name}.task_definition"),
+                            format!("services.{name}.service_definition"),
+                        ]
+                        .contains(&key.to_string())
+                    })
+                })
+            });
+        }
+    }
+    Ok(Salvaged {
+        stack: config,
+        problems,
     })
 }
 
@@ -2207,7 +2271,11 @@ mod tests {
             display_path: "stacks/t.toml".into(),
             text: text.into(),
         };
-        parse(&source, "t", Path::new("/nonexistent-config-dir"), false)
+        let salvaged = parse(&source, "t", Path::new("/nonexistent-config-dir"), false)?;
+        match salvaged.stack {
+            Some(config) if salvaged.problems.is_empty() => Ok(config),
+            _ => Err(InputError::new(salvaged.problems)),
+        }
     }
 
     const MINIMAL: &str = r#"

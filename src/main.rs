@@ -9,7 +9,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::prelude::*;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 use stackup::cli::{Cli, Command};
@@ -29,9 +32,54 @@ fn init_tracing(verbose: u8, no_color: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(stderr_color(no_color))
+        .event_format(Diagnostics {
+            plain: verbose == 0,
+            full: tracing_subscriber::fmt::format(),
+        })
         .finish()
         .with(payload_cap())
         .init();
+}
+
+/// How a diagnostic reads. Without `-v` only warnings and errors are shown,
+/// and they read as the printer's own (`warning: ...`, `error: ...`): a
+/// retry notice is news for the operator, not a log record. With `-v` every
+/// event carries its time, level and target.
+struct Diagnostics {
+    plain: bool,
+    full: tracing_subscriber::fmt::format::Format,
+}
+
+impl<S, N> FormatEvent<S, N> for Diagnostics
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        context: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = *event.metadata().level();
+        let label = match level {
+            tracing::Level::ERROR => ("31", "error:"),
+            tracing::Level::WARN => ("33", "warning:"),
+            _ => ("", ""),
+        };
+        if !self.plain || label.1.is_empty() {
+            return self.full.format_event(context, writer, event);
+        }
+        if writer.has_ansi_escapes() {
+            write!(writer, "\x1b[{}m{}\x1b[0m ", label.0, label.1)?;
+        } else {
+            write!(writer, "{} ", label.1)?;
+        }
+        context
+            .field_format()
+            .format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
 
 /// Whatever RUST_LOG asks for, libraries that log payloads stay below the
@@ -60,6 +108,12 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cli.global.verbose, cli.global.no_color);
+    if let Some(endpoint) = &cli.global.endpoint_url {
+        // --endpoint-url sends every AWS call there, a profile's own STS call
+        // (assuming its role) too: that provider reads only the environment.
+        // Set while this is the only thread, before the runtime starts.
+        std::env::set_var("AWS_ENDPOINT_URL", endpoint);
+    }
     let runtime = match runtime_for(&cli.command) {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -106,13 +106,44 @@ pub fn check_database_files(stack: &StackConfig) -> Vec<Problem> {
 
 /// Load the stack file and check every template; all problems in one error.
 pub fn load_checked(config_dir: &std::path::Path, stack: &str) -> Result<StackConfig, InputError> {
-    let config = config::load(config_dir, stack)?;
-    let (_, problems) = check_templates(&config);
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(InputError::new(problems))
+    let checked = check_stack(config_dir, stack)?;
+    match checked.stack {
+        Some(config) if checked.problems.is_empty() => Ok(config),
+        _ => Err(InputError::new(checked.problems)),
     }
+}
+
+/// The stack file and every template it names, checked in one run: the
+/// templates are checked even when the stack file has problems, against what
+/// could be read of it (`config::Salvaged`).
+pub struct Checked {
+    /// The stack as read; with problems, each key in trouble at its default.
+    pub stack: Option<StackConfig>,
+    /// The names of the templates checked.
+    pub templates: Vec<String>,
+    pub problems: Vec<Problem>,
+    /// Whether the stack file itself had no problem.
+    pub stack_file_valid: bool,
+}
+
+pub fn check_stack(config_dir: &std::path::Path, stack: &str) -> Result<Checked, InputError> {
+    let config::Salvaged {
+        stack,
+        mut problems,
+    } = config::load_salvaged(config_dir, stack)?;
+    let stack_file_valid = problems.is_empty();
+    let mut templates = Vec::new();
+    if let Some(stack) = &stack {
+        let (names, found) = check_templates(stack);
+        templates = names;
+        problems.extend(found);
+    }
+    Ok(Checked {
+        stack,
+        templates,
+        problems,
+        stack_file_valid,
+    })
 }
 
 /// Check every template the stack uses; returns their names and the problems.

@@ -180,7 +180,7 @@ fn an_explicit_profile_wins_over_the_environment_and_an_unknown_one_is_refused()
     let credentials = home.path().join("credentials");
     std::fs::write(
         &credentials,
-        "[trial]\naws_access_key_id = AKIATRIALPROFILE0001\naws_secret_access_key = trial-secret\n",
+        "[trial]\naws_access_key_id = AKIATRIALPROFILE0001\naws_secret_access_key = trial-secret\n\n[empty]\nregion = eu-west-1\n",
     )
     .expect("credentials file");
     let with_profile = |profile: &str| {
@@ -216,7 +216,19 @@ fn an_explicit_profile_wins_over_the_environment_and_an_unknown_one_is_refused()
         stderr.contains(&credentials.display().to_string()),
         "{stderr}"
     );
-    assert!(stderr.contains("they hold: trial"), "{stderr}");
+    assert!(stderr.contains("they hold: empty, trial"), "{stderr}");
+    assert_eq!(stack.proxy.request_count(), calls, "no AWS call: {stderr}");
+
+    // A profile that is there but gives no credentials is bad input too, not
+    // the SDK's "no credentials could be loaded" after a call was tried.
+    let output = with_profile("empty");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--profile empty: the profile (in ")
+            && stderr.contains("gives no credentials"),
+        "{stderr}"
+    );
     assert_eq!(stack.proxy.request_count(), calls, "no AWS call: {stderr}");
 }
 
@@ -320,10 +332,17 @@ fn retries_are_said_with_what_answered() {
     );
     assert!(stderr.contains("attempt 2 of 10"), "{stderr}");
     assert!(!stderr.contains("attempt 1 of 10"), "only at -v: {stderr}");
+    // Said as stackup's own warnings, not as log records.
+    let notice = stderr
+        .lines()
+        .find(|line| line.contains("attempt 2 of 10"))
+        .expect("a notice");
+    assert!(notice.starts_with("warning: "), "{notice}");
+    assert!(!stderr.contains("WARN"), "{stderr}");
 }
 
 /// A profile that assumes a role: its STS call gets the stack's region and
-/// goes where AWS_ENDPOINT_URL points, and the assumed role's keys sign the
+/// goes where --endpoint-url points (AWS_ENDPOINT_URL likewise), and the assumed role's keys sign the
 /// calls (not the source profile's, not the environment's).
 #[test]
 fn a_profile_that_assumes_a_role_signs_with_the_role() {
@@ -352,9 +371,11 @@ fn a_profile_that_assumes_a_role_signs_with_the_role() {
             "AWS_SHARED_CREDENTIALS_FILE",
             home.path().join("credentials"),
         )
-        .env("AWS_ENDPOINT_URL", &stack.proxy.endpoint)
+        .env_remove("AWS_ENDPOINT_URL")
         .arg("--config-dir")
         .arg(stack.config.path())
+        // The role's STS call goes where --endpoint-url says, as every call does.
+        .args(["--endpoint-url", &stack.proxy.endpoint])
         .args(["status", "local", "--profile", "deployer"])
         .output()
         .expect("runs");

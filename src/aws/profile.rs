@@ -16,6 +16,19 @@ use aws_types::os_shim_internal::{Env, Fs};
 
 use crate::error::{InputError, Problem};
 
+/// The keys of which a profile needs one to give credentials (the SDK's
+/// profile provider: static keys, an assumed role, web identity, SSO, a
+/// process).
+const CREDENTIAL_KEYS: [&str; 7] = [
+    "aws_access_key_id",
+    "role_arn",
+    "credential_source",
+    "web_identity_token_file",
+    "sso_session",
+    "sso_start_url",
+    "credential_process",
+];
+
 /// The credentials of profile `name`, once the files are known to hold it.
 /// `region` is where a profile that assumes a role (or signs in with SSO)
 /// calls STS; without it the profile's own `region`, then AWS_REGION. The
@@ -36,6 +49,22 @@ pub async fn credentials(
     let read = files_read().join(" and ");
     match loaded {
         Ok(profiles) if profiles.get_profile(name).is_some() => {
+            let gives_credentials = profiles.get_profile(name).is_some_and(|profile| {
+                CREDENTIAL_KEYS
+                    .iter()
+                    .any(|key| profile.get(key).is_some_and(|value| !value.is_empty()))
+            });
+            if !gives_credentials {
+                return Err(InputError::one(
+                    Problem::new(format!(
+                        "--profile {name}: the profile (in {read}) gives no credentials: it has none of {}",
+                        CREDENTIAL_KEYS.join(", ")
+                    ))
+                    .fix(format!(
+                        "add its keys (`aws configure --profile {name}`), a role to assume (role_arn with source_profile or credential_source), or an SSO sign-in (`aws configure sso --profile {name}`)"
+                    )),
+                ));
+            }
             let region = region
                 .map(str::to_string)
                 .or_else(|| {

@@ -4,9 +4,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::StackArgs;
-use crate::config;
 use crate::error::{InputError, Problem};
-use crate::validation::{check_database_files, check_templates, cookie_warnings};
+use crate::validation::{self, check_database_files, cookie_warnings};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -42,20 +41,28 @@ impl From<&Problem> for ProblemReport {
 }
 
 pub fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
-    let (stack_id, templates, problems, warnings) =
-        match config::load(&context.global.config_dir, &args.stack) {
-            Ok(stack) => {
-                let (templates, mut problems) = check_templates(&stack);
-                problems.extend(check_database_files(&stack));
-                (
-                    Some(stack.stack_id()),
-                    templates,
-                    problems,
-                    cookie_warnings(&stack, stack.services.values()),
-                )
-            }
-            Err(error) => (None, Vec::new(), error.problems, Vec::new()),
-        };
+    let checked = match validation::check_stack(&context.global.config_dir, &args.stack) {
+        Ok(checked) => checked,
+        // Nothing to read (no file, not TOML): its problems are the report.
+        Err(error) => validation::Checked {
+            stack: None,
+            templates: Vec::new(),
+            problems: error.problems,
+            stack_file_valid: false,
+        },
+    };
+    let mut problems = checked.problems;
+    let (stack_id, warnings) = match &checked.stack {
+        Some(stack) => {
+            problems.extend(check_database_files(stack));
+            (
+                checked.stack_file_valid.then(|| stack.stack_id()),
+                cookie_warnings(stack, stack.services.values()),
+            )
+        }
+        None => (None, Vec::new()),
+    };
+    let templates = checked.templates;
     for warning in &warnings {
         context.printer.warn(warning);
     }

@@ -5,8 +5,14 @@
 //! `DeTable` and read key by key here: every getter records the key as known,
 //! reports a wrong type or value as a [`Problem`] and returns `None`, and
 //! [`TableReader::finish`] reports the keys nobody asked for.
+//!
+//! A wrong value makes its section unreadable, which would hide every
+//! problem of the templates the file names. So a file with problems is read
+//! again with those keys set aside ([`Diagnostics::setting_aside`]): each is
+//! then absent and takes its default, and the templates can still be checked.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -39,6 +45,8 @@ impl Source {
 pub struct Diagnostics<'s> {
     source: &'s Source,
     problems: RefCell<Vec<Problem>>,
+    /// Dotted key paths read as if absent.
+    set_aside: BTreeSet<String>,
 }
 
 impl<'s> Diagnostics<'s> {
@@ -46,7 +54,27 @@ impl<'s> Diagnostics<'s> {
         Diagnostics {
             source,
             problems: RefCell::new(Vec::new()),
+            set_aside: BTreeSet::new(),
         }
+    }
+
+    /// Diagnostics for reading the file again with the keys of `problems`
+    /// read as absent (an array's wrong element sets the whole array aside).
+    pub fn setting_aside(source: &'s Source, problems: &[Problem]) -> Self {
+        let set_aside = problems
+            .iter()
+            .filter_map(|problem| problem.key.as_deref())
+            .map(|key| key.split('[').next().unwrap_or(key).to_string())
+            .collect();
+        Diagnostics {
+            source,
+            problems: RefCell::new(Vec::new()),
+            set_aside,
+        }
+    }
+
+    fn is_set_aside(&self, key_path: &str) -> bool {
+        self.set_aside.contains(key_path)
     }
 
     pub fn source(&self) -> &'s Source {
@@ -143,10 +171,29 @@ impl<'d, 'i> TableReader<'d, 'i> {
 
     fn raw(&self, key: &'static str) -> Option<&'d Spanned<DeValue<'i>>> {
         self.known.borrow_mut().push(key);
+        if self.diagnostics.is_set_aside(&self.key_path(key)) {
+            return None;
+        }
         self.table
             .iter()
             .find(|(name, _)| name.get_ref().as_ref() == key)
             .map(|(_, value)| value)
+    }
+
+    /// The entries of this table, less those set aside.
+    fn entries(
+        &self,
+    ) -> impl Iterator<
+        Item = (
+            &'d Spanned<toml::de::DeString<'i>>,
+            &'d Spanned<DeValue<'i>>,
+        ),
+    > + '_ {
+        self.table.iter().filter(|(name, _)| {
+            !self
+                .diagnostics
+                .is_set_aside(&self.key_path(name.get_ref()))
+        })
     }
 
     fn wrong_type(&self, key: &str, value: &Spanned<DeValue<'i>>, expected: &str, example: &str) {
@@ -325,7 +372,7 @@ impl<'d, 'i> TableReader<'d, 'i> {
     /// Entries that are not tables are reported.
     pub fn named_tables(&self) -> Vec<(Found<String>, TableReader<'d, 'i>)> {
         let mut tables = Vec::new();
-        for (name, value) in self.table.iter() {
+        for (name, value) in self.entries() {
             let key = name.get_ref().to_string();
             match value.get_ref() {
                 DeValue::Table(table) => tables.push((
@@ -355,7 +402,7 @@ impl<'d, 'i> TableReader<'d, 'i> {
     /// Every entry of a table of user-chosen names to strings (`[tags]`).
     pub fn named_strings(&self, example: &str) -> Vec<(Found<String>, Found<String>)> {
         let mut entries = Vec::new();
-        for (name, value) in self.table.iter() {
+        for (name, value) in self.entries() {
             let key = name.get_ref().to_string();
             match value.get_ref() {
                 DeValue::String(text) => entries.push((
@@ -382,7 +429,7 @@ impl<'d, 'i> TableReader<'d, 'i> {
     /// Report every key of this table that no getter asked for.
     pub fn finish(self) {
         let known = self.known.borrow().clone();
-        for (name, _) in self.table.iter() {
+        for (name, _) in self.entries() {
             let key = name.get_ref().as_ref();
             if known.contains(&key) {
                 continue;

@@ -135,9 +135,14 @@ fn check_digest(digest: &str) -> Result<(), String> {
             || "at least 32 hex digits".to_string(),
             |length| format!("{length} lowercase hex digits"),
         );
+        let found = match hex.chars().find(|c| {
+            !matches!(c, '0'..='9' | 'a'..='f') && (length.is_some() || !c.is_ascii_hexdigit())
+        }) {
+            Some(c) => format!("holds `{c}`, which is not a lowercase hex digit"),
+            None => format!("is {} characters", hex.len()),
+        };
         return Err(format!(
-            "has digest `{digest}`, whose {algorithm} value is {} characters where it takes {wanted}",
-            hex.len()
+            "has digest `{digest}`, whose {algorithm} value {found} where it takes {wanted}"
         ));
     }
     Ok(())
@@ -305,6 +310,10 @@ mod tests {
         assert!(problem("shop::1").contains("repository part `shop:`"));
         assert!(problem("demo@sha256:0123abcd")
             .contains("is 8 characters where it takes 64 lowercase hex digits"));
+        let upper = format!("shop@sha256:{}", "A".repeat(64));
+        assert!(problem(&upper).contains(
+            "value holds `A`, which is not a lowercase hex digit where it takes 64 lowercase hex digits"
+        ));
         assert!(problem("demo@0123").contains("not ALGORITHM:HEX"));
         assert!(problem("demo:-1").contains("not starting with a period or hyphen"));
         assert!(problem(&format!("demo:{}", "a".repeat(129))).contains("up to 128"));
