@@ -3,9 +3,10 @@
 //! renders what they report; operations call `aws/`, `release/`, `db/` and
 //! print progress through `ui/`. No operation imports a command.
 
+pub mod deploy;
 pub mod ids;
 pub mod node_names;
-pub mod roll_back;
+pub mod rollback;
 pub mod rollout_wait;
 pub mod stack_events;
 pub mod stack_outputs;

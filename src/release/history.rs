@@ -14,8 +14,7 @@ pub struct ReleaseRecord {
     pub images: BTreeMap<String, String>,
     pub time: String,
     pub by: String,
-    /// completed, started (--no-wait), failed, rolled-back, interrupted.
-    pub result: String,
+    pub result: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<String>,
     /// The platform stack (its CloudFormation id) the release ran on. A stack
@@ -103,11 +102,68 @@ pub fn check_target_argument(to: &str) -> Result<(), crate::error::Problem> {
     }
 }
 
-/// Results of a release whose rollout was not followed to its end.
-pub const UNFINISHED: &[&str] = &["interrupted", "started"];
+/// How a release ended for one service: in its record (the history) and in
+/// deploy-release's and rollback's reports. Written as its kebab-case name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The rollout is under way: recorded before a wait, or with --no-wait.
+    Started,
+    Completed,
+    /// The service already ran this release (reports only).
+    Unchanged,
+    Failed,
+    /// Failed, and the service went back to the revision before.
+    RolledBack,
+    TimedOut,
+    /// Ctrl-C (or SIGTERM, SIGHUP) while waiting: ECS carries on.
+    Interrupted,
+    /// Written by a later stackup, read by this one.
+    #[serde(other)]
+    Unknown,
+}
 
-/// Results that say a release did not roll out.
-pub const KNOWN_BAD: &[&str] = &["failed", "rolled-back", "timed-out"];
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Started => "started",
+            Outcome::Completed => "completed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Failed => "failed",
+            Outcome::RolledBack => "rolled-back",
+            Outcome::TimedOut => "timed-out",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Unknown => "unknown",
+        }
+    }
+
+    /// A release whose rollout was not followed to its end.
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, Outcome::Started | Outcome::Interrupted)
+    }
+
+    /// A release that did not roll out.
+    pub fn is_known_bad(self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed | Outcome::RolledBack | Outcome::TimedOut
+        )
+    }
+
+    /// The run ends in failure when a service ends so.
+    pub fn is_failure(self) -> bool {
+        !matches!(
+            self,
+            Outcome::Completed | Outcome::Started | Outcome::Unchanged | Outcome::Interrupted
+        )
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The family of a task definition ARN or `family:revision`.
 pub fn family_of(task_definition: &str) -> &str {
@@ -184,7 +240,7 @@ pub fn rollback_target<'r>(
     let releases = decisive(records);
     let stuck = |index: usize| {
         let record = releases[index];
-        !UNFINISHED.contains(&record.result.as_str())
+        !record.result.is_unfinished()
             || releases
                 .get(index + 1)
                 .and_then(|next| next.previous.as_ref())
@@ -195,7 +251,7 @@ pub fn rollback_target<'r>(
         .filter(|index| stuck(*index))
         .map(|index| releases[index])
         .find(|record| {
-            !KNOWN_BAD.contains(&record.result.as_str())
+            !record.result.is_known_bad()
                 && record.revision < revision_of(current)
                 && family_of(&record.task_definition) == family_of(current)
         })
@@ -236,7 +292,7 @@ pub fn known_revisions(records: &[ReleaseRecord]) -> String {
     for record in decisive(records) {
         let seen = results.entry(record.revision).or_default();
         if !seen.contains(&record.result.as_str()) {
-            seen.push(&record.result);
+            seen.push(record.result.as_str());
         }
     }
     let revisions: Vec<String> = results
@@ -277,10 +333,35 @@ mod tests {
             images: BTreeMap::new(),
             time: String::new(),
             by: String::new(),
-            result: result.into(),
+            result: serde_json::from_value(serde_json::json!(result)).expect("an outcome"),
             previous: None,
             stack: None,
         }
+    }
+
+    #[test]
+    fn outcomes_are_written_as_before() {
+        for outcome in [
+            Outcome::Started,
+            Outcome::Completed,
+            Outcome::Unchanged,
+            Outcome::Failed,
+            Outcome::RolledBack,
+            Outcome::TimedOut,
+            Outcome::Interrupted,
+        ] {
+            let written = serde_json::to_value(outcome).expect("serialises");
+            assert_eq!(written, serde_json::json!(outcome.as_str()));
+            assert_eq!(
+                serde_json::from_value::<Outcome>(written).ok(),
+                Some(outcome)
+            );
+        }
+        assert_eq!(
+            serde_json::from_value::<Outcome>(serde_json::json!("paused")).ok(),
+            Some(Outcome::Unknown),
+            "a result a later version writes is read"
+        );
     }
 
     #[test]
@@ -327,7 +408,7 @@ mod tests {
         let mut two_releases = records.clone();
         two_releases.push(ReleaseRecord {
             release: "rollback-1".into(),
-            result: "interrupted".into(),
+            result: Outcome::Interrupted,
             ..record(5, "")
         });
         assert_eq!(
