@@ -164,6 +164,126 @@ against the region's exports and publishes the stack's outputs and exports once 
    updated in place) comes back with a new physical id; DisableRollback (UPDATE_FAILED) is
    ignored; with several importers the reason names them as 6 does (AWS's list form unseen).
 
+17. ECR's registry endpoint (ECR API reference: GetAuthorizationToken, AuthorizationData,
+   Repository repositoryUri; ECR user guide "Private registry authentication").  In AWS the
+   token "represents your IAM authentication credentials", is valid for 12 hours, decodes to
+   user:password (user AWS) that the registry at proxyEndpoint accepts for docker login, and a
+   repository's URI names that registry.  moto's token is AWS:<account>-auth-token, expired
+   (2015), for https://<account>.dkr.ecr.<region>.amazonaws.com, where nothing listens.  On
+   the local cloud the registry is Debian's docker-registry that scripts/local-cloud starts
+   with htpasswd authentication (state.json "registry").  Fix: when it runs, the token decodes
+   to AWS:<the password its htpasswd accepts>, expires 12 hours after it is issued, and
+   proxyEndpoint and every repositoryUri name http://127.0.0.1:<port> (a loopback registry,
+   which Docker reaches without TLS).  Without a local registry moto's answers are unchanged.
+
+18. AWS::ECR::Repository in a template (CloudFormation resource reference AWS::ECR::Repository:
+   ImageScanningConfiguration ScanOnPush, EncryptionConfiguration EncryptionType / KmsKey,
+   LifecyclePolicy LifecyclePolicyText; ECR API DescribeRepositories, GetLifecyclePolicy).  moto
+   passes the template's properties on in CloudFormation's casing where its API model expects
+   the API's (ScanOnPush for scanOnPush), so DescribeRepositories shows neither scan on push
+   nor the KMS encryption the template asks for, and it drops the lifecycle policy.  Fix: the
+   properties are given in the API's casing, and the policy text is put as
+   PutLifecyclePolicy would (also on update).
+
+19. Dynamic references (user guide "Get values stored in other services using dynamic
+   references", "Get a plaintext value from Systems Manager Parameter Store", "Get a secure
+   string value from Systems Manager Parameter Store").  moto passes `{{resolve:ssm:NAME}}`
+   and `{{resolve:ssm-secure:NAME}}` on as literal text, so a DBInstance's MasterUserPassword
+   read that way would be the reference itself.  AWS replaces each reference (in a literal or
+   in what Fn::Sub or Fn::Join make) by the current value of the parameter in the stack's
+   account and region, or of version V with `NAME:V`, decrypted for ssm-secure; the stack
+   only ever shows the reference.  A reference to a parameter that does not exist fails the
+   operation: "Parameters: [ssm-secure:NAME] cannot be found."  (ssm-secure on a String, or ssm
+   on a SecureString, is an error on AWS too.)  Fix: resources receive the resolved values;
+   templates, parameters and DescribeStacks keep the references.
+
+20. Termination protection (user guide "Protect a stack from being deleted"; API reference
+   UpdateTerminationProtection, DeleteStack, DescribeStacks EnableTerminationProtection).  moto
+   has no UpdateTerminationProtection (HTTP 500: not implemented) and deletes a protected stack.
+   AWS: UpdateTerminationProtection turns the protection on or off (StackId in the answer;
+   a missing stack is ValidationError "Stack [X] does not exist"); DescribeStacks shows it; a
+   DeleteStack of a protected stack fails, nothing deleted: ValidationError "Stack [X] cannot
+   be deleted while TerminationProtection is enabled".  Fix: that.
+
+21. Stack policies (user guide "Prevent updates to stack resources": a policy's Allow and Deny
+   statements over Update:Modify, Update:Replace, Update:Delete, Update:*, by Resource
+   "LogicalResourceId/<id>" or NotResource, with wildcards, and a ResourceType Condition; an
+   explicit Deny wins, and what no statement allows is denied; "Update behaviors of stack
+   resources": changing a create-only property replaces the resource).  moto stores a policy
+   (SetStackPolicy, GetStackPolicy, CreateStack StackPolicyBody) and enforces nothing.  AWS
+   refuses, during the update, each change the policy does not allow: the resource's event is
+   UPDATE_FAILED "Action denied by stack policy: Statement [#N] does not allow [Update:Replace]
+   for resource [LogicalResourceId/X];" and the stack rolls back to UPDATE_ROLLBACK_COMPLETE
+   ("The following resource(s) failed to update: [X]. "), its template, parameters and
+   resources as before; the change set is EXECUTE_FAILED.  Fix: before an update (ExecuteChangeSet
+   or UpdateStack) of a stack with a policy changes anything (adding a resource is not governed
+   by a policy), each modified resource is Update:Replace when a create-only property changes
+   (the properties the CloudFormation resource schemas cfn-lint ships list as
+   createOnlyProperties; values compared with the parameters, old and new, put in for Ref and
+   Fn::Sub; a resource referring in such a property to a replaced resource is replaced too),
+   Update:Modify otherwise, and each removed one Update:Delete; the first denied is refused as
+   above (through the rollback of 16).  A stack's UpdateStack StackPolicyDuringUpdateBody is
+   not modelled (ExecuteChangeSet has none).
+
+22. Major engine upgrades (RDS user guide "Upgrading the PostgreSQL DB engine for Amazon RDS",
+   "Choosing a major version upgrade"; API reference ModifyDBInstance AllowMajorVersionUpgrade,
+   DBParameterGroupName; AWS::RDS::DBInstance EngineVersion "Update requires: No interruption"
+   or "Some interruptions", AllowMajorVersionUpgrade).  moto's CloudFormation cannot update a
+   DBInstance (7 keeps it as it was), so a template's new EngineVersion or DBParameterGroupName
+   never reaches DescribeDBInstances, and a major version change is accepted without the flag.
+   AWS: the update of the instance fails, and the stack rolls back as 21 describes, when the
+   major version goes up without AllowMajorVersionUpgrade true ("The AllowMajorVersionUpgrade
+   flag must be present when upgrading to a new major version."), when the instance's parameter
+   group is not of the new version's family ("The parameter group X with DBParameterGroupFamily
+   postgres15 can't be used for this instance. Use a parameter group with DBParameterGroupFamily
+   postgres16."), or when it goes down ("Cannot upgrade postgres from 16 to 15").  Fix: those
+   refusals before an update changes anything (the versions compared are the instance's and the
+   template's with its parameters and conditions put in), and an update that passes them gives
+   the instance the template's EngineVersion and DBParameterGroupName.
+
+25. ECS tasks as real containers (developer guide "Amazon ECS container agent", "Task networking
+   for tasks on Amazon EC2 instances", "Pass sensitive data to an Amazon ECS container" (SSM
+   Parameter Store), "Amazon ECS task metadata endpoint version 4", "Send Amazon ECS logs to
+   CloudWatch" (awslogs), "Amazon ECS stopped tasks errors" / "CannotPullContainer task errors").
+   moto's tasks, and the model's of 8, are records: nothing runs.  AWS: the agent on the
+   container instance pulls the image with the execution role's credentials (a registry it
+   cannot reach: stopCode TaskFailedToStart, "CannotPullContainerError: ..."), gives the task
+   its ENI's address, resolves `environment` and `secrets` (SSM parameters, SecureStrings
+   decrypted) into the container's environment, serves ${ECS_CONTAINER_METADATA_URI_V4} and
+   its /task, sends stdout/stderr to the awslogs stream <prefix>/<container>/<task id>, stops
+   the container with SIGTERM and SIGKILL after stopTimeout (30 s), and a task whose essential
+   container exits stops (EssentialContainerExited, the exit code), which a service replaces.
+   Fix (scripts/ecs_real_tasks.py, whose docstring says how): for the accounts that ask
+   (`POST /moto-api/ecs-model/real-tasks {"account_id", "enabled"}`), each task the model of 8
+   starts is a container under the local cloud's Docker engine, pulled from the local registry
+   (17), on a bridge network per VPC at the task's address, with an alias equal to the service's
+   DNS name (the Cloud Map stand-in); PENDING until it runs, stopped when the model stops it.
+   Other accounts keep records only (their images are made up).  `POST /moto-api/reset` and
+   `scripts/local-cloud down` remove every container.
+
+24. Cloud Map in a template (CloudFormation resource reference AWS::ServiceDiscovery::PrivateDnsNamespace
+   and AWS::ServiceDiscovery::Service, "Return values"; Cloud Map API reference DeleteService,
+   DeleteNamespace).  moto's CloudFormation skips both types (the stack completes without them),
+   so no namespace or service exists and every Ref / Fn::GetAtt of them is empty.  AWS: the
+   namespace is created in the template's Vpc (Ref and GetAtt Id: its id; GetAtt Arn,
+   HostedZoneId), the service in NamespaceId with its DnsConfig and HealthCheckCustomConfig (Ref
+   and GetAtt Id: its id; GetAtt Arn, Name); Name and Vpc of a namespace and Name, NamespaceId and
+   HealthCheckCustomConfig of a service are create-only (a change replaces the resource);
+   Description, DnsConfig TTLs and Tags update in place; a service with registered instances
+   cannot be deleted (ResourceInUse), nor a namespace that still has services.  Fix: both types,
+   through moto's Service Discovery backend, with those return values and rules.
+
+26. Images pushed to ECR's registry (ECR API reference: DescribeImages, ListImages, ImageDetail,
+   ImageNotFoundException; ECR user guide "Pushing a Docker image": an image pushed with docker
+   push is an image of the repository).  moto's ECR API knows only the images PutImage put, so
+   an image pushed to the local cloud's registry (17) is unknown to DescribeImages
+   (ImageNotFoundException) although ECS pulls it.  AWS: DescribeImages and ListImages list
+   every image pushed, by tag and manifest digest.  Fix: when the local registry runs,
+   DescribeImages and ListImages of a repository first read the registry's tags of the same
+   name (GET /v2/<name>/tags/list, then each tag's manifest with its Docker-Content-Digest)
+   and record those moto lacks as PutImage would; a repository moto does not have is still
+   RepositoryNotFoundException, a tag or digest the registry lacks ImageNotFoundException.
+
 usage: moto_server.py -H 127.0.0.1 -p PORT
 """
 import re
@@ -1613,7 +1733,10 @@ from pathlib import Path  # noqa: E402
 from moto.ssm.models import ssm_backends  # noqa: E402
 
 # Written by scripts/local-cloud up: where PostgreSQL listens, its CA, superuser and password file.
-_LOCAL_CLOUD_STATE = Path(__file__).resolve().parent.parent / ".local-cloud" / "state.json"
+# scripts/local-cloud names it in STACKUP_LOCAL_CLOUD_STATE (another checkout's local cloud may
+# run these same scripts).
+_LOCAL_CLOUD_STATE = Path(os.environ.get("STACKUP_LOCAL_CLOUD_STATE")
+                          or Path(__file__).resolve().parent.parent / ".local-cloud" / "state.json")
 _RDS_LOCK = threading.Lock()  # one role change at a time (the server is threaded)
 
 
@@ -1908,6 +2031,758 @@ def export_update_stack(self, name, *args, **kwargs):
 cfn_models.CloudFormationBackend.execute_change_set = export_execute_change_set
 cfn_models.CloudFormationBackend.update_stack = export_update_stack
 
+
+# --- 17: ECR's login token valid at the local cloud's registry --------------------------------
+from datetime import timedelta, timezone  # noqa: E402
+
+from moto.ecr import models as ecr_models  # noqa: E402
+from moto.ecr.responses import ECRResponse  # noqa: E402
+
+
+def _local_registry():
+    """(address, user, password) of the local cloud's registry, or None when it does not run."""
+    try:
+        registry = json.loads(_LOCAL_CLOUD_STATE.read_text())["registry"]
+        password = Path(registry["password_file"]).read_text().strip()
+    except (OSError, ValueError, KeyError):
+        return None
+    if not password:
+        return None
+    return registry["address"], registry["user"], password
+
+
+def _ecr_repository_uri(self):
+    """Read when answered, so repositories made before the registry started name it too."""
+    registry = _local_registry()
+    return f"{registry[0]}/{self.name}" if registry is not None else self._moto_uri
+
+
+def _ecr_set_repository_uri(self, value):
+    self._moto_uri = value
+
+
+def ecr_get_authorization_token(self):
+    registry = _local_registry()
+    if registry is None:
+        return _orig_ecr_get_authorization_token(self)
+    address, user, password = registry
+    registry_ids = self._get_param("registryIds") or [self.current_account]
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    expires_at = datetime.now(timezone.utc) + timedelta(hours=12)
+    return ActionResult({"authorizationData": [
+        {"authorizationToken": token, "expiresAt": expires_at, "proxyEndpoint": f"http://{address}"}
+        for _ in registry_ids
+    ]})
+
+
+_orig_ecr_get_authorization_token = ECRResponse.get_authorization_token
+ecr_models.Repository.uri = property(_ecr_repository_uri, _ecr_set_repository_uri)
+ECRResponse.get_authorization_token = ecr_get_authorization_token
+
+
+# --- 18: a template's ECR repository keeps its scanning, encryption and lifecycle policy ----
+def _ecr_api_casing(properties):
+    """CloudFormation's ScanOnPush / EncryptionType / KmsKey in the casing of the ECR API."""
+    converted = dict(properties)
+    for key in ("ImageScanningConfiguration", "EncryptionConfiguration"):
+        if isinstance(properties.get(key), dict):
+            converted[key] = {name[0].lower() + name[1:]: value for name, value in properties[key].items()}
+    return converted
+
+
+def _ecr_cfn_json(cloudformation_json):
+    return {**cloudformation_json, "Properties": _ecr_api_casing(cloudformation_json.get("Properties", {}))}
+
+
+def _ecr_put_lifecycle(repository, cloudformation_json, account_id, region_name):
+    policy = (cloudformation_json.get("Properties", {}).get("LifecyclePolicy") or {}).get("LifecyclePolicyText")
+    if policy and repository is not None:
+        ecr_models.ecr_backends[account_id][region_name].put_lifecycle_policy(
+            repository.registry_id, repository.name, policy)
+    return repository
+
+
+_orig_ecr_create_from_cfn = ecr_models.Repository.create_from_cloudformation_json.__func__
+_orig_ecr_update_from_cfn = ecr_models.Repository.update_from_cloudformation_json.__func__
+
+
+def ecr_create_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    repository = _orig_ecr_create_from_cfn(
+        cls, resource_name, _ecr_cfn_json(cloudformation_json), account_id, region_name, **kwargs)
+    return _ecr_put_lifecycle(repository, cloudformation_json, account_id, region_name)
+
+
+def ecr_update_from_cfn(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                        region_name):
+    repository = _orig_ecr_update_from_cfn(
+        cls, original_resource, new_resource_name, _ecr_cfn_json(cloudformation_json), account_id,
+        region_name)
+    return _ecr_put_lifecycle(repository, cloudformation_json, account_id, region_name)
+
+
+ecr_models.Repository.create_from_cloudformation_json = classmethod(ecr_create_from_cfn)
+ecr_models.Repository.update_from_cloudformation_json = classmethod(ecr_update_from_cfn)
+
+
+# --- 26: images pushed to the local registry are images of their ECR repository --------------
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+
+_REGISTRY_MANIFEST_TYPES = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+])
+
+
+def _registry_get(address, user, password, path, accept=None):
+    """(body, headers) of GET http://<address><path> with the registry's credentials; None on 404."""
+    request = urllib.request.Request(f"http://{address}{path}")
+    request.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    if accept:
+        request.add_header("Accept", accept)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.read(), answer.headers
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+def _ecr_sync_from_registry(backend, repository_name, registry_id):
+    registry = _local_registry()
+    if registry is None:
+        return
+    repository = backend._get_repository(repository_name, registry_id)
+    address, user, password = registry
+    listed = _registry_get(address, user, password, f"/v2/{repository_name}/tags/list")
+    if listed is None:
+        return
+    tags = json.loads(listed[0]).get("tags") or []
+    for tag in tags:
+        if any(tag in image.image_tags for image in repository.images):
+            continue
+        found = _registry_get(address, user, password, f"/v2/{repository_name}/manifests/{tag}",
+                              accept=_REGISTRY_MANIFEST_TYPES)
+        if found is None:
+            continue
+        body, headers = found
+        manifest = json.loads(body)
+        media_type = manifest.get("mediaType") or headers.get("Content-Type")
+        backend.put_image(repository_name, body.decode(), tag, image_manifest_mediatype=media_type,
+                          digest=headers.get("Docker-Content-Digest"))
+
+
+_orig_ecr_describe_images = ecr_models.ECRBackend.describe_images
+_orig_ecr_list_images = ecr_models.ECRBackend.list_images
+
+
+def ecr_describe_images(self, repository_name, registry_id=None, image_ids=None):
+    _ecr_sync_from_registry(self, repository_name, registry_id)
+    return _orig_ecr_describe_images(self, repository_name, registry_id, image_ids)
+
+
+def ecr_list_images(self, repository_name, registry_id=None, *args, **kwargs):
+    _ecr_sync_from_registry(self, repository_name, registry_id)
+    return _orig_ecr_list_images(self, repository_name, registry_id, *args, **kwargs)
+
+
+ecr_models.ECRBackend.describe_images = ecr_describe_images
+ecr_models.ECRBackend.list_images = ecr_list_images
+
+
+# --- 19: {{resolve:ssm:NAME}} and {{resolve:ssm-secure:NAME}} from the stack's SSM ------------
+_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^:{}]+)(?::([0-9]+))?\}\}")
+_orig_clean_json = cfn_parsing.clean_json
+
+
+def _resolve_reference(match, resources_map):
+    kind, name, version = match.group(1), match.group(2), match.group(3)
+    backend = ssm_backends[resources_map._account_id][resources_map._region_name]
+    versions = backend._parameters.get(name) or []
+    chosen = [v for v in versions if version is None or str(v.version) == version]
+    if not chosen:
+        raise ValidationError(message=f"Parameters: [{match.group(0)[len('{{resolve:'):-2]}] cannot be found.")
+    parameter = chosen[-1]
+    secure = parameter.parameter_type == "SecureString"
+    if secure != (kind == "ssm-secure"):
+        raise ValidationError(
+            message=f"Parameters: [{kind}:{name}] is a {parameter.parameter_type}; "
+                    f"use {'ssm-secure' if secure else 'ssm'} to refer to it.")
+    return parameter.decrypt(parameter.value) if secure else parameter.value
+
+
+def clean_json_resolving(resource_json, resources_map):
+    """Template values with the dynamic references in them resolved, as CloudFormation hands
+    them to the resources (section 19)."""
+    value = _orig_clean_json(resource_json, resources_map)
+    if isinstance(value, str) and "{{resolve:" in value:
+        value = _DYNAMIC_REFERENCE.sub(lambda match: _resolve_reference(match, resources_map), value)
+    return value
+
+
+cfn_parsing.clean_json = clean_json_resolving
+
+
+# --- 20: termination protection -------------------------------------------------------------
+def _stack_named(backend, name_or_stack_id):
+    return backend.stacks.get(name_or_stack_id) or next(
+        (s for s in backend.stacks.values() if s.name == name_or_stack_id and s.status != "DELETE_COMPLETE"), None)
+
+
+def update_termination_protection_response(self):
+    name = self._get_param("StackName")
+    stack = _stack_named(self.cloudformation_backend, name)
+    if stack is None:
+        raise ValidationError(message=f"Stack [{name}] does not exist")
+    stack.enable_termination_protection = str(self._get_param("EnableTerminationProtection")).lower() == "true"
+    return ActionResult({"StackId": stack.stack_id})
+
+
+CloudFormationResponse.update_termination_protection = update_termination_protection_response
+_orig_protected_delete_stack = cfn_models.CloudFormationBackend.delete_stack
+
+
+def protected_delete_stack(self, name_or_stack_id):
+    stack = _stack_named(self, name_or_stack_id)
+    protected = stack is not None and stack.enable_termination_protection not in (False, None, "", "false")
+    if protected and stack.status != "DELETE_COMPLETE":
+        raise ValidationError(
+            message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled")
+    _orig_protected_delete_stack(self, name_or_stack_id)
+
+
+cfn_models.CloudFormationBackend.delete_stack = protected_delete_stack
+
+
+# --- 21: stack policies deny what they do not allow ------------------------------------------
+import fnmatch  # noqa: E402
+
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # noqa: E402
+
+_CREATE_ONLY = {}
+
+
+def _create_only_properties(resource_type):
+    if resource_type not in _CREATE_ONLY:
+        try:
+            schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
+            paths = [p.removeprefix("/properties/").split("/") for p in schema.get("createOnlyProperties", [])]
+        except Exception:  # noqa: BLE001 - a type cfn-lint does not know: nothing is create-only
+            paths = []
+        _CREATE_ONLY[resource_type] = paths
+    return _CREATE_ONLY[resource_type]
+
+
+def _with_parameters(node, values):
+    """A property with Ref to a parameter and ${Parameter} in Fn::Sub replaced by the values."""
+    if isinstance(node, dict):
+        if len(node) == 1 and isinstance(node.get("Ref"), str) and node["Ref"] in values:
+            return str(values[node["Ref"]])
+        if len(node) == 1 and isinstance(node.get("Fn::Sub"), str):
+            text = node["Fn::Sub"]
+            for name, value in values.items():
+                text = text.replace("${" + name + "}", str(value))
+            return {"Fn::Sub": text}
+        return {k: _with_parameters(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_with_parameters(v, values) for v in node]
+    return node
+
+
+def _property(resource_json, path):
+    node = resource_json.get("Properties") or {}
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _replaced_resources(old_template, old_values, new_template, new_values):
+    old_resources = old_template.get("Resources") or {}
+    new_resources = new_template.get("Resources") or {}
+    both = [k for k in new_resources if k in old_resources]
+    replaced = set()
+    for logical_id in both:
+        old, new = old_resources[logical_id], new_resources[logical_id]
+        if old.get("Type") != new.get("Type"):
+            replaced.add(logical_id)
+            continue
+        for path in _create_only_properties(new.get("Type")):
+            if _with_parameters(_property(old, path), old_values) != _with_parameters(_property(new, path), new_values):
+                replaced.add(logical_id)
+    grew = True
+    while grew:
+        grew = False
+        for logical_id in both:
+            new = new_resources[logical_id]
+            if logical_id in replaced:
+                continue
+            for path in _create_only_properties(new.get("Type")):
+                if _references(_property(new, path), replaced - {logical_id}):
+                    replaced.add(logical_id)
+                    grew = True
+                    break
+    return replaced
+
+
+def _listed(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _policy_decision(policy, action, logical_id, resource_type):
+    """(allowed, index of the denying statement or None) for one action on one resource."""
+    target = f"LogicalResourceId/{logical_id}"
+    allowed, denied_by = False, None
+    for index, statement in enumerate(policy.get("Statement") or [], start=1):
+        if "Action" in statement:
+            acts = any(fnmatch.fnmatchcase(action, a) for a in _listed(statement["Action"]))
+        else:
+            acts = not any(fnmatch.fnmatchcase(action, a) for a in _listed(statement.get("NotAction", [])))
+        if "Resource" in statement:
+            covers = any(r == "*" or fnmatch.fnmatchcase(target, r) for r in _listed(statement["Resource"]))
+        else:
+            covers = not any(r == "*" or fnmatch.fnmatchcase(target, r) for r in _listed(statement.get("NotResource", [])))
+        for operator, tests in (statement.get("Condition") or {}).items():
+            types = _listed((tests or {}).get("ResourceType", []))
+            if operator in ("StringEquals", "StringLike"):
+                covers = covers and any(fnmatch.fnmatchcase(resource_type, t) for t in types)
+            elif operator in ("StringNotEquals", "StringNotLike"):
+                covers = covers and not any(fnmatch.fnmatchcase(resource_type, t) for t in types)
+        if not (acts and covers):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False, index
+        allowed = True
+    return allowed, denied_by
+
+
+class _PolicyDenied(_ExportInUse):
+    """An update the stack policy does not allow: it was rolled back (handled as 16's)."""
+
+
+def _policy_refusal(resource_map, stack, template, parameters):
+    """The first change of the update that the stack policy denies, as (logical id, type, reason)."""
+    try:
+        policy = json.loads(stack.policy) if stack.policy else None
+    except ValueError:
+        policy = None
+    if not policy:
+        return None
+    old_template = resource_map._template or {}
+    old_values = _parameter_values(old_template, resource_map.input_parameters or {})
+    new_values = _parameter_values(template, parameters or resource_map.input_parameters or {})
+    diff = resource_map.build_resource_diff(template, parameters)
+    replaced = _replaced_resources(old_template, old_values, template, new_values)
+    changes = [(k, "Update:Replace" if k in replaced else "Update:Modify", template) for k in diff["Modify"]]
+    changes += [(k, "Update:Delete", old_template) for k in diff["Remove"]]
+    for logical_id, action, source in changes:
+        resource_type = ((source.get("Resources") or {}).get(logical_id) or {}).get("Type", "")
+        allowed, index = _policy_decision(policy, action, logical_id, resource_type)
+        if allowed:
+            continue
+        said = f"Statement [#{index}] does not allow" if index else "No statement allows"
+        return logical_id, resource_type, (
+            f"Action denied by stack policy: {said} [{action}] for resource [LogicalResourceId/{logical_id}];")
+    return None
+
+
+_orig_policy_resource_map_update = cfn_parsing.ResourceMap.update
+
+
+def policy_resource_map_update(self, template, parameters=None):
+    backend = cfn_models.cloudformation_backends[self._account_id][self._region_name]
+    stack = backend.stacks.get(self.stack_id)
+    refusal = _policy_refusal(self, stack, template, parameters) if stack is not None else None
+    if refusal is None:
+        return _orig_policy_resource_map_update(self, template, parameters)
+    logical_id, resource_type, reason = refusal
+    _refuse_update(self, stack, logical_id, resource_type, reason)
+
+
+def _refuse_update(resource_map, stack, logical_id, resource_type, reason):
+    """The update fails at one resource before anything changed: its UPDATE_FAILED event, then
+    the stack rolls back (UPDATE_ROLLBACK_COMPLETE, as it was; handled as 16's rollback)."""
+    resource = resource_map._parsed_resources.get(logical_id)
+    stack.events.append(cfn_models.Event(
+        stack.stack_id, stack.name, logical_id, getattr(resource, "physical_resource_id", None),
+        resource_type, "UPDATE_FAILED", reason, None))
+    failed = f"The following resource(s) failed to update: [{logical_id}]. "
+    stack.status, stack.status_reason = "UPDATE_ROLLBACK_IN_PROGRESS", failed
+    stack._add_stack_event("UPDATE_ROLLBACK_IN_PROGRESS", resource_status_reason=failed)
+    stack.status = "UPDATE_ROLLBACK_COMPLETE"
+    stack._add_stack_event("UPDATE_ROLLBACK_COMPLETE")
+    raise _PolicyDenied(reason)
+
+
+cfn_parsing.ResourceMap.update = policy_resource_map_update
+
+# --- 22: major engine upgrades need AllowMajorVersionUpgrade and a group of the new family -----
+def _resolved(node, values, holds):
+    """A property with parameters (Ref) and Fn::If resolved, enough for plain values."""
+    if isinstance(node, dict) and len(node) == 1:
+        (function, args), = node.items()
+        if function == "Ref" and args in values:
+            return values[args]
+        if function == "Fn::If" and isinstance(args, list) and len(args) == 3:
+            return _resolved(args[1] if holds.get(args[0]) else args[2], values, holds)
+    return node
+
+
+def _major(version):
+    head = str(version or "").split(".")[0]
+    return int(head) if head.isdigit() else None
+
+
+def _engine_refusal(resource_map, template, parameters):
+    """The first DB instance of the update that RDS would refuse to move to its new version."""
+    pseudo = {k: v for k, v in resource_map._parsed_resources.items() if k.startswith("AWS::")}
+    values = _parameter_values(template, parameters or resource_map.input_parameters or {})
+    holds = _condition_values(template, values, pseudo)
+    resources = template.get("Resources") or {}
+    for logical_id, resource in resources.items():
+        instance = resource_map._parsed_resources.get(logical_id)
+        if resource.get("Type") != "AWS::RDS::DBInstance" or not isinstance(instance, rds_models.DBInstance):
+            continue
+        properties = resource.get("Properties") or {}
+        wanted = _resolved(properties.get("EngineVersion"), values, holds)
+        before, after = _major(instance.engine_version), _major(wanted)
+        if before is None or after is None or before == after:
+            continue
+        if after < before:
+            return logical_id, f"Cannot upgrade {instance.engine} from {instance.engine_version} to {wanted}"
+        if not _truthy(_resolved(properties.get("AllowMajorVersionUpgrade"), values, holds)):
+            return logical_id, ("The AllowMajorVersionUpgrade flag must be present when upgrading to a new "
+                                "major version.")
+        group = properties.get("DBParameterGroupName")
+        group_id = group.get("Ref") if isinstance(group, dict) else None
+        family = _resolved(((resources.get(group_id) or {}).get("Properties") or {}).get("Family"), values, holds)
+        current_group = instance.db_parameter_group_name
+        if isinstance(family, str) and family != f"{instance.engine}{after}":
+            return logical_id, (
+                f"The parameter group {current_group} with DBParameterGroupFamily {family} can't be used for "
+                f"this instance. Use a parameter group with DBParameterGroupFamily {instance.engine}{after}.")
+    return None
+
+
+_orig_engine_resource_map_update = cfn_parsing.ResourceMap.update
+
+
+def engine_resource_map_update(self, template, parameters=None):
+    backend = cfn_models.cloudformation_backends[self._account_id][self._region_name]
+    stack = backend.stacks.get(self.stack_id)
+    refusal = _engine_refusal(self, template, parameters) if stack is not None else None
+    if refusal is None:
+        return _orig_engine_resource_map_update(self, template, parameters)
+    logical_id, reason = refusal
+    _refuse_update(self, stack, logical_id, "AWS::RDS::DBInstance", reason)
+
+
+cfn_parsing.ResourceMap.update = engine_resource_map_update
+_orig_engine_parse_and_update = cfn_parsing.parse_and_update_resource
+
+
+def engine_parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+    updated = _orig_engine_parse_and_update(logical_id, resource_json, resources_map, account_id, region_name)
+    if resource_json.get("Type") == "AWS::RDS::DBParameterGroup" and isinstance(updated, rds_models.DBParameterGroup):
+        properties = cfn_parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+        if properties.get("Family") and properties["Family"] != updated.family:
+            # Family is create-only (AWS::RDS::DBParameterGroup): a new group, with a new name,
+            # replaces the old one, which is deleted.
+            stem = updated.name.rsplit("-", 1)[0]
+            replacement = rds_models.DBParameterGroup.create_from_cloudformation_json(
+                f"{stem}-{mock_random.get_random_string(12).lower()}", {"Properties": properties},
+                account_id, region_name)
+            rds_models.rds_backends[account_id][region_name].delete_db_parameter_group(updated.name)
+            return replacement
+    if resource_json.get("Type") == "AWS::RDS::DBInstance" and isinstance(updated, rds_models.DBInstance):
+        properties = cfn_parsing.clean_json(resource_json.get("Properties") or {}, resources_map)
+        if properties.get("EngineVersion"):
+            updated.engine_version = str(properties["EngineVersion"])
+        if properties.get("DBParameterGroupName"):
+            updated.db_parameter_group_name = str(properties["DBParameterGroupName"])
+    return updated
+
+
+cfn_parsing.parse_and_update_resource = engine_parse_and_update_resource
+
+
+# --- 25: ECS tasks as real containers (scripts/ecs_real_tasks.py) -------------------------------
+import ecs_real_tasks  # noqa: E402
+from moto.logs.models import logs_backends  # noqa: E402
+from moto.servicediscovery.models import servicediscovery_backends  # noqa: E402
+
+
+def _local_cloud_state():
+    try:
+        return json.loads(_LOCAL_CLOUD_STATE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+_plain_ecs_start_task = _ecs_start_task
+_plain_ecs_run_task = _ecs_run_task
+_plain_ecs_stop_task = _ecs_stop_task
+_plain_ecs_step = _ecs_step
+
+
+def _real_start_task(backend, service, deployment):
+    task = _plain_ecs_start_task(backend, service, deployment)
+    if not ecs_real_tasks.enabled(backend.account_id, _local_cloud_state):
+        return task
+    cluster = backend._get_cluster(service.cluster_name)
+    region = cluster.region_name
+    ec2 = ec2_backends[backend.account_id][region]
+    subnet_id = next((d["value"] for a in task.attachments for d in a["details"] if d["name"] == "subnetId"), None)
+    vpc_id = vpc_cidr = None
+    if subnet_id:
+        vpc_id = ec2.get_subnet(subnet_id).vpc_id
+        vpc_cidr = ec2.get_vpc(vpc_id).cidr_block
+    groups = ((service.network_configuration or {}).get("awsvpcConfiguration") or {}).get("securityGroups") or []
+    alias = ecs_real_tasks.service_dns_name(service, cluster.name,
+                                            servicediscovery_backends[backend.account_id][region])
+    ecs_real_tasks.prepare(task, backend.describe_task_definition(deployment["taskDefinition"]), service.name,
+                           cluster.arn, alias, ssm_backends[backend.account_id][region],
+                           logs_backends[backend.account_id][region], vpc_cidr, backend.account_id, vpc_id, groups,
+                           ec2)
+    return task
+
+
+def _real_run_task(task):
+    """A real task turns RUNNING once its container runs; its runtimeId is the container's id."""
+    outcome = ecs_real_tasks.pending_outcome(task)
+    if outcome is not None and outcome != "running":
+        return  # starting (pulling); a failure is stopped by _real_step
+    _plain_ecs_run_task(task)
+    if outcome == "running":
+        for container in task.containers:
+            container["runtimeId"] = ecs_real_tasks.container_id(task)
+            if ecs_real_tasks.image_id(task):
+                container["imageDigest"] = ecs_real_tasks.image_id(task)
+
+
+def _real_stop_task(backend, task, reason, stop_code, exit_code, failed):
+    _plain_ecs_stop_task(backend, task, reason, stop_code, exit_code, failed)
+    ecs_real_tasks.stop(task)
+
+
+def _real_step(backend, service):
+    """Before the scheduler's step: a real task whose pull or start failed stops as ECS stops
+    it (TaskFailedToStart, counted in failedTasks for the circuit breaker), and one whose
+    container exited on its own stops with its exit code (EssentialContainerExited), so the
+    step starts its replacement ("Amazon ECS stopped tasks errors", "Task lifecycle")."""
+    for deployment in service.deployments or []:
+        for task in _ecs_tasks(deployment, "PENDING"):
+            outcome = ecs_real_tasks.pending_outcome(task)
+            if isinstance(outcome, tuple):
+                _real_stop_task(backend, task, outcome[1], "TaskFailedToStart", None, True)
+                deployment["failedTasks"] += 1
+                service._ecs_steady = False
+        for task in _ecs_tasks(deployment, "RUNNING"):
+            code = ecs_real_tasks.exit_code(task)
+            if code is not None:
+                _real_stop_task(backend, task, "Essential container in task exited", "EssentialContainerExited",
+                                code, False)
+                service._ecs_steady = False
+    _plain_ecs_step(backend, service)
+    _ecs_sync(backend, service)
+
+
+_ecs_start_task = _real_start_task
+_ecs_run_task = _real_run_task
+_ecs_stop_task = _real_stop_task
+_ecs_step = _real_step
+
+
+def ecs_model_real_tasks(request, full_url, headers):
+    """POST /moto-api/ecs-model/real-tasks {"account_id", "enabled": true|false}: the account's
+    service tasks run (or stop running) as real containers; account_id defaults to the
+    x-moto-account-id header, then moto's default account.  GET lists the accounts."""
+    if request.method == "GET":
+        return _ecs_model_json(200, {"accounts": ecs_real_tasks.enabled_accounts()})
+    if request.method != "POST":
+        return _ecs_model_json(405, {"error": "GET or POST only"})
+    try:
+        body = json.loads(request.get_data() or b"{}")
+        account = str(body.get("account_id") or request.headers.get("x-moto-account-id") or DEFAULT_ACCOUNT_ID)
+        wanted = bool(body.get("enabled", True))
+    except (ValueError, AttributeError) as e:
+        return _ecs_model_json(400, {"error": f"expected a JSON object: {e}"})
+    if wanted and not (_local_cloud_state() or {}).get("docker"):
+        return _ecs_model_json(409, {"error": f"no Docker engine in {_LOCAL_CLOUD_STATE}: run scripts/local-cloud up"})
+    ecs_real_tasks.set_enabled(account, wanted)
+    return _ecs_model_json(200, {"status": "ok", "account_id": account, "enabled": wanted})
+
+
+moto_api_urls.url_paths["{0}/moto-api/ecs-model/real-tasks"] = ecs_model_real_tasks
+_plain_moto_api_reset = moto_api_models.MotoAPIBackend.reset
+
+
+def real_tasks_moto_api_reset(self):
+    ecs_real_tasks.stop_all()
+    _plain_moto_api_reset(self)
+
+
+moto_api_models.MotoAPIBackend.reset = real_tasks_moto_api_reset
+
+# --- 24: AWS::ServiceDiscovery::PrivateDnsNamespace and ::Service in templates ----------------
+from moto.core.common_models import CloudFormationModel as _CfnModel  # noqa: E402
+from moto.servicediscovery import models as sd_models  # noqa: E402
+
+
+class _CloudMapInUse(CloudFormationError):
+    code = "ResourceInUse"
+
+
+def _cloud_map(account_id, region_name):
+    return sd_models.servicediscovery_backends[account_id][region_name]
+
+
+class CfnPrivateDnsNamespace(_CfnModel):
+    """AWS::ServiceDiscovery::PrivateDnsNamespace: Ref is the namespace id."""
+
+    __module__ = "moto.servicediscovery.models"  # moto's model registry keys models by service
+
+    def __init__(self, namespace, account_id, region_name):
+        self.namespace = namespace
+        self.account_id = account_id
+        self.region_name = region_name
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::ServiceDiscovery::PrivateDnsNamespace"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @property
+    def physical_resource_id(self):
+        return self.namespace.id
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr in ("Id", "Arn", "HostedZoneId")
+
+    def get_cfn_attribute(self, attribute_name):
+        if attribute_name == "Id":
+            return self.namespace.id
+        if attribute_name == "Arn":
+            return self.namespace.arn
+        if attribute_name == "HostedZoneId":
+            return (self.namespace.dns_properties or {}).get("HostedZoneId")
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        properties = cloudformation_json.get("Properties") or {}
+        backend = _cloud_map(account_id, region_name)
+        before = set(backend.namespaces)
+        backend.create_private_dns_namespace(
+            name=properties.get("Name") or resource_name, creator_request_id=None,
+            description=properties.get("Description"), vpc=properties.get("Vpc"),
+            tags=properties.get("Tags") or [], properties=properties.get("Properties") or {})
+        created = next(backend.namespaces[i] for i in backend.namespaces if i not in before)
+        return cls(created, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        properties = cloudformation_json.get("Properties") or {}
+        namespace = original_resource.namespace
+        if (properties.get("Name") or new_resource_name) != namespace.name or properties.get("Vpc") != namespace.vpc:
+            replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                              region_name)
+            original_resource.delete(account_id, region_name)
+            return replacement
+        namespace.description = properties.get("Description")
+        return original_resource
+
+    def delete(self, account_id, region_name):
+        backend = _cloud_map(account_id, region_name)
+        if any(service.namespace_id == self.namespace.id for service in backend.services.values()):
+            raise _CloudMapInUse(message=f"Namespace {self.namespace.id} has associated services")
+        if self.namespace.id in backend.namespaces:
+            backend.delete_namespace(self.namespace.id)
+
+
+class CfnCloudMapService(_CfnModel):
+    """AWS::ServiceDiscovery::Service: Ref is the service id."""
+
+    __module__ = "moto.servicediscovery.models"  # moto's model registry keys models by service
+
+    CREATE_ONLY = ("Name", "NamespaceId", "HealthCheckCustomConfig", "Type")
+
+    def __init__(self, service, properties):
+        self.service = service
+        self.properties = properties
+
+    @staticmethod
+    def cloudformation_type():
+        return "AWS::ServiceDiscovery::Service"
+
+    @staticmethod
+    def cloudformation_name_type():
+        return "Name"
+
+    @property
+    def physical_resource_id(self):
+        return self.service.id
+
+    @classmethod
+    def has_cfn_attr(cls, attr):
+        return attr in ("Id", "Arn", "Name")
+
+    def get_cfn_attribute(self, attribute_name):
+        if attribute_name in ("Id", "Arn", "Name"):
+            return getattr(self.service, attribute_name.lower())
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                        **kwargs):
+        properties = cloudformation_json.get("Properties") or {}
+        namespace_id = properties.get("NamespaceId") or (properties.get("DnsConfig") or {}).get("NamespaceId")
+        service = _cloud_map(account_id, region_name).create_service(
+            name=properties.get("Name") or resource_name, namespace_id=namespace_id, creator_request_id=None,
+            description=properties.get("Description"), dns_config=properties.get("DnsConfig"),
+            health_check_config=properties.get("HealthCheckConfig"),
+            health_check_custom_config=properties.get("HealthCheckCustomConfig"),
+            tags=properties.get("Tags") or [], service_type=properties.get("Type"))
+        return cls(service, properties)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json,
+                                        account_id, region_name):
+        properties = cloudformation_json.get("Properties") or {}
+        old = dict(original_resource.properties, Name=original_resource.service.name)
+        new = dict(properties, Name=properties.get("Name") or new_resource_name)
+        if any(old.get(key) != new.get(key) for key in cls.CREATE_ONLY):
+            replacement = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                              region_name)
+            original_resource.delete(account_id, region_name)
+            return replacement
+        original_resource.service.description = properties.get("Description")
+        if properties.get("DnsConfig"):
+            original_resource.service.dns_config = properties["DnsConfig"]
+        original_resource.properties = properties
+        return original_resource
+
+    def delete(self, account_id, region_name):
+        backend = _cloud_map(account_id, region_name)
+        if getattr(self.service, "instances", None):
+            raise _CloudMapInUse(message=f"Service {self.service.id} has associated instances")
+        backend.delete_service(self.service.id)
+
+
+cfn_parsing.get_model_list.cache_clear()
+cfn_parsing.get_model_map.cache_clear()
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

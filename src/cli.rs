@@ -123,7 +123,9 @@ pub enum Command {
     /// tasks (with node names), hosts, CPU and memory, and recent events.
     ///
     /// Reads only. --output json gives the same data as one JSON document.
-    Status(StackArgs),
+    /// With --cluster, each service's Erlang cluster verdict too (one line, as
+    /// `stackup cluster` decides it).
+    Status(StatusArgs),
 
     /// Application logs from CloudWatch: every stream merged in time order.
     ///
@@ -142,8 +144,46 @@ pub enum Command {
     /// stackup exits with the command's status.
     Console(ConsoleArgs),
 
+    /// Show each service's Erlang cluster: every running task, its node and
+    /// the nodes it is connected to, and whether they are one cluster.
+    ///
+    /// Every node is asked at once, the way `console --eval` reaches it (the
+    /// service's eval_command over SSH through the bastion), for
+    /// `[node() | Node.list()]`. The verdict: whole (every node answered and
+    /// all are connected), split (which groups), or nodes missing (which did
+    /// not answer). Exits 1 unless every service's cluster is whole.
+    /// --output json: {"nodes": [{"task", "node", "connected"}], "whole"}.
+    Cluster(ClusterArgs),
+
+    /// Build the stack's images with the local Docker engine and push them to
+    /// ECR.
+    ///
+    /// Each `[services.<service>.build.<container>]` is built (docker build),
+    /// tagged with the git commit, and pushed to the repository
+    /// `<app>-<environment>/<container>` of the images stack, which is created
+    /// or updated first. A tag that already holds the same image is not pushed
+    /// again. Prints `CONTAINER=IMAGE@DIGEST` per image, for deploy-release
+    /// --image. A failed build or push exits 1; run again, a push resumes.
+    Build(BuildArgs),
+
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// Build only this service's images (repeatable); default: every service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+
+    /// Build a work tree with uncommitted changes, tagged
+    /// <commit>-dirty-<hash of the changes>.
+    #[arg(long)]
+    pub allow_dirty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -210,9 +250,28 @@ pub struct DeployReleaseArgs {
     pub stack: String,
 
     /// The image of a container, repeatable. Containers not given keep the
-    /// image they run now.
+    /// image they run now. Each is looked up before anything is registered
+    /// (ECR's DescribeImages for an ECR image, the registry's manifest
+    /// otherwise): a missing image or tag is refused (exit 2); a registry
+    /// that cannot be asked (credentials, network) gives a warning.
     #[arg(long, value_name = "CONTAINER=IMAGE")]
     pub image: Vec<String>,
+
+    /// Build and push the images of the deployed services first (as `stackup
+    /// build` does), then deploy them pinned by digest, as if given with
+    /// --image. A failed build or push exits 1 with nothing registered.
+    #[arg(long)]
+    pub build: bool,
+
+    /// With --build: build a work tree with uncommitted changes, tagged
+    /// <commit>-dirty-<hash of the changes>.
+    #[arg(long, requires = "build")]
+    pub allow_dirty: bool,
+
+    /// Do not look up the --image images before deploying (for a registry
+    /// this machine cannot reach but the cluster can).
+    #[arg(long, env = "STACKUP_SKIP_IMAGE_CHECK")]
+    pub skip_image_check: bool,
 
     /// Deploy only this service (repeatable); default: every service.
     #[arg(long, value_name = "NAME")]
@@ -298,6 +357,37 @@ pub struct CreateStackArgs {
     /// the images it runs.
     #[arg(long)]
     pub refresh_amis: bool,
+
+    /// Let this run replace a resource that holds state (the database, the
+    /// target group, the load balancer, an Elastic IP, the log group), by its
+    /// logical id, such as Database. Without it, a change that would replace
+    /// one is refused, and the stacks' policy denies the replacement.
+    #[arg(long, value_name = "LOGICAL_ID")]
+    pub allow_replacement: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// Only this service's cluster (repeatable); default: every service.
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The stack: the file stacks/<STACK>.toml under --config-dir.
+    #[arg(value_name = "STACK")]
+    pub stack: String,
+
+    /// Also ask every running node which nodes it is connected to and show
+    /// each service's cluster verdict (an SSH round per node, so off by
+    /// default).
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,16 +10,24 @@
 
 pub mod amis;
 pub mod aws;
+pub mod bastion;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod costs;
 pub mod db;
+pub mod discovery;
+pub mod endpoints;
+pub mod engine_upgrade;
 pub mod error;
+pub mod images;
 pub mod interrupt;
 pub mod network;
 pub mod ops;
 pub mod release;
+pub mod replacement;
 pub mod secret;
+pub mod secrets_key;
 pub mod stacks;
 pub mod suggest;
 pub mod templates;

@@ -115,6 +115,30 @@ impl LayerPlan {
         }
     }
 
+    /// Give each service the Cloud Map slot the running platform stack
+    /// (`current_parameters`) gives it (see `discovery`): bad input when the
+    /// template has slots and the stack file more services than slots.
+    pub fn keep_discovery_slots(
+        &mut self,
+        stack: &StackConfig,
+        current_parameters: Option<&BTreeMap<String, String>>,
+    ) -> Result<(), InputError> {
+        let declared = self.template.parameters();
+        if !declared.contains_key(&crate::discovery::slot_parameter(0)) {
+            return Ok(());
+        }
+        for (key, value) in crate::discovery::parameters(stack, current_parameters)? {
+            if !declared.contains_key(&key) {
+                continue;
+            }
+            match self.parameters.iter_mut().find(|(name, _)| *name == key) {
+                Some((_, slot)) => *slot = value,
+                None => self.parameters.push((key, value)),
+            }
+        }
+        Ok(())
+    }
+
     /// The template as sent: compact JSON (TemplateBody is limited to 51,200 bytes).
     pub fn template_body(&self) -> String {
         self.template.body.to_string()
@@ -152,6 +176,14 @@ pub struct PlanSummary {
     /// The images of the ECS hosts and the bastion (see `amis`).
     pub amis: Vec<crate::amis::Chosen>,
     pub stacks: Vec<LayerSummary>,
+    /// A major engine upgrade this run makes (see `engine_upgrade`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_upgrade: Option<crate::engine_upgrade::EngineUpgrade>,
+    /// What the settings add to the bill by the hour (see `costs`).
+    pub billed_hourly: crate::costs::Billed,
+    /// What a replaced bastion means for known_hosts (see `bastion`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bastion_replaced: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -164,6 +196,8 @@ pub struct LayerSummary {
     pub action: String,
     pub parameters: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// What an update replaces (CloudFormation makes a new one, deletes the old).
+    pub replaces: Vec<crate::replacement::Replacement>,
 }
 
 fn tags(stack: &StackConfig, template: &Template) -> BTreeMap<String, String> {
@@ -210,6 +244,12 @@ pub fn network_layer(stack: &StackConfig, template: Template, subnets: &SubnetPl
         (
             "EnableS3Endpoint".to_string(),
             plain(stack.network.s3_endpoint),
+        ),
+        // Always with `nat = "none"`: the stack file cannot turn them off then
+        // (`endpoints::read_settings`).
+        (
+            "EnableInterfaceEndpoints".to_string(),
+            plain(stack.network.endpoints),
         ),
         ("AppPort".to_string(), plain(stack.load_balancer.port)),
         (
@@ -305,6 +345,12 @@ pub fn platform_layer(
             "DatabaseParameterFamily".to_string(),
             plain(database.parameter_family()),
         ),
+        // "true" only for the run that changes the major version
+        // (`engine_upgrade::allow_for_this_run`).
+        (
+            "DatabaseAllowMajorVersionUpgrade".to_string(),
+            plain("false"),
+        ),
         (
             "DatabaseAllocatedStorage".to_string(),
             plain(database.allocated_storage),
@@ -318,9 +364,16 @@ pub fn platform_layer(
             "DatabaseMasterUsername".to_string(),
             plain(&database.master_user),
         ),
+        // Only for a stack file's own template that still declares it: the
+        // built-in one reads the password with a dynamic reference
+        // (`{{resolve:ssm-secure:...}}`), so it never passes as a parameter.
         (
             "DatabaseMasterPassword".to_string(),
             ParameterValue::Secret(master_password),
+        ),
+        (
+            "DeployTrustedPrincipals".to_string(),
+            plain(stack.deploy.trusted_principals.join(",")),
         ),
         (
             "DatabaseBackupRetentionDays".to_string(),
@@ -355,6 +408,9 @@ pub fn platform_layer(
         ),
     ]);
     parameters.extend(FROM_NETWORK.iter().map(|key| (key.to_string(), plain(""))));
+    // Cloud Map slots in name order; `keep_discovery_slots` keeps a running
+    // stack's (and refuses more services than slots).
+    parameters.extend(crate::discovery::parameters(stack, None).unwrap_or_default());
     parameters.extend(upstream_parameters(stack));
     LayerPlan {
         layer: Layer::Platform,

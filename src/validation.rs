@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::config::{self, ServiceConfig, StackConfig};
 use crate::error::{InputError, Problem};
 use crate::release::ecs_model::{ServiceDefinition, TaskDefinition};
+use crate::release::host_access;
 use crate::release::placeholders;
 use crate::release::templates::{self as task_templates, CheckContext, Source, TemplateKind};
 use crate::stacks::upstream_parameter_name;
@@ -81,6 +82,53 @@ pub fn cookie_warnings<'a>(
         .collect()
 }
 
+/// Warnings about the services' allowances to reach the host
+/// (`allow_host_access`), as "<service> (<file>): <warning>": each allowed
+/// use with its reason, and each allowance nothing uses.
+pub fn host_access_warnings<'a>(
+    stack: &StackConfig,
+    services: impl IntoIterator<Item = &'a ServiceConfig>,
+) -> Vec<String> {
+    services
+        .into_iter()
+        .filter_map(|service| {
+            let path = stack.resolve(&service.task_definition);
+            let template = task_templates::parse(&path, &path).ok()?;
+            let display = config::display_path(&stack.config_dir, &path);
+            Some(
+                host_access::warnings(&service.allow_host_access, &template)
+                    .into_iter()
+                    .map(|warning| format!("{} ({}): {warning}", service.name, display.display()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten()
+        .collect()
+}
+
+/// On AWS (no `[local]` table, no `STACKUP_LOCAL_CLOUD`), a database
+/// connection that does not verify the server: `require` encrypts but would
+/// as readily talk to whoever answers on the route through the bastion. The
+/// fix in one line: the RDS CA bundle for the region ("Using SSL/TLS to encrypt
+/// a connection to a DB instance or cluster", certificate bundles by AWS
+/// Region) saved beside the stack file, and `ca_file` naming it, which turns
+/// on `verify-full` by itself.
+pub fn database_tls_warning(stack: &StackConfig) -> Option<String> {
+    if stack.local.is_some() || stack.database.sslmode == config::SslMode::VerifyFull {
+        return None;
+    }
+    let bundle = match &stack.region {
+        Some(region) => {
+            format!("https://truststore.pki.rds.amazonaws.com/{region}/{region}-bundle.pem")
+        }
+        None => "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem".to_string(),
+    };
+    Some(format!(
+        "[database] sslmode = \"require\" encrypts but does not verify that the server is your RDS instance: save {bundle} as certs/rds-ca.pem under the config dir and set ca_file = \"certs/rds-ca.pem\" in [database] of {} (ca_file alone turns on sslmode = \"verify-full\")",
+        stack.file.display()
+    ))
+}
+
 /// What `update-resources` would refuse in the files the `[database]` table
 /// names, found offline: the migrations folder (names, duplicate and missing
 /// versions, down files without their migration) and the CA bundle.
@@ -137,6 +185,7 @@ pub fn check_stack(config_dir: &std::path::Path, stack: &str) -> Result<Checked,
         let (names, found) = check_templates(stack);
         templates = names;
         problems.extend(found);
+        problems.extend(crate::images::repository_clashes(stack));
     }
     Ok(Checked {
         stack,
@@ -183,6 +232,12 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
         let check_context = CheckContext {
             stack_outputs: &outputs,
             containers: &containers,
+            // An own platform template's role is its own business.
+            readable_parameters: stack
+                .templates
+                .platform
+                .is_none()
+                .then_some(task_templates::TASK_READABLE_PARAMETERS),
         };
         for (kind, path, display, parsed) in [
             (
@@ -202,7 +257,11 @@ pub fn check_templates(stack: &StackConfig) -> (Vec<String>, Vec<Problem>) {
             match parsed {
                 Ok(value) => {
                     let text = std::fs::read_to_string(path).unwrap_or_default();
-                    let found = task_templates::check(kind, &value, &text, display, &check_context);
+                    let mut found =
+                        task_templates::check(kind, &value, &text, display, &check_context);
+                    if kind == TemplateKind::TaskDefinition {
+                        found.extend(host_access::check(stack, service, &value, &text, display));
+                    }
                     // The model is read whatever the placeholders say (every
                     // problem in one run), but a field whose placeholder is
                     // already reported is not reported again.

@@ -81,6 +81,8 @@ enum Content {
     /// The repository's task or service definition template with a text edit.
     TaskDefinition(&'static str, &'static str),
     ServiceDefinition(&'static str, &'static str),
+    /// The task definition template with several text edits.
+    TaskDefinitionEdits(&'static [(&'static str, &'static str)]),
 }
 
 type Check = fn(&World) -> Result<(), String>;
@@ -238,9 +240,9 @@ fn cases() -> Vec<Case> {
             .no_call(),
         // A secret whose parameter does not exist: its tasks could not start.
         case("task-parameter-missing", TaskOrServiceTemplate, Live, DEPLOY, 2,
-            &["web: the task definition refers to SSM parameter /stackup/demo-local-v1/config/api-key, which does not exist: its tasks cannot start until it does",
+            &["web: the task definition refers to SSM parameter /stackup/demo-local-v1/app/api-key, which does not exist: its tasks cannot start until it does",
               "or pass --allow-missing-parameters to deploy anyway"])
-            .file("task-defs/web.json", TaskDefinition("\"{{parameter.database/app-password}}\" }", "\"{{parameter.database/app-password}}\" },\n        { \"name\": \"API_KEY\", \"valueFrom\": \"{{parameter.config/api-key}}\" }")),
+            .file("task-defs/web.json", TaskDefinition("\"{{parameter.database/app-password}}\" }", "\"{{parameter.database/app-password}}\" },\n        { \"name\": \"API_KEY\", \"valueFrom\": \"{{parameter.app/api-key}}\" }")),
         case("task-misspelt-placeholder", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web.json", "unknown placeholder {{relase.id}}", "fix: did you mean {{release.id}}? Otherwise use image.<container>"])
             .file("task-defs/web.json", TaskDefinition("{ \"name\": \"PHX_SERVER\", \"value\": \"true\" }", "{ \"name\": \"PHX_SERVER\", \"value\": \"true\" },\n        { \"name\": \"RELEASE\", \"value\": \"{{relase.id}}\" }"))
@@ -248,6 +250,15 @@ fn cases() -> Vec<Case> {
         case("task-output-cut-short", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web.json", "{{stack.LoadBalancerDns}} is not an output of the stack's templates", "did you mean {{stack.LoadBalancerDnsName}}?"])
             .file("task-defs/web.json", TaskDefinition("{ \"name\": \"PHX_SERVER\", \"value\": \"true\" }", "{ \"name\": \"PHX_SERVER\", \"value\": \"true\" },\n        { \"name\": \"PHX_HOST\", \"value\": \"{{stack.LoadBalancerDns}}\" }"))
+            .no_call(),
+        // awsvpc tasks take a network interface each (issue 20, item 6): one t3.small
+        // runs 2, and web at 150% of 2 runs 3 while it deploys.
+        case("service-tasks-exceed-host-interfaces", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["stacks/local.toml: cluster.hosts: at the peak of a deployment the awsvpc tasks need 3 network interfaces (web: ceil(2 x 150 / 100) = 3), but 1 t3.small host give 2",
+              "a t3.small has 3 network interfaces and the first is the host's own",
+              "T-family types cannot use ENI trunking",
+              "fix: raise [cluster] hosts to 2"])
+            .edit("hosts = 2\n", "hosts = 1\n")
             .no_call(),
         case("task-misspelt-output", TaskOrServiceTemplate, Live, DEPLOY, 2,
             &["task-defs/web.json", "{{stack.LogGroup}} is not an output of the stack's templates", "did you mean {{stack.LogGroupName}}?"])
@@ -323,6 +334,10 @@ fn cases() -> Vec<Case> {
             &["task-defs/web-service.json", "/loadBalancers/0/containerName: api names no container of the service's task definition", "fix: use one of: web"])
             .file("task-defs/web-service.json", ServiceDefinition("\"containerName\": \"web\"", "\"containerName\": \"api\""))
             .no_call(),
+    ]
+    .into_iter()
+    .chain(host_access_cases())
+    .chain(vec![
 
         // Migrations: bad files are refused before any call; SQL that fails
         // rolls back its whole transaction.
@@ -523,7 +538,124 @@ fn cases() -> Vec<Case> {
         case("host-closed-console", Unreachable, Live, &["console", "local", "--task", "{task}", "--command", "true"], 1,
             &["the bastion could not reach the host 127.0.0.1:{closed_port}", "check that the host is running and that its security group admits SSH from the bastion"])
             .edit("hosts = \"127.0.0.1:{ssh_port}\"", "hosts = \"127.0.0.1:{closed_port}\""),
-    ]
+    ])
+    .collect()
+}
+
+/// Where an edit puts a container-level field: after `"essential": true,` of
+/// container web (the template's line 11, so the field is on line 12).
+const IN_CONTAINER: &str = "\"essential\": true,";
+/// Where an edit puts a task-level field: after `"networkMode"` (line 3).
+const IN_TASK: &str = "\"networkMode\": \"awsvpc\",";
+const CAPABILITY_ALLOWED: &str = "cookie = \"stack\"\nallow_host_access = [{ field = \"linuxParameters.capabilities.add\", reason = \"the profiler attaches with ptrace\" }]\n";
+
+/// Task definition fields that give a task the ECS host (issue 21, item 3),
+/// each refused by validate (offline, no call) and by deploy-release (before
+/// any call), naming the file and line, the field, the container and the
+/// allowance that would let it through; and the allowances themselves.
+fn host_access_cases() -> Vec<Case> {
+    type Field = (&'static str, Content, &'static [&'static str]);
+    let fields: [Field; 7] = [
+        ("privileged", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"privileged\": true,"),
+            &["task-defs/web.json:12: /containerDefinitions/0/privileged: container web: privileged is true: on the EC2 launch type it runs the container as root on the ECS host",
+              "service web does not allow it",
+              "allow_host_access = [{ field = \"privileged\", reason = "]),
+        ("capabilities", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"linuxParameters\": { \"capabilities\": { \"add\": [\"SYS_ADMIN\"] } },"),
+            &["task-defs/web.json:12: /containerDefinitions/0/linuxParameters/capabilities/add: container web: linuxParameters.capabilities.add is [\"SYS_ADMIN\"]",
+              "service web does not allow it",
+              "allow_host_access = [{ field = \"linuxParameters.capabilities.add\", reason = "]),
+        ("devices", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"linuxParameters\": { \"devices\": [{ \"hostPath\": \"/dev/mem\" }] },"),
+            &["task-defs/web.json:12: /containerDefinitions/0/linuxParameters/devices: container web: linuxParameters.devices is [{\"hostPath\":\"/dev/mem\"}]",
+              "exposes devices of the ECS host to the container",
+              "allow_host_access = [{ field = \"linuxParameters.devices\", reason = "]),
+        ("host-path-volume", TaskDefinitionEdits(&[
+            (IN_TASK, "\"networkMode\": \"awsvpc\",\n  \"volumes\": [{ \"name\": \"host-root\", \"host\": { \"sourcePath\": \"/\" } }],"),
+            (IN_CONTAINER, "\"essential\": true,\n      \"mountPoints\": [{ \"sourceVolume\": \"host-root\", \"containerPath\": \"/host\" }],"),
+        ]),
+            &["task-defs/web.json:4: /volumes/0/host/sourcePath: volume host-root (mounted by container web): volumes.host.sourcePath is \"/\"",
+              "mounts a path of the ECS host into the task",
+              "allow_host_access = [{ field = \"volumes.host.sourcePath\", reason = "]),
+        ("host-network", TaskDefinition(IN_TASK, "\"networkMode\": \"host\","),
+            &["task-defs/web.json:3: /networkMode: container web: networkMode is \"host\"",
+              "the instance metadata service and the host role's credentials",
+              "allow_host_access = [{ field = \"networkMode\", reason = "]),
+        ("host-pid", TaskDefinition(IN_TASK, "\"networkMode\": \"awsvpc\",\n  \"pidMode\": \"host\","),
+            &["task-defs/web.json:4: /pidMode: container web: pidMode is \"host\"",
+              "shares the ECS host's process namespace",
+              "allow_host_access = [{ field = \"pidMode\", reason = "]),
+        ("host-ipc", TaskDefinition(IN_TASK, "\"networkMode\": \"awsvpc\",\n  \"ipcMode\": \"host\","),
+            &["task-defs/web.json:4: /ipcMode: container web: ipcMode is \"host\"",
+              "shares the ECS host's IPC namespace",
+              "allow_host_access = [{ field = \"ipcMode\", reason = "]),
+    ];
+    let name = |command: &str, field: &str| -> &'static str {
+        Box::leak(format!("{command}-refuses-host-{field}").into_boxed_str())
+    };
+    let mut cases = Vec::new();
+    for (field, content, says) in fields {
+        cases.push(
+            case(
+                name("validate", field),
+                TaskOrServiceTemplate,
+                Empty,
+                &["validate", "local"],
+                2,
+                says,
+            )
+            .file("task-defs/web.json", content)
+            .no_call(),
+        );
+        cases.push(
+            case(
+                name("deploy", field),
+                TaskOrServiceTemplate,
+                Live,
+                DEPLOY,
+                2,
+                says,
+            )
+            .file("task-defs/web.json", content)
+            .no_call(),
+        );
+    }
+    cases.extend([
+        // Allowed for the service, with its reason: valid, and said.
+        case("validate-allows-host-access-with-a-reason", TaskOrServiceTemplate, Empty, &["validate", "local"], 0,
+            &["warning: web (", "task-defs/web.json): container web: linuxParameters.capabilities.add is [\"SYS_PTRACE\"], which on the EC2 launch type adds Linux capabilities",
+              "allowed because: the profiler attaches with ptrace"])
+            .edit("cookie = \"stack\"\n", CAPABILITY_ALLOWED)
+            .file("task-defs/web.json", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"linuxParameters\": { \"capabilities\": { \"add\": [\"SYS_PTRACE\"] } },"))
+            .no_call(),
+        // An allowance for one field lets no other through.
+        case("deploy-allowance-is-for-one-field", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["/containerDefinitions/0/privileged: container web: privileged is true", "service web does not allow it"])
+            .edit("cookie = \"stack\"\n", CAPABILITY_ALLOWED)
+            .file("task-defs/web.json", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"privileged\": true,"))
+            .no_call(),
+        case("deploy-allowance-without-a-reason", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["stacks/local.toml:", "services.web.allow_host_access[0].reason: is missing: an allowance to reach the host needs its reason",
+              "task-defs/web.json:12: /containerDefinitions/0/linuxParameters/capabilities/add: container web", "service web does not allow it"])
+            .edit("cookie = \"stack\"\n", "cookie = \"stack\"\nallow_host_access = [{ field = \"linuxParameters.capabilities.add\" }]\n")
+            .file("task-defs/web.json", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"linuxParameters\": { \"capabilities\": { \"add\": [\"SYS_PTRACE\"] } },"))
+            .no_call(),
+        case("validate-allowance-with-a-blank-reason", TaskOrServiceTemplate, Empty, &["validate", "local"], 2,
+            &["services.web.allow_host_access[0].reason: is empty: an allowance to reach the host needs its reason"])
+            .edit("cookie = \"stack\"\n", "cookie = \"stack\"\nallow_host_access = [{ field = \"pidMode\", reason = \"  \" }]\n")
+            .no_call(),
+        case("validate-allowance-of-an-unknown-field", TaskOrServiceTemplate, Empty, &["validate", "local"], 2,
+            &["services.web.allow_host_access[0].field: \"linuxParameters.capability.add\" is not a task definition field that gives a task the host",
+              "fix: did you mean \"linuxParameters.capabilities.add\"? allow one of: privileged, linuxParameters.capabilities.add"])
+            .edit("cookie = \"stack\"\n", "cookie = \"stack\"\nallow_host_access = [{ field = \"linuxParameters.capability.add\", reason = \"ptrace\" }]\n")
+            .no_call(),
+        // The built-in platform's agents run with ECS_DISABLE_PRIVILEGED=true.
+        case("deploy-privileged-allowed-on-the-built-in-platform", TaskOrServiceTemplate, Live, DEPLOY, 2,
+            &["/containerDefinitions/0/privileged: container web: privileged is allowed by", "stacks/local.toml:", "the built-in platform's ECS hosts refuse privileged containers (ECS_DISABLE_PRIVILEGED=true)",
+              "fix: grant only the capabilities it needs"])
+            .edit("cookie = \"stack\"\n", "cookie = \"stack\"\nallow_host_access = [{ field = \"privileged\", reason = \"runs docker in docker\" }]\n")
+            .file("task-defs/web.json", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"privileged\": true,"))
+            .no_call(),
+    ]);
+    cases
 }
 
 /// Values that cases name in their edits, arguments and messages.
@@ -790,6 +922,15 @@ fn write_files(dir: &Path, files: &[(&'static str, Content)]) {
                 let mut template = read_json("stacks/platform.json");
                 change(&mut template);
                 serde_json::to_string_pretty(&template).expect("JSON")
+            }
+            TaskDefinitionEdits(edits) => {
+                let mut text =
+                    std::fs::read_to_string(root.join("task-defs/web.json")).expect("read");
+                for (from, to) in *edits {
+                    assert!(text.contains(from), "task-defs/web.json has no {from:?}");
+                    text = text.replacen(from, to, 1);
+                }
+                text
             }
             TaskDefinition(from, to) | ServiceDefinition(from, to) => {
                 let source = match content {

@@ -408,6 +408,30 @@ async fn the_master_password_is_generated_into_ssm_and_never_printed() {
     );
     let password = parameter.value().expect("value");
     assert!(password.len() >= 32 && password.chars().all(|c| c.is_ascii_alphanumeric()));
+    // Encrypted with the application's own key (the secrets stack's), not
+    // the account-wide aws/ssm.
+    let described = aws_sdk_ssm::Client::new(&config)
+        .describe_parameters()
+        .parameter_filters(
+            aws_sdk_ssm::types::ParameterStringFilter::builder()
+                .key("Name")
+                .values("/stackup/demo-local-v1/database/master-password")
+                .build()
+                .expect("filter"),
+        )
+        .send()
+        .await
+        .expect("DescribeParameters");
+    assert_eq!(
+        described.parameters()[0].key_id(),
+        Some("alias/stackup/demo-local")
+    );
+    assert_eq!(
+        common::stack_status(&config, "demo-local-secrets")
+            .await
+            .as_deref(),
+        Some("CREATE_COMPLETE")
+    );
     for stream in [&output.stdout, &output.stderr] {
         assert!(
             !String::from_utf8_lossy(stream).contains(password),
@@ -462,9 +486,14 @@ fn dry_run_shows_the_plan_and_changes_nothing() {
         serde_json::json!(["us-east-1a", "us-east-1b"])
     );
     assert_eq!(report["plan"]["stacks"][0]["action"], "create");
-    assert_eq!(
-        report["plan"]["stacks"][1]["parameters"]["DatabaseMasterPassword"],
-        "****"
+    // The master password passes as no parameter: the template reads it
+    // from SSM with a dynamic reference.
+    let platform_parameters = report["plan"]["stacks"][1]["parameters"]
+        .as_object()
+        .expect("the platform's parameters");
+    assert!(
+        !platform_parameters.contains_key("DatabaseMasterPassword"),
+        "{platform_parameters:?}"
     );
     let operations = fixture.proxy.operations();
     assert!(!operations.is_empty());
@@ -489,7 +518,11 @@ fn assert_nothing_left(fixture: &TestStack) {
         .collect();
     assert!(executed.is_empty(), "{executed:?}");
     let config = fixture.sdk();
-    for name in ["demo-local-v1-network", "demo-local-v1-platform"] {
+    for name in [
+        "demo-local-secrets",
+        "demo-local-v1-network",
+        "demo-local-v1-platform",
+    ] {
         let status = common::block_on(common::stack_status(&config, name));
         assert!(
             matches!(status.as_deref(), None | Some("DELETE_COMPLETE")),
@@ -559,7 +592,11 @@ fn declined_on_a_terminal_nothing_is_changed() {
     let screen = reader.join().expect("reader");
     assert!(screen.contains("[y/N]"), "asked: {screen}");
     assert!(
-        screen.contains("cancelled: demo-local-v1-network was not changed"),
+        // The first question is the secrets stack's: its key encrypts the
+        // master password, which is written before the platform's change set.
+        screen.contains(
+            "cancelled: demo-local-secrets was not created, and nothing else was changed"
+        ),
         "{screen}"
     );
     assert!(!status.success(), "{screen}");

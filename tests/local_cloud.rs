@@ -374,3 +374,96 @@ fn every_stack_master_user_logs_in_to_the_shared_postgresql() {
     assert_eq!(report["stacks"][0]["result"], "unchanged", "{report}");
     assert_eq!(report["stacks"][1]["result"], "unchanged", "{report}");
 }
+
+/// Fix 19: a template's `{{resolve:ssm:NAME}}` (also inside Fn::Sub) reaches
+/// the resource as the parameter's value, `NAME:V` as version V's, and the
+/// stack keeps the reference; a reference to a missing parameter fails the
+/// operation with CloudFormation's words.
+#[test]
+fn dynamic_references_resolve_from_the_stacks_ssm() {
+    let stack = TestStack::new("lc-dynamic-references", common::stack_config_dir(&[]));
+    let sdk = stack.sdk();
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    for value in ["first", "second"] {
+        block_on(
+            ssm.put_parameter()
+                .name("/lc/dynamic/plain")
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send(),
+        )
+        .expect("PutParameter");
+    }
+    let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+        aws_sdk_cloudformation::config::Builder::from(&sdk)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let template = serde_json::json!({
+        "Resources": {
+            "Latest": {"Type": "AWS::SSM::Parameter", "Properties": {
+                "Name": "/lc/dynamic/latest", "Type": "String",
+                "Value": {"Fn::Sub": "{{resolve:ssm:/lc/dynamic/plain}}-${AWS::Region}"}
+            }},
+            "First": {"Type": "AWS::SSM::Parameter", "Properties": {
+                "Name": "/lc/dynamic/first", "Type": "String",
+                "Value": "{{resolve:ssm:/lc/dynamic/plain:1}}"
+            }}
+        }
+    });
+    block_on(
+        cloudformation
+            .create_stack()
+            .stack_name("dynamic-references")
+            .template_body(template.to_string())
+            .send(),
+    )
+    .expect("CreateStack");
+    let value = |name: &str| {
+        block_on(ssm.get_parameter().name(name).send())
+            .expect("GetParameter")
+            .parameter()
+            .and_then(|parameter| parameter.value())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        value("/lc/dynamic/latest").as_deref(),
+        Some("second-us-east-1")
+    );
+    assert_eq!(value("/lc/dynamic/first").as_deref(), Some("first"));
+    let kept = block_on(
+        cloudformation
+            .get_template()
+            .stack_name("dynamic-references")
+            .send(),
+    )
+    .expect("GetTemplate");
+    assert!(
+        kept.template_body()
+            .is_some_and(|body| body.contains("{{resolve:ssm:/lc/dynamic/plain}}")),
+        "the stack keeps the reference"
+    );
+
+    let missing = serde_json::json!({
+        "Resources": {"Missing": {"Type": "AWS::SSM::Parameter", "Properties": {
+            "Name": "/lc/dynamic/missing-copy", "Type": "String",
+            "Value": "{{resolve:ssm:/lc/dynamic/not-there}}"
+        }}}
+    });
+    let error = block_on(
+        cloudformation
+            .create_stack()
+            .stack_name("dynamic-reference-missing")
+            .template_body(missing.to_string())
+            .send(),
+    )
+    .expect_err("a missing parameter fails");
+    let service_error = error.as_service_error().expect("a service error");
+    let meta = aws_sdk_cloudformation::error::ProvideErrorMetadata::meta(service_error);
+    assert_eq!(
+        meta.message(),
+        Some("Parameters: [ssm:/lc/dynamic/not-there] cannot be found."),
+        "{error:?}"
+    );
+}

@@ -152,6 +152,70 @@ impl Audit {
         })
     }
 
+    /// Every SecureString under the stack's prefix and the key SSM says
+    /// encrypts it (DescribeParameters: names and metadata, no value).
+    fn secure_string_keys(&self) -> std::collections::BTreeMap<String, String> {
+        block_on(async {
+            let ssm =
+                aws_sdk_ssm::Client::new(&common::sdk_config(&self.stack.proxy.endpoint).await);
+            let mut keys = std::collections::BTreeMap::new();
+            let mut token = None;
+            loop {
+                let page = ssm
+                    .describe_parameters()
+                    .parameter_filters(
+                        aws_sdk_ssm::types::ParameterStringFilter::builder()
+                            .key("Path")
+                            .option("Recursive")
+                            .values("/stackup/demo-local-v1")
+                            .build()
+                            .expect("filter"),
+                    )
+                    .set_next_token(token)
+                    .send()
+                    .await
+                    .expect("DescribeParameters");
+                for parameter in page.parameters() {
+                    if parameter.r#type() == Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+                    {
+                        keys.insert(
+                            parameter.name().unwrap_or_default().to_string(),
+                            parameter.key_id().unwrap_or_default().to_string(),
+                        );
+                    }
+                }
+                token = page.next_token().map(str::to_string);
+                if token.is_none() {
+                    return keys;
+                }
+            }
+        })
+    }
+
+    /// The outputs of a stack, by key.
+    fn outputs(&self, stack: &str) -> std::collections::BTreeMap<String, String> {
+        block_on(async {
+            aws_sdk_cloudformation::Client::new(
+                &common::sdk_config(&self.stack.proxy.endpoint).await,
+            )
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("{stack}: {error:?}"))
+            .stacks()[0]
+                .outputs()
+                .iter()
+                .map(|output| {
+                    (
+                        output.output_key().unwrap_or_default().to_string(),
+                        output.output_value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+    }
+
     /// Every revision of every task definition family, as registered.
     fn task_definitions(&self) -> Vec<aws_sdk_ecs::types::TaskDefinition> {
         block_on(async {
@@ -185,7 +249,11 @@ impl Audit {
                 &common::sdk_config(&self.stack.proxy.endpoint).await,
             );
             let mut documents = Vec::new();
-            for stack in ["demo-local-v1-network", "demo-local-v1-platform"] {
+            for stack in [
+                "demo-local-secrets",
+                "demo-local-v1-network",
+                "demo-local-v1-platform",
+            ] {
                 let template = cloudformation
                     .get_template()
                     .stack_name(stack)
@@ -326,9 +394,11 @@ fn audit_every_command(test: &str, verbosity: Verbosity) {
     audit.run(&["validate", "local"]);
     let plan = audit.run(&["--output", "json", "create-stack", "local", "--dry-run"]);
     let plan: serde_json::Value = serde_json::from_str(&plan).expect("the plan is JSON");
-    assert_eq!(
-        plan["plan"]["stacks"][1]["parameters"]["DatabaseMasterPassword"], "****",
-        "the master password is masked in the plan"
+    assert!(
+        plan["plan"]["stacks"][1]["parameters"]
+            .get("DatabaseMasterPassword")
+            .is_none(),
+        "the master password passes as no parameter (a dynamic reference reads it)"
     );
     audit.run(&["create-stack", "local", "--yes"]);
     audit.run(&["--output", "json", "create-stack", "local", "--yes"]);
@@ -374,6 +444,30 @@ fn audit_every_command(test: &str, verbosity: Verbosity) {
     let cookie = audit.secret("/stackup/demo-local-v1/cookie");
     let master_password = audit.secret("/stackup/demo-local-v1/database/master-password");
     assert_eq!(master_password, audit.stack.cloud.master_password());
+    // Every SecureString stackup wrote (update-resources' application
+    // password, deploy-release's cookie) is encrypted with the application's
+    // own key, which create-stack made. The master password here is the local
+    // PostgreSQL's, stored by the harness beforehand (common/db.rs);
+    // tests/create_stack.rs checks the key of one create-stack generates.
+    let key_outputs = audit.outputs("demo-local-secrets");
+    assert_eq!(key_outputs["KeyAlias"], "alias/stackup/demo-local");
+    assert!(
+        key_outputs["KeyArn"].starts_with("arn:aws:kms:us-east-1:"),
+        "{key_outputs:?}"
+    );
+    let mut keys = audit.secure_string_keys();
+    assert!(
+        keys.remove(common::db::MASTER_PASSWORD_PARAMETER).is_some(),
+        "the harness's master password is a SecureString: {keys:?}"
+    );
+    let expected: std::collections::BTreeMap<String, String> = [
+        "/stackup/demo-local-v1/cookie",
+        "/stackup/demo-local-v1/database/app-password",
+    ]
+    .into_iter()
+    .map(|name| (name.to_string(), "alias/stackup/demo-local".to_string()))
+    .collect();
+    assert_eq!(keys, expected);
     let verifier = audit.scram_verifier();
     assert!(verifier.starts_with("SCRAM-SHA-256$"), "{verifier}");
     let secrets = [

@@ -18,6 +18,9 @@ const WORKER: (&str, &str) = (
     "cookie = \"stack\"",
     "cookie = \"stack\"\n\n[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\ndesired_count = 1",
 );
+/// Hosts for two services: web and worker run 5 awsvpc tasks at a
+/// deployment's peak, more than 2 t3.small hosts take (release/capacity.rs).
+const THREE_HOSTS: (&str, &str) = ("hosts = 2", "hosts = 3");
 
 /// A stack file and an account of the test's own, nothing created yet.
 fn empty_fixture(test: &str, edits: &[(&str, &str)]) -> TestStack {
@@ -136,7 +139,7 @@ fn strings<'a>(values: impl IntoIterator<Item = &'a serde_json::Value>, key: &st
 
 #[test]
 fn status_shows_the_stacks_a_stable_service_and_its_nodes_by_name() {
-    let fixture = deployed_fixture("status-deployed", &[WORKER]);
+    let fixture = deployed_fixture("status-deployed", &[WORKER, THREE_HOSTS]);
     let before = fixture.proxy.operations().len();
     let report = fixture.status_json();
     let calls: Vec<String> = fixture.proxy.operations()[before..].to_vec();

@@ -55,13 +55,32 @@ fn a_good_stack_file_is_valid() {
 #[test]
 fn the_repository_stack_files_are_valid() {
     let counter = common::AwsProxy::start_counting_only();
-    for stack in ["local", "example"] {
-        common::stackup(&common::repo_root(), &counter.endpoint)
-            .args(["validate", stack])
-            .assert()
-            .success()
-            .stderr(predicates::str::contains("warning").not());
-    }
+    common::stackup(&common::repo_root(), &counter.endpoint)
+        .args(["validate", "local"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("warning").not());
+    // The example goes to AWS with sslmode = "require" until its reader saves
+    // the RDS bundle (which the repository cannot ship for every region): the
+    // one warning says how.
+    let output = common::stackup(&common::repo_root(), &counter.endpoint)
+        .env_remove("STACKUP_LOCAL_CLOUD")
+        .args(["validate", "example"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0]
+            .starts_with("warning: [database] sslmode = \"require\" encrypts but does not verify"),
+        "{stderr}"
+    );
 }
 
 /// A task definition that does not hand over the cookie as RELEASE_COOKIE

@@ -28,6 +28,9 @@ pub struct StackInfo {
     pub parameters: BTreeMap<String, String>,
     #[serde(skip)]
     pub tags: BTreeMap<String, String>,
+    /// DeleteStack refuses while it is on.
+    #[serde(skip)]
+    pub termination_protection: bool,
 }
 
 impl StackInfo {
@@ -240,6 +243,7 @@ impl CloudFormation {
                 .iter()
                 .filter_map(|tag| Some((tag.key()?.to_string(), tag.value()?.to_string())))
                 .collect(),
+            termination_protection: stack.enable_termination_protection() == Some(true),
         }))
     }
 
@@ -430,6 +434,60 @@ impl CloudFormation {
         }
         fresh.reverse();
         Ok(fresh)
+    }
+
+    /// The template the stack runs (GetTemplate, stage Original), or `None`
+    /// when it has none to give.
+    pub async fn template(&self, stack: &str) -> anyhow::Result<Option<String>> {
+        let output = self
+            .client
+            .get_template()
+            .stack_name(stack)
+            .send()
+            .await
+            .aws_context(|| format!("reading the template of stack {stack}"))?;
+        Ok(output.template_body().map(str::to_string))
+    }
+
+    /// The stack's policy (GetStackPolicy), `None` when it has none.
+    pub async fn stack_policy(&self, stack: &str) -> anyhow::Result<Option<String>> {
+        let output = self
+            .client
+            .get_stack_policy()
+            .stack_name(stack)
+            .send()
+            .await
+            .aws_context(|| format!("reading the stack policy of {stack}"))?;
+        Ok(output.stack_policy_body().map(str::to_string))
+    }
+
+    /// Replace the stack's policy (SetStackPolicy).
+    pub async fn set_stack_policy(&self, stack: &str, policy: &str) -> anyhow::Result<()> {
+        self.client
+            .set_stack_policy()
+            .stack_name(stack)
+            .stack_policy_body(policy)
+            .send()
+            .await
+            .aws_context(|| format!("setting the stack policy of {stack}"))?;
+        Ok(())
+    }
+
+    /// Turn termination protection on or off (UpdateTerminationProtection).
+    pub async fn set_termination_protection(&self, stack: &str, on: bool) -> anyhow::Result<()> {
+        self.client
+            .update_termination_protection()
+            .stack_name(stack)
+            .enable_termination_protection(on)
+            .send()
+            .await
+            .aws_context(|| {
+                format!(
+                    "turning termination protection of {stack} {}",
+                    if on { "on" } else { "off" }
+                )
+            })?;
+        Ok(())
     }
 
     pub async fn delete_stack(&self, stack: &str, client_token: &str) -> anyhow::Result<()> {

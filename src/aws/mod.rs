@@ -9,12 +9,14 @@
 pub mod cloudformation;
 pub mod cloudwatch;
 pub mod ec2;
+pub mod ecr;
 pub mod ecs;
 pub mod errors;
 mod http;
 pub mod logs;
 pub mod once;
 mod profile;
+pub mod registry;
 mod retry_notice;
 pub mod ssm;
 pub mod sts;
@@ -200,6 +202,14 @@ impl Aws {
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&self.config)
+                .interceptor(retry_notice::RetryNotice)
+                .build(),
+        )
+    }
+
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::from_conf(
+            aws_sdk_ecr::config::Builder::from(&self.config)
                 .interceptor(retry_notice::RetryNotice)
                 .build(),
         )

@@ -28,27 +28,43 @@ pub async fn get_secret(client: &Client, name: &str) -> anyhow::Result<Option<Se
     }
 }
 
-/// Which of `names` exist, asked ten at a time (GetParameters' limit). No
-/// value is decrypted: the caller needs no kms:Decrypt to know they are there.
+/// Which of `names` exist, from their metadata (DescribeParameters, filtered
+/// by name, 50 names a call): no value is read, so the caller needs neither
+/// ssm:GetParameter on them nor kms:Decrypt to know they are there (the deploy
+/// role may not read the application's secrets; README, "IAM permissions").
 pub async fn existing(
     client: &Client,
     names: &[String],
 ) -> anyhow::Result<std::collections::HashSet<String>> {
     let mut found = std::collections::HashSet::new();
-    for chunk in names.chunks(10) {
-        let output = client
-            .get_parameters()
-            .set_names(Some(chunk.to_vec()))
-            .with_decryption(false)
-            .send()
-            .await
-            .aws_context(|| format!("reading SSM parameters {}", chunk.join(", ")))?;
-        found.extend(
-            output
-                .parameters()
-                .iter()
-                .filter_map(|parameter| parameter.name().map(str::to_string)),
-        );
+    for chunk in names.chunks(50) {
+        let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .set_values(Some(chunk.to_vec()))
+            .build()
+            .map_err(|error| anyhow::anyhow!("a DescribeParameters filter: {error}"))?;
+        let mut next_token: Option<String> = None;
+        loop {
+            let output = client
+                .describe_parameters()
+                .parameter_filters(filter.clone())
+                .max_results(50)
+                .set_next_token(next_token.clone())
+                .send()
+                .await
+                .aws_context(|| format!("looking up SSM parameters {}", chunk.join(", ")))?;
+            found.extend(
+                output
+                    .parameters()
+                    .iter()
+                    .filter_map(|parameter| parameter.name().map(str::to_string)),
+            );
+            next_token = output.next_token().map(str::to_string);
+            if next_token.is_none() {
+                break;
+            }
+        }
     }
     Ok(found)
 }
@@ -77,19 +93,22 @@ pub async fn values(
     Ok(found)
 }
 
-/// Store a new SecureString; never overwrites. Returns the value that is stored
-/// afterwards: `value`, or the one another operator stored first.
+/// Store a new SecureString, encrypted with `key_id` (the stack's key,
+/// `secrets_key::key_alias`); never overwrites. Returns the value that is
+/// stored afterwards: `value`, or the one another operator stored first.
 pub async fn create_secret(
     client: &Client,
     name: &str,
     value: Secret,
     description: &str,
+    key_id: &str,
 ) -> anyhow::Result<Secret> {
     let result = client
         .put_parameter()
         .name(name)
         .value(value.expose())
         .r#type(ParameterType::SecureString)
+        .key_id(key_id)
         .overwrite(false)
         .description(description)
         .send()
@@ -105,28 +124,55 @@ pub async fn create_secret(
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("SSM parameter {name} exists but cannot be read"))
         }
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|error| error.is_invalid_key_id()) =>
+        {
+            Err(error).aws_context(|| missing_key(name, key_id))
+        }
         Err(error) => Err(error).aws_context(|| format!("creating SSM parameter {name}")),
     }
 }
 
-/// Store a SecureString, replacing any value (for a role password that is reset).
+/// What to do when the stack's key is not there: a stack created before
+/// stackup encrypted with its own key (create-stack makes the key first).
+fn missing_key(name: &str, key_id: &str) -> String {
+    format!(
+        "storing SSM parameter {name}: the KMS key {key_id} does not exist in this account and region; run `stackup create-stack` for this stack first, which creates it"
+    )
+}
+
+/// Store a SecureString encrypted with `key_id`, replacing any value (for a
+/// role password that is reset).
 pub async fn put_secret(
     client: &Client,
     name: &str,
     value: &Secret,
     description: &str,
+    key_id: &str,
 ) -> anyhow::Result<()> {
-    client
+    let result = client
         .put_parameter()
         .name(name)
         .value(value.expose())
         .r#type(ParameterType::SecureString)
+        .key_id(key_id)
         .overwrite(true)
         .description(description)
         .send()
-        .await
-        .aws_context(|| format!("storing SSM parameter {name}"))?;
-    Ok(())
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|error| error.is_invalid_key_id()) =>
+        {
+            Err(error).aws_context(|| missing_key(name, key_id))
+        }
+        Err(error) => Err(error).aws_context(|| format!("storing SSM parameter {name}")),
+    }
 }
 
 /// Store a plain String parameter (a release record), replacing the value:

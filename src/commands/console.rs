@@ -10,12 +10,13 @@ use russh::ChannelMsg;
 use tokio::io::AsyncReadExt;
 
 use super::Context;
-use crate::aws::{ec2, ecs, Aws};
+use crate::aws::{ecs, Aws};
 use crate::cli::ConsoleArgs;
 use crate::config::{ServiceConfig, StackConfig};
 use crate::db::route::Route;
-use crate::db::ssh::{SshSession, SshTarget};
+use crate::db::ssh::SshSession;
 use crate::error::{InputError, Problem, RemoteExit};
+use crate::ops::node_shell;
 use crate::release::node_name::{task_id, task_node_name};
 use crate::ui::terminal::{self, RawMode};
 use crate::validation;
@@ -80,19 +81,6 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
         .into_values()
         .next()
         .unwrap_or_else(|| crate::ops::node_names::Naming::of_service(&service));
-    let node = task_node_name(naming.mode, &naming.basename, &task).unwrap_or_default();
-    let container = task
-        .containers()
-        .iter()
-        .find(|container| container.name() == Some(service.name.as_str()))
-        .or_else(|| {
-            task.containers()
-                .iter()
-                .find(|container| container.runtime_id().is_some())
-        })
-        .and_then(|container| container.runtime_id())
-        .unwrap_or_default()
-        .to_string();
     // With --eval: no terminal, the expression's value printed; otherwise a
     // terminal when this side has one.
     let interactive = args.eval.is_none() && terminal::is_interactive();
@@ -104,44 +92,14 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     let expression = args
         .eval
         .as_deref()
-        // On lines of its own: a trailing `# comment` cannot eat the parentheses.
-        .map(|expression| shell_word(&format!("IO.inspect((\n{expression}\n))")))
+        .map(node_shell::eval_expression)
         .transpose()?
         .unwrap_or_default();
-    let command = template
-        .replace("{container}", &container)
-        .replace("{node}", &node)
-        .replace("{app}", &stack.app)
-        .replace("{tty}", if interactive { "-it" } else { "-i" })
-        .replace("{expr}", &expression);
-
-    // The host: [local] hosts, or the task's container instance's private IP.
     let route = Route::resolve(&stack, &outputs)?;
-    let host = match stack.local.as_ref().and_then(|local| local.hosts.clone()) {
-        Some(address) => (address.host, address.port),
-        None => {
-            let instance_arn = task.container_instance_arn().ok_or_else(|| {
-                anyhow::anyhow!("task {} runs on no EC2 container instance (Fargate?): there is no host to reach", task_id(&task_arn))
-            })?;
-            let instance = ecs::container_instance_ec2_id(&ecs_client, &cluster, instance_arn)
-                .await?
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the container instance of task {} has no EC2 instance",
-                        task_id(&task_arn)
-                    )
-                })?;
-            let address = ec2::private_ip(&aws.ec2(), &instance)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("instance {instance} has no private IP"))?;
-            (address, 22)
-        }
-    };
-    let inner = SshTarget {
-        host: host.0,
-        port: host.1,
-        ..route.ssh.clone()
-    };
+    let target =
+        node_shell::target(&aws, &stack, &cluster, &route.ssh, &service, &naming, &task).await?;
+    let command = target.command(&template, &stack.app, interactive, &expression);
+    let (node, inner) = (&target.node, &target.host);
     printer.info(format!(
         "{node} (task {}) on {}:{} via {}",
         task_id(&task_arn),
@@ -150,7 +108,7 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
         route.ssh
     ));
     let bastion = SshSession::connect(&route.ssh).await?;
-    let host_session = bastion.connect_through(&inner).await?;
+    let host_session = bastion.connect_through(inner).await?;
     let status = run_remote(&host_session, &command, interactive).await;
     host_session.close().await;
     bastion.close().await;
@@ -158,18 +116,6 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
         0 => Ok(()),
         code => Err(RemoteExit(code.min(255) as u8).into()),
     }
-}
-
-/// `text` as one word of a POSIX shell command line (the remote side runs the
-/// console command with the login shell).
-fn shell_word(text: &str) -> Result<String, InputError> {
-    shlex::try_quote(text)
-        .map(|quoted| quoted.into_owned())
-        .map_err(|_| {
-            InputError::one(
-                Problem::new("--eval: the expression holds a NUL character").fix("remove it"),
-            )
-        })
 }
 
 fn choose_service(stack: &StackConfig, name: Option<&str>) -> Result<ServiceConfig, InputError> {

@@ -139,6 +139,11 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
                 continue;
             }
         }
+        // Confirmed above: the stack's termination protection, which create-stack
+        // turns on, is lifted for this delete only.
+        cloudformation
+            .set_termination_protection(&info.name, false)
+            .await?;
         cloudformation
             .delete_stack(
                 &info.name,
@@ -147,6 +152,10 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
             .await?;
         let followed = follow(printer, &cloudformation, &info.name, &mut seen, &resume).await?;
         if let Some(left) = followed.stack {
+            // Not deleted: protected again, as it was (a run again lifts it again).
+            cloudformation
+                .set_termination_protection(&info.name, true)
+                .await?;
             let reason = left
                 .status_reason
                 .as_deref()

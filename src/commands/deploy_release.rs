@@ -13,7 +13,7 @@ use crate::cli::DeployReleaseArgs;
 use crate::config::StackConfig;
 use crate::error::{InputError, Interrupted, Problem};
 use crate::ops::deploy::{self, Planned, ServiceResult};
-use crate::ops::select_services;
+use crate::ops::{self, select_services};
 use crate::release::history::{self, Outcome};
 use crate::ui::{confirm, Printer};
 use crate::validation;
@@ -81,18 +81,55 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     for warning in validation::cookie_warnings(&stack, &services) {
         printer.warn(warning);
     }
+    crate::release::capacity::refuse_over_capacity(&stack, |warning| printer.warn(warning))?;
+    for warning in validation::host_access_warnings(&stack, &services) {
+        printer.warn(warning);
+    }
+
+    // --build: what to build is checked (a git commit to tag with) before
+    // any AWS call; a container is either built or given.
+    let build_plan = if args.build {
+        Some(ops::build::plan(&stack, &services, args.allow_dirty).await?)
+    } else {
+        None
+    };
+    if let Some(build_plan) = &build_plan {
+        refuse_built_and_given(build_plan, &images)?;
+    }
+    let images_to_check = if args.skip_image_check {
+        BTreeSet::new()
+    } else {
+        images.keys().cloned().collect()
+    };
 
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
+    let mut images = images;
+    if let Some(build_plan) = &build_plan {
+        if build_plan.dirty {
+            printer.warn(format!(
+                "building uncommitted changes (--allow-dirty): tagged {}",
+                build_plan.tag
+            ));
+        }
+        let again = again_command(&stack, args);
+        for built in ops::build::build_and_push(printer, &aws, &stack, build_plan, &again).await? {
+            images.insert(built.container.clone(), built.pinned());
+        }
+    }
     let request = deploy::Request {
         stack: &stack,
         services,
         images,
         no_wait: args.no_wait,
         allow_missing_parameters: args.allow_missing_parameters,
+        images_to_check,
     };
     let plan = deploy::plan(&aws, &request).await?;
     for problem in &plan.missing_parameters {
         printer.warn(problem);
+    }
+    for warning in &plan.image_warnings {
+        printer.warn(warning);
     }
     for service in &plan.services {
         for line in describe(service) {
@@ -198,6 +235,34 @@ pub async fn run(context: &Context, args: &DeployReleaseArgs) -> anyhow::Result<
     reported
 }
 
+/// A container given with --image whose image --build also makes: one of
+/// the two must go (exit 2).
+fn refuse_built_and_given(
+    build_plan: &ops::build::BuildPlan,
+    images: &BTreeMap<String, String>,
+) -> Result<(), InputError> {
+    let problems: Vec<Problem> = build_plan
+        .items
+        .iter()
+        .filter(|(_, build)| images.contains_key(&build.container))
+        .map(|(service, build)| {
+            Problem::new(format!(
+                "--image {}=... and --build both give the image of container {} (service {service} builds it)",
+                build.container, build.container
+            ))
+            .fix(format!(
+                "leave out --image {}=... to deploy the image built, or deploy without --build",
+                build.container
+            ))
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(InputError::new(problems))
+    }
+}
+
 /// What the plan does to one service, as lines for the operator.
 fn describe(plan: &Planned) -> Vec<String> {
     let mut lines = Vec::new();
@@ -282,6 +347,12 @@ fn again_command(stack: &StackConfig, args: &DeployReleaseArgs) -> String {
     }
     for service in &args.service {
         command.push_str(&format!(" --service {service}"));
+    }
+    if args.build {
+        command.push_str(" --build");
+    }
+    if args.allow_dirty {
+        command.push_str(" --allow-dirty");
     }
     command
 }

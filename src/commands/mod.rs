@@ -1,5 +1,7 @@
 //! One file per command: each orchestrates the library and prints through `ui`.
 
+mod build;
+mod cluster;
 mod completions;
 mod console;
 mod create_stack;
@@ -46,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Context::new(&cli.global);
     match cli.command {
         Command::Validate(args) => validate::run(&context, &args),
+        Command::Build(args) => build::run(&context, &args).await,
         Command::CreateStack(args) => create_stack::run(&context, &args).await,
         Command::DeleteStack(args) => delete_stack::run(&context, &args).await,
         Command::UpdateResources(args) => update_resources::run(&context, &args).await,
@@ -55,6 +58,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => status::run(&context, &args).await,
         Command::Logs(args) => logs::run(&context, &args).await,
         Command::Console(args) => console::run(&context, &args).await,
+        Command::Cluster(args) => cluster::run(&context, &args).await,
         Command::Completions(args) => completions::run(&context, &args),
     }
 }

@@ -17,8 +17,8 @@ use crate::aws::cloudformation::{CloudFormation, StackEvent, StackInfo};
 use crate::aws::cloudwatch::{self, Datapoint, MetricName};
 use crate::aws::errors::class_of;
 use crate::aws::{ec2, ecs, Aws, ErrorClass};
-use crate::cli::StackArgs;
-use crate::config::ServiceConfig;
+use crate::cli::StatusArgs;
+use crate::config::{ServiceConfig, StackConfig};
 use crate::ops::node_names::{namings, Naming};
 use crate::release::history;
 use crate::release::node_name::{private_ip, task_id, task_node_name};
@@ -43,6 +43,17 @@ struct Report {
     services: Vec<ServiceStatus>,
     hosts: Vec<HostStatus>,
     metrics: Metrics,
+    /// Each service's Erlang cluster verdict, with --cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erlang_clusters: Option<Vec<ClusterVerdictLine>>,
+}
+
+/// One service's cluster verdict (`stackup cluster` says more).
+#[derive(Debug, Serialize)]
+struct ClusterVerdictLine {
+    service: String,
+    whole: bool,
+    verdict: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -188,7 +199,7 @@ impl From<Datapoint> for MetricValue {
     }
 }
 
-pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
+pub async fn run(context: &Context, args: &StatusArgs) -> anyhow::Result<()> {
     let printer = &context.printer;
     let stack = validation::load_checked(&context.global.config_dir, &args.stack)?;
     let aws = Aws::load(&context.aws, Some(&stack)).await?;
@@ -282,7 +293,12 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
         printer.warn(format!("CloudWatch metrics are left out: {error}"));
     }
 
+    let erlang_clusters = match (args.cluster, &cluster) {
+        (true, Some(_)) => Some(cluster_verdicts(&aws, &stack).await),
+        _ => None,
+    };
     let report = Report {
+        erlang_clusters,
         stack: stack.name.clone(),
         stack_id: stack.stack_id(),
         region: aws.region().to_string(),
@@ -311,6 +327,35 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
         printer.json(&report)
     } else {
         printer.data(&render_text(&report))
+    }
+}
+
+/// Each service's cluster verdict in a line (`ops::cluster`): every running
+/// node asked over SSH, which is why it is only done with --cluster. A
+/// failure to ask is said in the line; status itself does not fail for it.
+async fn cluster_verdicts(aws: &Aws, stack: &StackConfig) -> Vec<ClusterVerdictLine> {
+    let services: Vec<ServiceConfig> = stack.services.values().cloned().collect();
+    let surveyed = async {
+        let (outputs, _) = crate::ops::stack_outputs::stack_outputs(stack, aws).await?;
+        crate::ops::cluster::survey(aws, stack, &outputs, &services).await
+    };
+    match surveyed.await {
+        Ok(clusters) => clusters
+            .iter()
+            .map(|cluster| ClusterVerdictLine {
+                service: cluster.service.clone(),
+                whole: cluster.verdict.is_whole(),
+                verdict: cluster.verdict.line(cluster.nodes.len()),
+            })
+            .collect(),
+        Err(error) => services
+            .iter()
+            .map(|service| ClusterVerdictLine {
+                service: service.name.clone(),
+                whole: false,
+                verdict: format!("could not be asked: {error:#}"),
+            })
+            .collect(),
     }
 }
 
@@ -791,6 +836,12 @@ fn render_text(report: &Report) -> String {
     }
     for service in &report.services {
         text.push_str(&service_text(service, &report.stack));
+    }
+    if let Some(clusters) = &report.erlang_clusters {
+        text.push_str("\nErlang clusters\n");
+        for cluster in clusters {
+            text.push_str(&format!("  {}: {}\n", cluster.service, cluster.verdict));
+        }
     }
 
     text.push_str("\nHosts\n");

@@ -55,10 +55,22 @@ pub fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
     let (stack_id, warnings) = match &checked.stack {
         Some(stack) => {
             problems.extend(check_database_files(stack));
-            (
-                checked.stack_file_valid.then(|| stack.stack_id()),
-                cookie_warnings(stack, stack.services.values()),
-            )
+            let mut warnings = cookie_warnings(stack, stack.services.values());
+            // Hosts and instance types are read only from a whole stack file.
+            if checked.stack_file_valid {
+                let capacity = crate::release::capacity::check(stack);
+                problems.extend(capacity.problems);
+                warnings.extend(capacity.warnings);
+            }
+            warnings.extend(validation::host_access_warnings(
+                stack,
+                stack.services.values(),
+            ));
+            // Said of a stack that is otherwise ready to go to AWS.
+            if problems.is_empty() {
+                warnings.extend(validation::database_tls_warning(stack));
+            }
+            (checked.stack_file_valid.then(|| stack.stack_id()), warnings)
         }
         None => (None, Vec::new()),
     };

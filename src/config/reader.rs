@@ -335,6 +335,40 @@ impl<'d, 'i> TableReader<'d, 'i> {
         })
     }
 
+    /// An array of tables (`key = [{ a = 1 }]` or `[[section.key]]`): a reader
+    /// for each, named `key[index]`; elements that are not tables are reported.
+    pub fn table_array(
+        &self,
+        key: &'static str,
+        example: &str,
+    ) -> Option<Vec<TableReader<'d, 'i>>> {
+        let value = self.raw(key)?;
+        let DeValue::Array(items) = value.get_ref() else {
+            self.wrong_type(key, value, "an array of tables", example);
+            return None;
+        };
+        let mut tables = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let path = format!("{}[{index}]", self.key_path(key));
+            match item.get_ref() {
+                DeValue::Table(table) => tables.push(TableReader {
+                    diagnostics: self.diagnostics,
+                    path,
+                    span: item.span(),
+                    table,
+                    known: RefCell::new(Vec::new()),
+                }),
+                other => self.diagnostics.report(
+                    Some(&item.span()),
+                    &path,
+                    format!("expected a table, found {}", type_name(other)),
+                    Some(format!("write it as {key} = {example}")),
+                ),
+            }
+        }
+        Some(tables)
+    }
+
     /// Whether the key is present at all (and mark it known).
     pub fn has(&self, key: &'static str) -> bool {
         self.raw(key).is_some()

@@ -109,6 +109,8 @@ mod tests {
             cookie: CookieMode::Stack,
             console_command: String::new(),
             eval_command: String::new(),
+            allow_host_access: Vec::new(),
+            builds: Vec::new(),
         }
     }
 

@@ -391,6 +391,40 @@ pub struct LinuxParameters {
         skip_serializing_if = "is_false"
     )]
     pub init_process_enabled: Option<bool>,
+    /// Added capabilities reach the host; validate refuses them unless the
+    /// stack file allows them (`config::host_access`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<KernelCapabilities>,
+    /// Host devices, refused the same way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<Device>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KernelCapabilities {
+    #[serde(
+        default,
+        deserialize_with = "lenient::string_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub add: Vec<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::string_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub drop: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Device {
+    pub host_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -723,11 +757,33 @@ impl Container {
             builder = builder.docker_labels(key, value);
         }
         if let Some(linux) = &self.linux_parameters {
-            builder = builder.linux_parameters(
-                ecs::LinuxParameters::builder()
-                    .set_init_process_enabled(linux.init_process_enabled)
-                    .build(),
-            );
+            let mut linux_builder = ecs::LinuxParameters::builder()
+                .set_init_process_enabled(linux.init_process_enabled)
+                .set_capabilities(linux.capabilities.as_ref().map(|capabilities| {
+                    ecs::KernelCapabilities::builder()
+                        .set_add(Some(capabilities.add.clone()).filter(|add| !add.is_empty()))
+                        .set_drop(Some(capabilities.drop.clone()).filter(|drop| !drop.is_empty()))
+                        .build()
+                }));
+            for device in &linux.devices {
+                linux_builder = linux_builder.devices(built(
+                    ecs::Device::builder()
+                        .host_path(&device.host_path)
+                        .set_container_path(device.container_path.clone())
+                        .set_permissions(Some(
+                            device
+                                .permissions
+                                .iter()
+                                .map(|permission| {
+                                    ecs::DeviceCgroupPermission::from(permission.as_str())
+                                })
+                                .collect(),
+                        ))
+                        .build(),
+                    "linuxParameters.devices",
+                )?);
+            }
+            builder = builder.linux_parameters(linux_builder.build());
         }
         if let Some(firelens) = &self.firelens_configuration {
             let mut firelens_builder = ecs::FirelensConfiguration::builder()
@@ -870,9 +926,39 @@ impl Container {
                 .collect(),
             linux_parameters: container
                 .linux_parameters()
-                .filter(|linux| linux.init_process_enabled().is_some())
+                .filter(|linux| {
+                    linux.init_process_enabled().is_some()
+                        || linux.capabilities().is_some_and(|capabilities| {
+                            !capabilities.add().is_empty() || !capabilities.drop().is_empty()
+                        })
+                        || !linux.devices().is_empty()
+                })
                 .map(|linux| LinuxParameters {
                     init_process_enabled: linux.init_process_enabled(),
+                    // An empty set reads back as none: no change from a
+                    // template that leaves capabilities out.
+                    capabilities: linux
+                        .capabilities()
+                        .filter(|capabilities| {
+                            !capabilities.add().is_empty() || !capabilities.drop().is_empty()
+                        })
+                        .map(|capabilities| KernelCapabilities {
+                            add: capabilities.add().to_vec(),
+                            drop: capabilities.drop().to_vec(),
+                        }),
+                    devices: linux
+                        .devices()
+                        .iter()
+                        .map(|device| Device {
+                            host_path: device.host_path().to_string(),
+                            container_path: device.container_path().map(str::to_string),
+                            permissions: device
+                                .permissions()
+                                .iter()
+                                .map(|permission| permission.as_str().to_string())
+                                .collect(),
+                        })
+                        .collect(),
                 }),
             firelens_configuration: container.firelens_configuration().map(|firelens| {
                 FirelensConfiguration {

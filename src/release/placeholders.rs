@@ -11,6 +11,8 @@
 //! | `app`, `environment`, `version`, `stack_id`, `region`, `account_id` | the stack's identity |
 //! | `service.name`, `service.desired_count`, `service.node_basename`, `service.node_name`, `service.port` | from `[services.<name>]` and `[load_balancer]` |
 //! | `service.distribution_ports` | `[cluster] distribution_ports`, as `FIRST-LAST` (for the entrypoint's DISTRIBUTION_PORTS) |
+//! | `service.registry_arn` | the service's Cloud Map service in the platform stack (for `serviceRegistries[].registryArn`) |
+//! | `service.dns_name` | `<service>.<namespace>`: the private DNS name answering with the service's running tasks' addresses |
 //! | `family`, `task_definition` | the task family (`<stack_id>-<service>`) and the ARN of the revision being deployed |
 //! | `release.id` | a unique id of this release |
 //!
@@ -43,6 +45,8 @@ pub const DOTTED_NAMES: &[&str] = &[
     "service.node_name",
     "service.distribution_ports",
     "service.port",
+    "service.registry_arn",
+    "service.dns_name",
 ];
 
 /// Namespaces whose second part is chosen by the user.

@@ -149,6 +149,13 @@ impl ReleaseContext<'_> {
                 "region" => text(self.region.clone()),
                 "account_id" => text(self.account.clone()),
                 "task_definition" => text(TASK_DEFINITION_PENDING.to_string()),
+                "service.registry_arn" => {
+                    crate::discovery::registry_arn(&self.outputs, &service.name)
+                        .map(|arn| Value::String(arn.to_string()))
+                }
+                "service.dns_name" => {
+                    crate::discovery::dns_name(&self.outputs, &service.name).map(Value::String)
+                }
                 _ => placeholders::stack_value(stack, service, name).map(Value::String),
             },
         }
@@ -251,6 +258,8 @@ fn resolve_file(
                     format!("pass --image {container}=IMAGE (a new container, or no revision runs yet: there is no running image to keep)")
                 } else if let Some(output) = name.strip_prefix("stack.") {
                     format!("the stack has no output {output}: run `stackup create-stack`, or correct the name")
+                } else if name == "service.registry_arn" || name == "service.dns_name" {
+                    "the platform stack has no Cloud Map service for this service yet (a stack created before service discovery, or a service added since): run `stackup create-stack` first".to_string()
                 } else {
                     "use a placeholder stackup knows (see the README)".to_string()
                 };

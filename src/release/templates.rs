@@ -21,6 +21,28 @@ pub struct CheckContext<'a> {
     pub stack_outputs: &'a BTreeSet<String>,
     /// Container names of the service's task definition (`image.<container>`).
     pub containers: &'a BTreeSet<String>,
+    /// The parameter paths (under `/stackup/<stack>/`) the tasks' execution
+    /// role may read, as IAM resource patterns; `None` when the platform
+    /// template is the stack's own (its role is its own business).
+    pub readable_parameters: Option<&'a [&'a str]>,
+}
+
+/// What the built-in platform's task execution role may read (its
+/// `ReadCookiesAndApplicationParameters` statement; tests/iam_policies.rs
+/// proves the whole matrix): a secret anywhere else stops its tasks with
+/// AccessDenied when ECS fetches it.
+pub const TASK_READABLE_PARAMETERS: &[&str] =
+    &["cookie", "cookies/*", "database/app-password", "app/*"];
+
+/// Whether `path` matches one of the IAM resource patterns `patterns`
+/// (a trailing `*` stands for the rest of the name).
+fn readable(path: &str, patterns: &[&str]) -> bool {
+    patterns
+        .iter()
+        .any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix) && path.len() > prefix.len(),
+            None => path == *pattern,
+        })
 }
 
 /// Last words of environment variable names that hold a secret, which must
@@ -346,6 +368,25 @@ pub fn check(
                 &placeholder.pointer,
                 line,
                 &suggestion("image", rest, context.containers),
+            ));
+        } else if namespace == "parameter"
+            && context
+                .readable_parameters
+                .is_some_and(|patterns| !readable(rest, patterns))
+        {
+            let patterns = context.readable_parameters.unwrap_or_default();
+            problems.push(problem(
+                format!(
+                    "{{{{{}}}}}: the tasks' execution role may read only {} under the stack's prefix, so ECS could not fetch this secret and the tasks would not start (AccessDenied)",
+                    placeholder.name,
+                    patterns.join(", ")
+                ),
+                &placeholder.pointer,
+                line,
+                &format!(
+                    "store the secret under app/ and write {{{{parameter.app/{}}}}}",
+                    rest.rsplit('/').next().unwrap_or(rest)
+                ),
             ));
         } else if namespace == "stack" && !context.stack_outputs.contains(rest) {
             problems.push(problem(
@@ -1186,11 +1227,32 @@ mod tests {
             &CheckContext {
                 stack_outputs: &outputs,
                 containers: &containers,
+                readable_parameters: Some(TASK_READABLE_PARAMETERS),
             },
         )
         .into_iter()
         .map(|problem| problem.message)
         .collect()
+    }
+
+    #[test]
+    fn a_secret_the_execution_role_cannot_read_is_refused() {
+        let task = |path: &str| {
+            check_task(
+                json!({"containerDefinitions": [{"name": "web", "image": "{{image.web}}",
+                "logConfiguration": {"options": {"awslogs-group": "{{stack.LogGroupName}}"}},
+                "secrets": [{"name": "API_KEY", "valueFrom": format!("{{{{parameter.{path}}}}}")}]}]}),
+            )
+        };
+        assert!(task("app/api-key").is_empty());
+        assert!(task("database/app-password").is_empty());
+        let refused = task("database/master-password");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(
+            refused[0].contains("may read only cookie, cookies/*, database/app-password, app/*")
+        );
+        assert_eq!(task("secrets/api-key").len(), 1);
+        assert_eq!(task("app/").len(), 1, "app/* needs a name after the slash");
     }
 
     #[test]
@@ -1218,6 +1280,7 @@ mod tests {
             &CheckContext {
                 stack_outputs: &outputs,
                 containers: &containers,
+                readable_parameters: Some(TASK_READABLE_PARAMETERS),
             },
         );
         assert_eq!(problems.len(), 1, "{problems:?}");

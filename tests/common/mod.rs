@@ -43,14 +43,24 @@ pub struct LocalCloud {
 
 impl LocalCloud {
     pub fn load() -> LocalCloud {
-        let path = repo_root().join(".local-cloud/state.json");
+        // STACKUP_LOCAL_CLOUD_STATE: another local cloud's state.json (a second
+        // one started from another folder, whose moto, engine and registry these
+        // tests then use).
+        let path = std::env::var_os("STACKUP_LOCAL_CLOUD_STATE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join(".local-cloud/state.json"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
             panic!(
                 "the local cloud is not running ({}: {error}); start it with `scripts/local-cloud up`",
                 path.display()
             )
         });
-        let state: Value = serde_json::from_str(&text).expect("state.json is JSON");
+        let mut state: Value = serde_json::from_str(&text).expect("state.json is JSON");
+        // A second moto launcher of one's own (say, to try a change to
+        // scripts/moto_server.py while others use the shared one).
+        if let Ok(endpoint) = std::env::var("STACKUP_TEST_MOTO_ENDPOINT") {
+            state["moto"]["endpoint"] = Value::String(endpoint);
+        }
         let endpoint = state["moto"]["endpoint"]
             .as_str()
             .expect("moto endpoint")
@@ -366,6 +376,9 @@ pub fn stackup_process(config_dir: &Path, endpoint: &str) -> std::process::Comma
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("NO_COLOR", "1")
+        // The made-up images the tests deploy (ghcr.io/example/demo:1.0.0)
+        // exist nowhere: tests of the look-up remove this.
+        .env("STACKUP_SKIP_IMAGE_CHECK", "true")
         .arg("--config-dir")
         .arg(config_dir)
         .arg("--endpoint-url")

@@ -55,6 +55,7 @@ pub async fn apply(
                 &service.release.cookie_parameter,
                 Secret::generate(cookie::COOKIE_LENGTH),
                 "Erlang distribution cookie (stackup)",
+                &crate::secrets_key::key_alias(plan.release.stack),
             )
             .await?;
             let scope = if service.release.service.cookie == CookieMode::Release {

@@ -27,6 +27,10 @@ pub struct Request<'s> {
     pub no_wait: bool,
     /// Go ahead when a template refers to an SSM parameter that does not exist.
     pub allow_missing_parameters: bool,
+    /// The containers of `images` whose image is looked up before anything
+    /// is registered (`ops::image_check`): those given with --image, unless
+    /// --skip-image-check (an image just built and pushed needs no look-up).
+    pub images_to_check: BTreeSet<String>,
 }
 
 /// A release planned for every service of the request.
@@ -38,6 +42,8 @@ pub struct ReleasePlan<'s> {
     pub existing_parameters: HashSet<String>,
     /// Those that do not (only when the request allows them).
     pub missing_parameters: Vec<Problem>,
+    /// Images that could not be looked up (`ops::image_check`).
+    pub image_warnings: Vec<String>,
     pub services: Vec<Planned>,
 }
 
@@ -149,11 +155,20 @@ pub async fn plan<'s>(aws: &Aws, request: &Request<'s>) -> anyhow::Result<Releas
         let ecs_client = &ecs_client;
         async move { ecs::describe_newest_revision(ecs_client, &family).await }
     }));
-    let (caller, (outputs, life), existing_parameters, newest_revisions) = tokio::try_join!(
+    // The images given are looked up meanwhile: a missing one is refused
+    // before anything is registered.
+    let images_to_check: BTreeMap<String, String> = request
+        .images
+        .iter()
+        .filter(|(container, _)| request.images_to_check.contains(*container))
+        .map(|(container, image)| (container.clone(), image.clone()))
+        .collect();
+    let (caller, (outputs, life), existing_parameters, newest_revisions, image_warnings) = tokio::try_join!(
         sts::caller(&sts_client),
         stack_outputs_for(stack, aws, Some(&used)),
         ssm::existing(&ssm_client, &parameters_to_read),
         async { anyhow::Ok(newest_revisions.await) },
+        crate::ops::image_check::check(aws, stack, &images_to_check),
     )?;
     // A task whose secret's parameter does not exist cannot start (ECS:
     // "ResourceInitializationError: unable to pull secrets"): found before
@@ -248,6 +263,7 @@ pub async fn plan<'s>(aws: &Aws, request: &Request<'s>) -> anyhow::Result<Releas
         caller_arn: caller.arn,
         existing_parameters,
         missing_parameters: missing,
+        image_warnings,
         services: planned,
     })
 }

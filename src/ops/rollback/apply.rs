@@ -42,6 +42,7 @@ pub async fn apply(
             name,
             Secret::generate(crate::release::cookie::COOKIE_LENGTH),
             "Erlang distribution cookie (stackup)",
+            &crate::secrets_key::key_alias(stack),
         )
         .await?;
         printer.info(format!(

@@ -1,0 +1,266 @@
+//! Making sure the secrets stack (`secrets_key.rs`: the KMS key that encrypts
+//! the application's SecureStrings) exists and runs the current template,
+//! before create-stack writes the master password that the platform stack
+//! reads. Through a change set (CloudFormation user guide, "Update stacks
+//! using change sets"), confirmed, followed until it settles.
+
+use std::collections::HashSet;
+
+use crate::aws::cloudformation::{
+    ChangeSetOutcome, ChangeSetRequest, CloudFormation, ParameterValue, StackInfo,
+};
+use crate::config::StackConfig;
+use crate::ops::ids::{client_token, timestamp};
+use crate::ops::stack_events::{describe_failures, existing_events, follow};
+use crate::secrets_key;
+use crate::ui::{confirm, Printer};
+
+const CHANGE_SET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What the secrets stack needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    /// Its template or parameters differ from this stackup's.
+    Update,
+    /// CloudFormation is working on it: followed to its end first.
+    Follow(String),
+    Unchanged,
+}
+
+/// The secrets stack as it is, and what this run does to it.
+pub struct SecretsKeyPlan {
+    pub stack_name: String,
+    pub key_alias: String,
+    pub action: Action,
+}
+
+impl SecretsKeyPlan {
+    /// One line for create-stack's plan.
+    pub fn describe(&self) -> String {
+        let what = match &self.action {
+            Action::Create => "create".to_string(),
+            Action::Update => "update (its template or parameters changed)".to_string(),
+            Action::Follow(status) => format!("wait for {status} to settle, then check it"),
+            Action::Unchanged => "unchanged".to_string(),
+        };
+        format!(
+            "  {}: {what} (KMS key {} encrypting the stack's SecureStrings)",
+            self.stack_name, self.key_alias
+        )
+    }
+}
+
+/// Read the secrets stack and decide. Reads only.
+pub async fn plan(
+    cloudformation: &CloudFormation,
+    stack: &StackConfig,
+) -> anyhow::Result<SecretsKeyPlan> {
+    let stack_name = secrets_key::stack_name(stack);
+    let existing = cloudformation.describe(&stack_name).await?;
+    let action = decide(stack, existing.as_ref())?;
+    Ok(SecretsKeyPlan {
+        stack_name,
+        key_alias: secrets_key::key_alias(stack),
+        action,
+    })
+}
+
+fn decide(stack: &StackConfig, existing: Option<&StackInfo>) -> anyhow::Result<Action> {
+    let Some(info) = existing else {
+        return Ok(Action::Create);
+    };
+    match info.status.as_str() {
+        "REVIEW_IN_PROGRESS" => return Ok(Action::Create),
+        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" | "UPDATE_ROLLBACK_FAILED" => {
+            anyhow::bail!(
+                "stack {} is {}: look at its events (`aws cloudformation describe-stack-events --stack-name {}`), fix the cause, delete it with `aws cloudformation delete-stack --stack-name {}` (its key is retained), then run create-stack again",
+                info.name,
+                info.status,
+                info.name,
+                info.name
+            )
+        }
+        _ if info.is_busy() => return Ok(Action::Follow(info.status.clone())),
+        _ => {}
+    }
+    let same_parameters = secrets_key::parameters(stack)
+        .iter()
+        .all(|(key, value)| match value {
+            ParameterValue::Plain(text) => info.parameters.get(key) == Some(text),
+            ParameterValue::Secret(_) => false,
+        });
+    let same_template =
+        info.tags.get(secrets_key::TEMPLATE_TAG) == Some(&secrets_key::template_sha256());
+    Ok(if same_parameters && same_template {
+        Action::Unchanged
+    } else {
+        Action::Update
+    })
+}
+
+/// Carry the plan out: create or update the secrets stack after asking, or
+/// follow it to its end.
+pub async fn apply(
+    printer: &Printer,
+    cloudformation: &CloudFormation,
+    stack: &StackConfig,
+    mut plan: SecretsKeyPlan,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let name = plan.stack_name.clone();
+    let resume = format!(
+        "Nothing else was started. Run `stackup create-stack {}` again to follow it to its end and continue.",
+        stack.name
+    );
+    if let Action::Follow(status) = &plan.action {
+        printer.info(format!("{name} is {status}: following it until it settles"));
+        let mut seen = existing_events(cloudformation, &name).await?;
+        let followed = follow(printer, cloudformation, &name, &mut seen, &resume).await?;
+        plan.action = decide(stack, followed.stack.as_ref())?;
+    }
+    let create = match plan.action {
+        Action::Unchanged => return Ok(()),
+        Action::Follow(status) => anyhow::bail!("{name} is still {status}; {resume}"),
+        Action::Create => true,
+        Action::Update => false,
+    };
+    let verb = if create { "Create" } else { "Update" };
+    if !confirm(
+        &format!(
+            "{verb} {name}, the KMS key {} that encrypts the stack's secrets",
+            plan.key_alias
+        ),
+        yes,
+    )
+    .await?
+    {
+        anyhow::bail!(
+            "cancelled: {name} was not {}d, and nothing else was changed",
+            verb.to_lowercase()
+        );
+    }
+    let change_set_name = format!("stackup-{}", timestamp());
+    let request = ChangeSetRequest {
+        stack_name: name.clone(),
+        change_set_name: change_set_name.clone(),
+        create,
+        template_body: secrets_key::TEMPLATE.to_string(),
+        parameters: secrets_key::parameters(stack),
+        tags: secrets_key::tags(stack),
+        client_token: client_token("secrets", &change_set_name),
+    };
+    let change_set = cloudformation.create_change_set(&request).await?;
+    match cloudformation
+        .wait_for_change_set(&change_set, CHANGE_SET_TIMEOUT)
+        .await?
+    {
+        ChangeSetOutcome::NoChanges => {
+            cloudformation.delete_change_set(&change_set).await?;
+            return Ok(());
+        }
+        ChangeSetOutcome::Failed(reason) => {
+            let _ = cloudformation.delete_change_set(&change_set).await;
+            anyhow::bail!("CloudFormation refused the change set for {name}: {reason}")
+        }
+        ChangeSetOutcome::Ready(_) => {}
+    }
+    let mut seen: HashSet<String> = if create {
+        HashSet::new()
+    } else {
+        existing_events(cloudformation, &name).await?
+    };
+    cloudformation
+        .execute_change_set(&change_set, &client_token("secrets-exec", &change_set_name))
+        .await?;
+    let followed = follow(printer, cloudformation, &name, &mut seen, &resume).await?;
+    let status = followed
+        .stack
+        .as_ref()
+        .map(|info| info.status.clone())
+        .unwrap_or_else(|| "deleted".to_string());
+    if !(status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE") {
+        anyhow::bail!(
+            "stack {name} ended {status}: the stack's secrets have no key, so nothing else was started{}",
+            if followed.failures.is_empty() {
+                String::new()
+            } else {
+                format!(":\n{}", describe_failures(&followed.failures))
+            }
+        );
+    }
+    printer.success(format!("{name}: {status} (KMS key {})", plan.key_alias));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn stack() -> StackConfig {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        crate::config::load(dir, "local").expect("stacks/local.toml")
+    }
+
+    fn existing(status: &str, template_sha256: &str, stack_id: &str) -> StackInfo {
+        StackInfo {
+            name: "demo-local-secrets".into(),
+            id: "id".into(),
+            status: status.into(),
+            status_reason: None,
+            outputs: BTreeMap::new(),
+            created: None,
+            parameters: BTreeMap::from([("SecretsStackId".to_string(), stack_id.to_string())]),
+            tags: BTreeMap::from([(
+                secrets_key::TEMPLATE_TAG.to_string(),
+                template_sha256.to_string(),
+            )]),
+            termination_protection: false,
+        }
+    }
+
+    /// A settled stack running this template with these parameters is left
+    /// alone (no change set); a changed template or parameter is an update.
+    #[test]
+    fn only_a_changed_template_or_parameter_is_an_update() {
+        let stack = stack();
+        let current = secrets_key::template_sha256();
+        let id = secrets_key::secrets_stack_id(&stack);
+        let decided = |info: Option<StackInfo>| decide(&stack, info.as_ref()).expect("decided");
+        assert_eq!(decided(None), Action::Create);
+        assert_eq!(
+            decided(Some(existing("REVIEW_IN_PROGRESS", "", &id))),
+            Action::Create
+        );
+        assert_eq!(
+            decided(Some(existing("CREATE_COMPLETE", &current, &id))),
+            Action::Unchanged
+        );
+        assert_eq!(
+            decided(Some(existing("UPDATE_ROLLBACK_COMPLETE", &current, &id))),
+            Action::Unchanged
+        );
+        assert_eq!(
+            decided(Some(existing("UPDATE_COMPLETE", "an older template", &id))),
+            Action::Update
+        );
+        assert_eq!(
+            decided(Some(existing("CREATE_COMPLETE", &current, "other-local"))),
+            Action::Update
+        );
+        assert_eq!(
+            decided(Some(existing("UPDATE_IN_PROGRESS", &current, &id))),
+            Action::Follow("UPDATE_IN_PROGRESS".into())
+        );
+        let failed = decide(&stack, Some(&existing("ROLLBACK_COMPLETE", &current, &id)))
+            .expect_err("a failed creation is refused");
+        assert!(
+            failed
+                .to_string()
+                .contains("aws cloudformation delete-stack --stack-name demo-local-secrets"),
+            "{failed}"
+        );
+    }
+}

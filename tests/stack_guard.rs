@@ -1,0 +1,260 @@
+//! The guard on the stacks' stateful resources and on the stacks themselves
+//! (issue 20, item 9): a change that would replace the database is refused
+//! unless the operator allows it, the stack policy denies the replacement to
+//! any other update, and termination protection keeps a plain DeleteStack
+//! from deleting the stacks, while `delete-stack` still can. Each test runs in
+//! its own moto account (`scripts/moto_server.py` entries 20 and 21 model
+//! what moto does not enforce).
+
+mod common;
+
+use common::{block_on, MustSucceed, TestStack};
+
+const NETWORK: &str = "demo-local-v1-network";
+const PLATFORM: &str = "demo-local-v1-platform";
+const MASTER_USER: &str = "master_user = \"postgres\"";
+
+fn fixture(test: &str) -> TestStack {
+    TestStack::new(test, common::stack_config_dir(&[]))
+}
+
+fn set_master_user(fixture: &TestStack, user: &str) {
+    let path = fixture.config.path().join("stacks/local.toml");
+    let text = std::fs::read_to_string(&path).expect("stack file");
+    assert!(text.contains(MASTER_USER), "{text}");
+    std::fs::write(
+        &path,
+        text.replace(MASTER_USER, &format!("master_user = \"{user}\"")),
+    )
+    .expect("write stack file");
+}
+
+fn parameter(fixture: &TestStack, stack: &str, key: &str) -> Option<String> {
+    let config = fixture.sdk();
+    let described = block_on(
+        aws_sdk_cloudformation::Client::new(&config)
+            .describe_stacks()
+            .stack_name(stack)
+            .send(),
+    )
+    .expect("describe");
+    described.stacks()[0]
+        .parameters()
+        .iter()
+        .find(|parameter| parameter.parameter_key() == Some(key))
+        .and_then(|parameter| parameter.parameter_value().map(str::to_string))
+}
+
+fn policy(fixture: &TestStack, stack: &str) -> serde_json::Value {
+    let config = fixture.sdk();
+    let body = block_on(
+        aws_sdk_cloudformation::Client::new(&config)
+            .get_stack_policy()
+            .stack_name(stack)
+            .send(),
+    )
+    .expect("stack policy")
+    .stack_policy_body()
+    .map(str::to_string)
+    .expect("the stack has a policy");
+    serde_json::from_str(&body).expect("JSON policy")
+}
+
+fn denied_replacements(policy: &serde_json::Value) -> Vec<String> {
+    policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|statement| {
+            statement["Effect"] == "Deny" && statement["Action"] == "Update:Replace"
+        })
+        .flat_map(|statement| {
+            statement["Resource"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|resource| resource.as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn replacing_the_database_needs_consent() {
+    let fixture = fixture("guard-master-user");
+    fixture.create_stack();
+    let denied = denied_replacements(&policy(&fixture, PLATFORM));
+    for resource in ["Database", "TargetGroup", "LoadBalancer", "LogGroup"] {
+        assert!(
+            denied.contains(&format!("LogicalResourceId/{resource}")),
+            "{resource} is not protected: {denied:?}"
+        );
+    }
+
+    // A new master user is a new, empty database: refused, before any change.
+    set_master_user(&fixture, "guard_admin");
+    let before = fixture.proxy.operations().len();
+    let output = fixture
+        .stackup()
+        .args(["create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    for said in [
+        "replaces Database (AWS::RDS::DBInstance, holds state): MasterUsername (parameter DatabaseMasterUsername: \"postgres\" -> \"guard_admin\")",
+        "demo-local-v1-platform: this change replaces Database (AWS::RDS::DBInstance)",
+        "--allow-replacement Database",
+    ] {
+        assert!(stderr.contains(said), "{said:?} not in {stderr}");
+    }
+    let changes: Vec<String> = fixture.proxy.operations()[before..]
+        .iter()
+        .filter(|operation| !common::is_read_only(operation))
+        .cloned()
+        .collect();
+    assert!(changes.is_empty(), "a refused run changed {changes:?}");
+    assert_eq!(
+        parameter(&fixture, PLATFORM, "DatabaseMasterUsername").as_deref(),
+        Some("postgres")
+    );
+
+    // A consent for something that holds no state is bad input too.
+    fixture
+        .stackup()
+        .args([
+            "create-stack",
+            "local",
+            "--yes",
+            "--allow-replacement",
+            "Bastion",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "--allow-replacement Bastion: the stacks have no resource Bastion that holds state",
+        ));
+
+    // With consent, the update runs, and the policy protects it again after.
+    let output = fixture
+        .stackup()
+        .args([
+            "create-stack",
+            "local",
+            "--yes",
+            "--allow-replacement",
+            "Database",
+        ])
+        .successful_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("replaces Database"), "{stderr}");
+    assert_eq!(
+        parameter(&fixture, PLATFORM, "DatabaseMasterUsername").as_deref(),
+        Some("guard_admin")
+    );
+    let denied = denied_replacements(&policy(&fixture, PLATFORM));
+    assert!(
+        denied.contains(&"LogicalResourceId/Database".to_string()),
+        "{denied:?}"
+    );
+}
+
+/// The policy stackup sets holds for any update, not only stackup's: an
+/// UpdateStack that would replace the database rolls back.
+#[test]
+fn the_stack_policy_denies_replacing_the_database_to_any_update() {
+    let fixture = fixture("guard-policy");
+    fixture.create_stack();
+    let config = fixture.sdk();
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    let described =
+        block_on(cloudformation.describe_stacks().stack_name(PLATFORM).send()).expect("describe");
+    let parameters: Vec<aws_sdk_cloudformation::types::Parameter> = described.stacks()[0]
+        .parameters()
+        .iter()
+        .map(|parameter| {
+            let key = parameter.parameter_key().unwrap_or_default();
+            let builder = aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key);
+            if key == "DatabaseMasterUsername" {
+                builder.parameter_value("someone_else").build()
+            } else {
+                builder.use_previous_value(true).build()
+            }
+        })
+        .collect();
+    block_on(
+        cloudformation
+            .update_stack()
+            .stack_name(PLATFORM)
+            .use_previous_template(true)
+            .set_parameters(Some(parameters))
+            .send(),
+    )
+    .expect("UpdateStack is accepted; the update itself fails");
+    assert_eq!(
+        block_on(common::stack_status(&config, PLATFORM)).as_deref(),
+        Some("UPDATE_ROLLBACK_COMPLETE")
+    );
+    let events = block_on(
+        cloudformation
+            .describe_stack_events()
+            .stack_name(PLATFORM)
+            .send(),
+    )
+    .expect("events");
+    let denied = events.stack_events().iter().find(|event| {
+        event.logical_resource_id() == Some("Database")
+            && event.resource_status().map(|status| status.as_str()) == Some("UPDATE_FAILED")
+    });
+    let reason = denied
+        .and_then(|event| event.resource_status_reason())
+        .unwrap_or_default();
+    assert!(
+        reason.contains("Action denied by stack policy")
+            && reason.contains("[Update:Replace] for resource [LogicalResourceId/Database]"),
+        "{reason:?}"
+    );
+    assert_eq!(
+        parameter(&fixture, PLATFORM, "DatabaseMasterUsername").as_deref(),
+        Some("postgres")
+    );
+}
+
+#[test]
+fn protected_stacks_are_deleted_only_by_delete_stack() {
+    let fixture = fixture("guard-termination");
+    fixture.create_stack();
+    let config = fixture.sdk();
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    for stack in [NETWORK, PLATFORM] {
+        let described =
+            block_on(cloudformation.describe_stacks().stack_name(stack).send()).expect("describe");
+        assert_eq!(
+            described.stacks()[0].enable_termination_protection(),
+            Some(true),
+            "{stack}"
+        );
+        let refused = block_on(cloudformation.delete_stack().stack_name(stack).send())
+            .expect_err("a protected stack is not deleted");
+        let message = format!(
+            "{:?}",
+            aws_sdk_cloudformation::error::DisplayErrorContext(&refused)
+        );
+        assert!(
+            message.contains("cannot be deleted while TerminationProtection is enabled"),
+            "{message}"
+        );
+        assert!(block_on(common::stack_status(&config, stack)).is_some());
+    }
+
+    let output = fixture
+        .stackup()
+        .args(["delete-stack", "local", "--yes"])
+        .successful_output();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "deleted demo-local-v1-platform\ndeleted demo-local-v1-network\n"
+    );
+    for stack in [NETWORK, PLATFORM] {
+        assert!(block_on(common::stack_is_gone(&config, stack)), "{stack}");
+    }
+}
