@@ -55,39 +55,13 @@ fn undeclared_upstream(stack: &StackConfig, declared: &BTreeSet<String>) -> Vec<
         .collect()
 }
 
-/// Warnings that do not stop anything: how the services' task definition
-/// templates hand over the Erlang cookie and name and pin the node, as
+/// Each service's warnings from its task definition template (unreadable
+/// templates have none here: the checks report why), as
 /// "<service> (<file>): <warning>".
-pub fn cookie_warnings<'a>(
+fn per_service_warnings<'a>(
     stack: &StackConfig,
     services: impl IntoIterator<Item = &'a ServiceConfig>,
-) -> Vec<String> {
-    services
-        .into_iter()
-        .filter_map(|service| {
-            let path = stack.resolve(&service.task_definition);
-            let template = task_templates::parse(&path, &path).ok()?;
-            let display = config::display_path(&stack.config_dir, &path);
-            let warnings: Vec<String> = task_templates::cookie_reference_warning(&template)
-                .into_iter()
-                .chain(task_templates::clustering_warnings(
-                    &template,
-                    service.node_name,
-                ))
-                .map(|warning| format!("{} ({}): {warning}", service.name, display.display()))
-                .collect();
-            Some(warnings)
-        })
-        .flatten()
-        .collect()
-}
-
-/// Warnings about the services' allowances to reach the host
-/// (`allow_host_access`), as "<service> (<file>): <warning>": each allowed
-/// use with its reason, and each allowance nothing uses.
-pub fn host_access_warnings<'a>(
-    stack: &StackConfig,
-    services: impl IntoIterator<Item = &'a ServiceConfig>,
+    warnings_of: impl Fn(&ServiceConfig, &Value) -> Vec<String>,
 ) -> Vec<String> {
     services
         .into_iter()
@@ -96,7 +70,7 @@ pub fn host_access_warnings<'a>(
             let template = task_templates::parse(&path, &path).ok()?;
             let display = config::display_path(&stack.config_dir, &path);
             Some(
-                host_access::warnings(&service.allow_host_access, &template)
+                warnings_of(service, &template)
                     .into_iter()
                     .map(|warning| format!("{} ({}): {warning}", service.name, display.display()))
                     .collect::<Vec<_>>(),
@@ -104,6 +78,35 @@ pub fn host_access_warnings<'a>(
         })
         .flatten()
         .collect()
+}
+
+/// Warnings that do not stop anything: how the services' task definition
+/// templates hand over the Erlang cookie and name and pin the node.
+pub fn cookie_warnings<'a>(
+    stack: &StackConfig,
+    services: impl IntoIterator<Item = &'a ServiceConfig>,
+) -> Vec<String> {
+    per_service_warnings(stack, services, |service, template| {
+        task_templates::cookie_reference_warning(template)
+            .into_iter()
+            .chain(task_templates::clustering_warnings(
+                template,
+                service.node_name,
+            ))
+            .collect()
+    })
+}
+
+/// Warnings about the services' allowances to reach the host
+/// (`allow_host_access`): each allowed use with its reason, and each
+/// allowance nothing uses.
+pub fn host_access_warnings<'a>(
+    stack: &StackConfig,
+    services: impl IntoIterator<Item = &'a ServiceConfig>,
+) -> Vec<String> {
+    per_service_warnings(stack, services, |service, template| {
+        host_access::warnings(&service.allow_host_access, template)
+    })
 }
 
 /// On AWS (no `[local]` table, no `STACKUP_LOCAL_CLOUD`), a database

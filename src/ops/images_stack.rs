@@ -10,7 +10,7 @@ use crate::aws::cloudformation::{ChangeSetOutcome, ChangeSetRequest, CloudFormat
 use crate::config::StackConfig;
 use crate::images;
 use crate::ops::ids::{client_token, timestamp};
-use crate::ops::stack_events::{describe_failures, existing_events, follow};
+use crate::ops::stack_events::{existing_events, follow};
 use crate::ui::Printer;
 
 const CHANGE_SET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
@@ -92,20 +92,8 @@ pub async fn ensure(
         &format!("run `stackup build {}` again", stack.name),
     )
     .await?;
-    let status = followed
-        .stack
-        .as_ref()
-        .map(|info| info.status.clone())
-        .unwrap_or_else(|| "deleted".to_string());
-    if !(status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE") {
-        anyhow::bail!(
-            "stack {stack_name} ended {status}{}",
-            if followed.failures.is_empty() {
-                String::new()
-            } else {
-                format!(":\n{}", describe_failures(&followed.failures))
-            }
-        );
+    if let Err(ended) = followed.completed() {
+        anyhow::bail!("stack {stack_name} {ended}");
     }
     Ok(true)
 }

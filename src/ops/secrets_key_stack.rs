@@ -11,7 +11,7 @@ use crate::aws::cloudformation::{
 };
 use crate::config::StackConfig;
 use crate::ops::ids::{client_token, timestamp};
-use crate::ops::stack_events::{describe_failures, existing_events, follow};
+use crate::ops::stack_events::{existing_events, follow};
 use crate::secrets_key;
 use crate::ui::{confirm, Printer};
 
@@ -174,21 +174,11 @@ pub async fn apply(
         .execute_change_set(&change_set, &client_token("secrets-exec", &change_set_name))
         .await?;
     let followed = follow(printer, cloudformation, &name, &mut seen, &resume).await?;
-    let status = followed
-        .stack
-        .as_ref()
-        .map(|info| info.status.clone())
-        .unwrap_or_else(|| "deleted".to_string());
-    if !(status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE") {
-        anyhow::bail!(
-            "stack {name} ended {status}: the stack's secrets have no key, so nothing else was started{}",
-            if followed.failures.is_empty() {
-                String::new()
-            } else {
-                format!(":\n{}", describe_failures(&followed.failures))
-            }
-        );
-    }
+    let status = followed.completed().map_err(|ended| {
+        anyhow::anyhow!(
+            "stack {name} {ended}\nthe stack's secrets have no key, so nothing else was started"
+        )
+    })?;
     printer.success(format!("{name}: {status} (KMS key {})", plan.key_alias));
     Ok(())
 }

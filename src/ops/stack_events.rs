@@ -17,6 +17,27 @@ pub struct Followed {
     pub failures: Vec<StackEvent>,
 }
 
+impl Followed {
+    /// The status a change set left the stack in when it created or updated
+    /// it; otherwise how it ended ("ended STATUS", with the failed
+    /// resources' events), for the caller's message.
+    pub fn completed(&self) -> Result<String, String> {
+        let status = self
+            .stack
+            .as_ref()
+            .map_or_else(|| "deleted".to_string(), |info| info.status.clone());
+        if status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE" {
+            return Ok(status);
+        }
+        let failures = if self.failures.is_empty() {
+            String::new()
+        } else {
+            format!(":\n{}", describe_failures(&self.failures))
+        };
+        Err(format!("ended {status}{failures}"))
+    }
+}
+
 /// Event ids already there, so that only what happens from now on is shown.
 pub async fn existing_events(
     cloudformation: &CloudFormation,
