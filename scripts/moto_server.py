@@ -212,8 +212,13 @@ against the region's exports and publishes the stack's outputs and exports once 
    resources": changing a create-only property replaces the resource).  moto stores a policy
    (SetStackPolicy, GetStackPolicy, CreateStack StackPolicyBody) and enforces nothing.  AWS
    refuses, during the update, each change the policy does not allow: the resource's event is
-   UPDATE_FAILED "Action denied by stack policy: Statement [#N] does not allow [Update:Replace]
-   for resource [LogicalResourceId/X];" and the stack rolls back to UPDATE_ROLLBACK_COMPLETE
+   UPDATE_FAILED "Action denied by stack policy: Statement [#N] does not allow [ACTIONS] for
+   resource [RESOURCES];", where N counts the policy's statements from 1 and ACTIONS and RESOURCES
+   are the denying statement's own Action and Resource lists as written, joined with ", " (as
+   events on AWS show it: a policy whose one statement denies Update:* on * refuses a
+   modification with "... Statement [#1] does not allow [Update:*] for resource [*];", one
+   denying two actions says "[Update:Replace, Update:Delete]"), so the resource refused is the
+   event's LogicalResourceId, not the text's; and the stack rolls back to UPDATE_ROLLBACK_COMPLETE
    ("The following resource(s) failed to update: [X]. "), its template, parameters and
    resources as before; the change set is EXECUTE_FAILED.  Fix: before an update (ExecuteChangeSet
    or UpdateStack) of a stack with a policy changes anything (adding a resource is not governed
@@ -283,6 +288,34 @@ against the region's exports and publishes the stack's outputs and exports once 
    name (GET /v2/<name>/tags/list, then each tag's manifest with its Docker-Content-Digest)
    and record those moto lacks as PutImage would; a repository moto does not have is still
    RepositoryNotFoundException, a tag or digest the registry lacks ImageNotFoundException.
+
+27. ECS capacity providers (CloudFormation template reference AWS::ECS::CapacityProvider,
+   AutoScalingGroupProvider, AWS::ECS::ClusterCapacityProviderAssociations; ECS API reference
+   CreateService, UpdateService capacityProviderStrategy / forceNewDeployment; developer guide
+   "Safely stop Amazon ECS workloads running on EC2 instances", "Configuring Amazon ECS capacity
+   providers to safely shut down instances").  moto's CloudFormation skips both types (the stack
+   completes without them; a Ref to them is empty and an Output using one vanishes); CreateService
+   drops capacityProviderStrategy, reports launchType EC2 whatever was asked, accepts a launch type
+   and a strategy together and a provider the cluster does not have, and ignores the cluster's
+   default strategy; UpdateService moves a service to a strategy without forceNewDeployment.  AWS:
+   the provider (Ref: its name; managed draining on unless the template turns it off) and the
+   cluster's providers and default strategy exist; a service created with a strategy, or with
+   neither and a cluster default, runs on it and has no launchType; both together, or a provider
+   not associated with the cluster, is InvalidParameterException; changing the strategy (from a
+   launch type too) needs forceNewDeployment ("When switching from launch type to capacity
+   provider strategy on an existing service, ... you must force a new deployment.").  Fix
+   (scripts/ecs_capacity_providers.py, whose docstring gives each rule and message): that; the
+   model of 8 gives a service's deployments its strategy and its tasks the provider's name.
+
+28. AWS::KMS::Key in a template (CloudFormation template reference AWS::KMS::Key: Tags, and
+   Description, EnableKeyRotation, Enabled, KeyPolicy updating with "No interruption"; KMS API
+   reference TagResource, GetKeyPolicy; KMS developer guide "Editing keys").  moto hands the
+   template's Tags ({Key, Value}) to its KMS backend, which reads the API's {TagKey, TagValue}:
+   a key with Tags fails to create (KeyError 'TagKey', HTTP 500, the stack stuck
+   CREATE_IN_PROGRESS); it keeps the KeyPolicy as an object, so GetKeyPolicy answers no document
+   and DescribeKey of the key fails; it cannot update a key (7 keeps it unchanged).  AWS tags
+   the key, keeps its policy as a JSON document, and updates all five in place.  Fix
+   (scripts/kms_keys.py, whose docstring says how): that.
 
 usage: moto_server.py -H 127.0.0.1 -p PORT
 """
@@ -863,12 +896,21 @@ def _ecs_new_deployment(service, plan=True, reason=None):
     service.deployments.insert(0, {
         "id": deployment_id, "status": "PRIMARY", "taskDefinition": service.task_definition,
         "desiredCount": service.desired_count, "pendingCount": 0, "runningCount": 0, "failedTasks": 0,
-        "createdAt": now, "updatedAt": now, "launchType": service.launch_type,
+        "createdAt": now, "updatedAt": now,
+        # A service on a capacity provider strategy has no launch type (entry 27).
+        **({"capacityProviderStrategy": service.capacity_provider_strategy}
+           if getattr(service, "capacity_provider_strategy", None) else {"launchType": service.launch_type}),
         "platformVersion": service.platform_version, "networkConfiguration": service.network_configuration or None,
         "rolloutState": "IN_PROGRESS", "rolloutStateReason": reason or f"ECS deployment {deployment_id} in progress.",
         # not in the Deployment shape, so never serialized:
         "_tasks": [], "_failure": _ECS_FAILURE_PLANS.pop(key, None) if plan else None})
     service._ecs_steady = False
+
+
+def _ecs_capacity_provider(service):
+    """The provider a service's task runs on: its strategy's first (entry 27), else none."""
+    strategy = getattr(service, "capacity_provider_strategy", None) or []
+    return strategy[0].get("capacityProvider") if strategy else None
 
 
 def _ecs_start_task(backend, service, deployment):
@@ -896,6 +938,7 @@ def _ecs_start_task(backend, service, deployment):
     task = ecs_models.Task(cluster, task_definition, instance.container_instance_arn if instance else None,
                            requirements, backend=backend, group=f"service:{service.name}",
                            launch_type=service.launch_type or "EC2", started_by=deployment["id"],
+                           capacity_provider_name=_ecs_capacity_provider(service),
                            networking_configuration=network)
     if instance:
         backend.update_container_instance_resources(instance, requirements)
@@ -2334,7 +2377,8 @@ def _listed(value):
 
 
 def _policy_decision(policy, action, logical_id, resource_type):
-    """(allowed, index of the denying statement or None) for one action on one resource."""
+    """(allowed, (1-based index, statement) of the denying statement or None) for one action on one
+    resource."""
     target = f"LogicalResourceId/{logical_id}"
     allowed, denied_by = False, None
     for index, statement in enumerate(policy.get("Statement") or [], start=1):
@@ -2355,7 +2399,7 @@ def _policy_decision(policy, action, logical_id, resource_type):
         if not (acts and covers):
             continue
         if statement.get("Effect") == "Deny":
-            return False, index
+            return False, (index, statement)
         allowed = True
     return allowed, denied_by
 
@@ -2381,13 +2425,26 @@ def _policy_refusal(resource_map, stack, template, parameters):
     changes += [(k, "Update:Delete", old_template) for k in diff["Remove"]]
     for logical_id, action, source in changes:
         resource_type = ((source.get("Resources") or {}).get(logical_id) or {}).get("Type", "")
-        allowed, index = _policy_decision(policy, action, logical_id, resource_type)
+        allowed, denied_by = _policy_decision(policy, action, logical_id, resource_type)
         if allowed:
             continue
-        said = f"Statement [#{index}] does not allow" if index else "No statement allows"
-        return logical_id, resource_type, (
-            f"Action denied by stack policy: {said} [{action}] for resource [LogicalResourceId/{logical_id}];")
+        return logical_id, resource_type, _policy_denial(denied_by, action, logical_id)
     return None
+
+
+def _policy_denial(denied_by, action, logical_id):
+    """AWS's words for a denied change: the denying statement's number and its own Action and
+    Resource lists as written (not the change's action and resource), e.g. a policy whose only
+    statement denies Update:* on * refuses an Update:Modify with "Action denied by stack policy:
+    Statement [#1] does not allow [Update:*] for resource [*];"."""
+    if denied_by is None:
+        # No statement allows the change (AWS's wording for this case was not found; the
+        # policies stackup sets always allow Update:* on *).
+        return f"Action denied by stack policy: No statement allows [{action}] for resource [LogicalResourceId/{logical_id}];"
+    index, statement = denied_by
+    actions = ", ".join(_listed(statement.get("Action", statement.get("NotAction", []))))
+    resources = ", ".join(_listed(statement.get("Resource", statement.get("NotResource", []))))
+    return f"Action denied by stack policy: Statement [#{index}] does not allow [{actions}] for resource [{resources}];"
 
 
 _orig_policy_resource_map_update = cfn_parsing.ResourceMap.update
@@ -2783,6 +2840,16 @@ class CfnCloudMapService(_CfnModel):
 
 cfn_parsing.get_model_list.cache_clear()
 cfn_parsing.get_model_map.cache_clear()
+
+# --- 27: ECS capacity providers (scripts/ecs_capacity_providers.py) ---------------------------
+import ecs_capacity_providers  # noqa: E402
+
+ecs_capacity_providers.install()
+
+# --- 28: AWS::KMS::Key's tags and updates in a template (scripts/kms_keys.py) ------------------
+import kms_keys  # noqa: E402
+
+kms_keys.install()
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

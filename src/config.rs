@@ -5,6 +5,7 @@
 //! call. Paths in a stack file are relative to `--config-dir`.
 
 pub mod build;
+mod compose;
 mod database;
 pub mod host_access;
 mod local;
@@ -362,7 +363,9 @@ fn read_stack(
     );
     let logs = read_logs(root);
     let deploy = read_deploy(root);
-    let services = read_services(root, config_dir);
+    // The Compose file first: services' builds may name its services.
+    let compose = compose::read_compose(root, config_dir);
+    let services = read_services(root, config_dir, &compose);
     let ssh = read_ssh(root, config_dir);
     let templates = read_templates(root, config_dir);
     let local = read_local(root, config_dir);

@@ -4,7 +4,11 @@
 //! downcasting: [`InputError`] (bad usage or bad input, exit 2),
 //! [`Interrupted`] (Ctrl-C, exit 130) and [`crate::ui::StdoutClosed`] (the
 //! reader went away, exit 0). Everything else is a failure of the remote side
-//! (AWS, database, rollout) and exits 1.
+//! (AWS, database, rollout) and exits 1; what the operator can do about one
+//! is said as hints of a [`Failure`], never glued into its sentence.
+//!
+//! A hint reads one way wherever it is printed ([`Hints`]): on its own line,
+//! indented under what it is about, as a [`Problem`]'s fix does.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,6 +24,45 @@ pub enum ExitStatus {
     /// Interrupted by the operator (SIGINT, Ctrl-C): 128 + 2, as a shell
     /// reports a process that SIGINT ended.
     Interrupted = 130,
+}
+
+/// What the operator can do, one line each, as every hint and every fix is
+/// printed: `\n  fix: <hint>` (ARCHITECTURE.md, "Invariants").
+pub struct Hints<'a>(pub &'a [String]);
+
+impl fmt::Display for Hints<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for hint in self.0 {
+            write!(f, "\n  fix: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A failure that is not bad input (AWS, the database, a rollout): what
+/// happened, and what the operator can do about it. `main` prints the message
+/// (after any context) and then each hint on its own line; formatted inline
+/// (a warning, a report's line) it reads the same way, hints last.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", Hints(hints))]
+pub struct Failure {
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    /// One more thing the operator can do, said after those before it.
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
 }
 
 /// One thing wrong with an input: where it is, what is wrong and how to fix it.
@@ -86,10 +129,7 @@ impl fmt::Display for Problem {
             write!(f, ": ")?;
         }
         write!(f, "{}", self.message)?;
-        if let Some(fix) = &self.fix {
-            write!(f, "\n  fix: {fix}")?;
-        }
-        Ok(())
+        write!(f, "{}", Hints(self.fix.as_slice()))
     }
 }
 
@@ -198,6 +238,25 @@ mod tests {
             problem.to_string(),
             "stacks/a.toml:7: network.cidr: is not a CIDR\n  fix: write it like \"10.20.0.0/16\""
         );
+    }
+
+    #[test]
+    fn a_failure_says_each_hint_on_its_own_line_as_a_problem_says_its_fix() {
+        let failure = Failure::new("stack demo-v1-network does not exist")
+            .hint("run `stackup create-stack demo` first")
+            .hint("or correct --config-dir");
+        assert_eq!(
+            failure.to_string(),
+            "stack demo-v1-network does not exist\n  fix: run `stackup create-stack demo` first\n  fix: or correct --config-dir"
+        );
+        let problem = Problem::new("bad").fix("do this");
+        assert_eq!(
+            problem.to_string(),
+            format!("bad{}", Hints(&["do this".to_string()]))
+        );
+        // Not bad input: it ends the run with exit 1, context or not.
+        let error = anyhow::Error::new(failure).context("reading the stacks");
+        assert_eq!(exit_status_of(&error), ExitStatus::Failure);
     }
 
     #[test]

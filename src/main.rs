@@ -15,8 +15,11 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
+use stackup::aws::AwsError;
 use stackup::cli::{Cli, Command};
-use stackup::error::{exit_status_of, ExitStatus, InputError, Interrupted, RemoteExit};
+use stackup::error::{
+    exit_status_of, ExitStatus, Failure, Hints, InputError, Interrupted, RemoteExit,
+};
 use stackup::ui::stderr_color;
 
 fn init_tracing(verbose: u8, no_color: bool) {
@@ -179,5 +182,23 @@ fn report(error: &anyhow::Error) {
         }
         return;
     }
-    stackup::ui::stderr_line(format_args!("error: {error:#}"));
+    // The message (after what was being done), then every hint of the
+    // failure on its own line: hints are said once, at the end, one way.
+    let mut message = String::new();
+    let mut hints: Vec<String> = Vec::new();
+    for (index, cause) in error.chain().enumerate() {
+        if index > 0 {
+            message.push_str(": ");
+        }
+        if let Some(failure) = cause.downcast_ref::<Failure>() {
+            message.push_str(&failure.message);
+            hints.extend(failure.hints.iter().cloned());
+        } else if let Some(aws) = cause.downcast_ref::<AwsError>() {
+            message.push_str(&aws.message());
+            hints.extend(aws.hints());
+        } else {
+            message.push_str(&cause.to_string());
+        }
+    }
+    stackup::ui::stderr_line(format_args!("error: {message}{}", Hints(&hints)));
 }

@@ -184,6 +184,9 @@ pub struct PlanSummary {
     /// What a replaced bastion means for known_hosts (see `bastion`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bastion_replaced: Option<String>,
+    /// What replacing the ECS hosts means for their tasks (see `host_roll`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts_replaced: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -374,6 +377,12 @@ pub fn platform_layer(
         (
             "DeployTrustedPrincipals".to_string(),
             plain(stack.deploy.trusted_principals.join(",")),
+        ),
+        // The images stack's repositories (`<app>-<environment>/...`): what
+        // the deploy role may push to and the tasks may pull from.
+        (
+            "ImagesStackId".to_string(),
+            plain(crate::images::images_stack_id(stack)),
         ),
         (
             "DatabaseBackupRetentionDays".to_string(),

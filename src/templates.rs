@@ -100,6 +100,7 @@ pub const PLATFORM_PARAMETERS: &[&str] = &[
     "DatabaseMasterUsername",
     "DatabaseMasterPassword",
     "DeployTrustedPrincipals",
+    "ImagesStackId",
     "DatabaseBackupRetentionDays",
     "LogRetentionDays",
     "AppPort",

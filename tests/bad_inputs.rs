@@ -35,6 +35,8 @@ enum Category {
     TaskOrServiceTemplate,
     Migration,
     Argument,
+    /// What the stack file says to build: a Compose file and its services.
+    BuildSource,
     MissingParameter,
     MissingStack,
     Unreachable,
@@ -162,6 +164,8 @@ const STACK_FILE: &str = "stacks/local.toml";
 const SSH_SECTION: &str = "[ssh]\n";
 const WITH_OWN_NETWORK: &str = "[templates]\nnetwork = \"stacks/own-network.json\"\n\n[ssh]\n";
 const WITH_OWN_PLATFORM: &str = "[templates]\nplatform = \"stacks/own-platform.json\"\n\n[ssh]\n";
+/// Container web built as the Compose file's service db says.
+const COMPOSE_WEB_FROM_DB: &str = "[build]\ncompose = \"docker-compose.yml\"\n\n[services.web.build.web]\ncompose_service = \"db\"\n\n[ssh]\n";
 const DEPLOY: &[&str] = &[
     "deploy-release",
     "local",
@@ -369,6 +373,12 @@ fn cases() -> Vec<Case> {
             &["migration 002_duplicate_key.sql failed and was rolled back", "duplicate key value violates unique constraint", "fix: correct 002_duplicate_key.sql"])
             .file("scripts/db/migrations/002_duplicate_key.sql", Text("CREATE TABLE duplicated (id int PRIMARY KEY);\nINSERT INTO duplicated VALUES (1);\nINSERT INTO duplicated VALUES (1);\n"))
             .then(|world| world.nothing_half_applied("duplicated")),
+        // A failure with two hints (PostgreSQL's own, then stackup's): each
+        // on its own line after the message, in that order, nothing after.
+        case("migration-fails-with-the-servers-hint", Migration, Live, UPDATE, 1,
+            &["migration 002_needs_a_cast.sql failed and was rolled back: ERROR: function no_such_function(integer) does not exist\n  fix: No function matches the given name and argument types. You might need to add explicit type casts.\n  fix: correct 002_needs_a_cast.sql and run update-resources again; the migrations before it stay applied\n"])
+            .file("scripts/db/migrations/002_needs_a_cast.sql", Text("CREATE TABLE needs_a_cast (id int);\nSELECT no_such_function(1);\n"))
+            .then(|world| world.nothing_half_applied("needs_a_cast")),
         case("seeds-file-missing", Migration, Live, UPDATE, 2,
             &["database.seeds: file", "scripts/db/seeds.sql does not exist", "fix: create it, or set seeds to its path"])
             .file("scripts/db/seeds.sql", Remove)
@@ -477,6 +487,17 @@ fn cases() -> Vec<Case> {
             &["invalid value 'yaml' for '--output <OUTPUT>'", "[possible values: text, json]"])
             .no_call(),
 
+        // What to build: refused before any call, even by deploy-release --build.
+        case("build-compose-file-missing", BuildSource, Empty, &["build", "local"], 2,
+            &["build.compose: Compose file", "docker-compose.yml does not exist", "fix: create it, or set compose to its path relative to the config dir"])
+            .edit(SSH_SECTION, COMPOSE_WEB_FROM_DB)
+            .no_call(),
+        case("build-compose-service-without-build", BuildSource, Empty, &["deploy-release", "local", "--build", "--yes"], 2,
+            &["services.web.build.web.compose_service: Compose service \"db\" in", "has no build: (it runs image postgres:16), so nothing says how to build container web"])
+            .edit(SSH_SECTION, COMPOSE_WEB_FROM_DB)
+            .file("docker-compose.yml", Text("services:\n  web:\n    build: .\n  db:\n    image: postgres:16\n"))
+            .no_call(),
+
         // Missing SSM parameters.
         case("master-password-missing", MissingParameter, MissingParameters, UPDATE, 1,
             &["the database master password /stackup/demo-local-v1/database/master-password is missing from SSM", "run `stackup create-stack local`"])
@@ -486,27 +507,27 @@ fn cases() -> Vec<Case> {
 
         // Stacks never created.
         case("deploy-no-stack", MissingStack, Empty, DEPLOY, 1,
-            &["stack demo-local-v1-network does not exist; run `stackup create-stack local` first"]),
+            &["stack demo-local-v1-network does not exist\n  fix: run `stackup create-stack local` first"]),
         case("status-no-stack", MissingStack, Empty, &["status", "local"], 1,
             &["demo-local-v1-network and demo-local-v1-platform do not exist yet in us-east-1", "run `stackup create-stack local`"]),
         case("logs-no-stack", MissingStack, Empty, &["logs", "local"], 1,
-            &["stack demo-local-v1-platform does not exist; run `stackup create-stack local` first"]),
+            &["stack demo-local-v1-platform does not exist\n  fix: run `stackup create-stack local` first"]),
         case("tunnel-no-stack", MissingStack, Empty, &["tunnel", "local", "--local-port", "0"], 1,
-            &["the platform stack demo-local-v1-platform does not exist; run `stackup create-stack local` first"]),
+            &["the platform stack demo-local-v1-platform does not exist\n  fix: run `stackup create-stack local` first"]),
         case("update-resources-no-stack", MissingStack, Empty, UPDATE, 1,
-            &["the platform stack demo-local-v1-platform does not exist; run `stackup create-stack local` first"])
+            &["the platform stack demo-local-v1-platform does not exist\n  fix: run `stackup create-stack local` first"])
             .then(|world| world.no_database()),
         case("delete-no-stack", MissingStack, Empty, &["delete-stack", "local", "--yes"], 0,
             &["demo-local-v1 does not exist: nothing to delete"]),
         case("rollback-no-stack", MissingStack, Empty, &["rollback", "local", "--yes"], 1,
-            &["stack demo-local-v1-network does not exist; run `stackup create-stack local` first"]),
+            &["stack demo-local-v1-network does not exist\n  fix: run `stackup create-stack local` first"]),
         case("console-no-stack", MissingStack, Empty, &["console", "local", "--command", "true"], 1,
-            &["stack demo-local-v1-network does not exist; run `stackup create-stack local` first"]),
+            &["stack demo-local-v1-network does not exist\n  fix: run `stackup create-stack local` first"]),
         case("rollback-service-never-deployed", MissingStack, Live, &["rollback", "local", "--yes", "--service", "worker"], 2,
             &["service worker does not run in cluster demo-local-v1", "stackup deploy-release local --service worker"])
             .edit(SSH_SECTION, "[services.worker]\ntask_definition = \"task-defs/web.json\"\nservice_definition = \"task-defs/web-service.json\"\n\n[ssh]\n"),
         case("upstream-no-stack", MissingStack, Empty, CREATE, 1,
-            &["upstream stack org-shared-v1 ([upstream] shared in", "does not exist in this account and region; create it first, or correct the name"])
+            &["upstream stack org-shared-v1 ([upstream] shared in", "does not exist in this account and region\n  fix: create it first, or correct the name"])
             .edit("[database]\n", "[upstream]\nshared = \"org-shared-v1\"\n\n[database]\n")
             .edit(SSH_SECTION, WITH_OWN_NETWORK)
             .file("stacks/own-network.json", Network(|template| {
@@ -520,10 +541,10 @@ fn cases() -> Vec<Case> {
 
         // Endpoints that cannot be reached.
         case("endpoint-closed-status", Unreachable, Empty, &["status", "local"], 1,
-            &["Connection refused", "hint: every AWS call goes to http://127.0.0.1:{closed_port}: is it up? (it comes from --endpoint-url"])
+            &["Connection refused", "fix: every AWS call goes to http://127.0.0.1:{closed_port}: is it up? (it comes from --endpoint-url"])
             .closed_endpoint(),
         case("endpoint-closed-create", Unreachable, Empty, CREATE, 1,
-            &["Connection refused", "hint: every AWS call goes to http://127.0.0.1:{closed_port}: is it up?"])
+            &["Connection refused", "fix: every AWS call goes to http://127.0.0.1:{closed_port}: is it up?"])
             .closed_endpoint(),
         case("bastion-closed-update-resources", Unreachable, Live, UPDATE, 1,
             &["cannot reach the bastion stackup@127.0.0.1:{closed_port} over SSH: Connection refused", "check the address, that the bastion is running"])
@@ -555,7 +576,7 @@ const CAPABILITY_ALLOWED: &str = "cookie = \"stack\"\nallow_host_access = [{ fie
 /// allowance that would let it through; and the allowances themselves.
 fn host_access_cases() -> Vec<Case> {
     type Field = (&'static str, Content, &'static [&'static str]);
-    let fields: [Field; 7] = [
+    let fields: [Field; 8] = [
         ("privileged", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"privileged\": true,"),
             &["task-defs/web.json:12: /containerDefinitions/0/privileged: container web: privileged is true: on the EC2 launch type it runs the container as root on the ECS host",
               "service web does not allow it",
@@ -575,6 +596,15 @@ fn host_access_cases() -> Vec<Case> {
             &["task-defs/web.json:4: /volumes/0/host/sourcePath: volume host-root (mounted by container web): volumes.host.sourcePath is \"/\"",
               "mounts a path of the ECS host into the task",
               "allow_host_access = [{ field = \"volumes.host.sourcePath\", reason = "]),
+        // The local driver's options go to mount(8): o=bind and device bind-mount a host path.
+        ("docker-volume-bind", TaskDefinitionEdits(&[
+            (IN_TASK, "\"networkMode\": \"awsvpc\",\n  \"volumes\": [{ \"name\": \"host-etc\", \"dockerVolumeConfiguration\": { \"driver\": \"local\", \"driverOpts\": { \"type\": \"none\", \"o\": \"bind\", \"device\": \"/etc\" } } }],"),
+            (IN_CONTAINER, "\"essential\": true,\n      \"mountPoints\": [{ \"sourceVolume\": \"host-etc\", \"containerPath\": \"/host-etc\" }],"),
+        ]),
+            &["task-defs/web.json:4: /volumes/0/dockerVolumeConfiguration: volume host-etc (mounted by container web): volumes.dockerVolumeConfiguration is {\"driver\":\"local\",\"driverOpts\":{",
+              "o=bind and device=/path bind-mount a host path",
+              "service web does not allow it",
+              "allow_host_access = [{ field = \"volumes.dockerVolumeConfiguration\", reason = "]),
         ("host-network", TaskDefinition(IN_TASK, "\"networkMode\": \"host\","),
             &["task-defs/web.json:3: /networkMode: container web: networkMode is \"host\"",
               "the instance metadata service and the host role's credentials",
@@ -625,6 +655,17 @@ fn host_access_cases() -> Vec<Case> {
               "allowed because: the profiler attaches with ptrace"])
             .edit("cookie = \"stack\"\n", CAPABILITY_ALLOWED)
             .file("task-defs/web.json", TaskDefinition(IN_CONTAINER, "\"essential\": true,\n      \"linuxParameters\": { \"capabilities\": { \"add\": [\"SYS_PTRACE\"] } },"))
+            .no_call(),
+        // A Docker volume of the host's Docker, allowed with its reason: valid
+        // (the task definition model takes dockerVolumeConfiguration), and said.
+        case("validate-allows-a-docker-volume-driver-with-a-reason", TaskOrServiceTemplate, Empty, &["validate", "local"], 0,
+            &["warning: web (", "task-defs/web.json): volume shared (mounted by container web): volumes.dockerVolumeConfiguration is {",
+              "allowed because: the nodes share one EFS file system"])
+            .edit("cookie = \"stack\"\n", "cookie = \"stack\"\nallow_host_access = [{ field = \"volumes.dockerVolumeConfiguration\", reason = \"the nodes share one EFS file system\" }]\n")
+            .file("task-defs/web.json", TaskDefinitionEdits(&[
+                (IN_TASK, "\"networkMode\": \"awsvpc\",\n  \"volumes\": [{ \"name\": \"shared\", \"dockerVolumeConfiguration\": { \"scope\": \"shared\", \"autoprovision\": true, \"driver\": \"amazon-ecs-volume-plugin\" } }],"),
+                (IN_CONTAINER, "\"essential\": true,\n      \"mountPoints\": [{ \"sourceVolume\": \"shared\", \"containerPath\": \"/shared\" }],"),
+            ]))
             .no_call(),
         // An allowance for one field lets no other through.
         case("deploy-allowance-is-for-one-field", TaskOrServiceTemplate, Live, DEPLOY, 2,
@@ -1068,7 +1109,7 @@ fn every_bad_input_is_refused_with_its_fix_and_changes_nothing() {
     }
     eprintln!("{} cases: {per_category:?}", cases.len());
     assert!(cases.len() >= 40, "the corpus has {} cases", cases.len());
-    assert_eq!(per_category.len(), 7, "every category has cases");
+    assert_eq!(per_category.len(), 8, "every category has cases");
     let mut names: Vec<&str> = cases.iter().map(|case| case.name).collect();
     names.sort_unstable();
     names.dedup();

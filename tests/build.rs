@@ -8,70 +8,19 @@
 //! cloud's state.json.
 
 mod common;
+#[path = "common/deploy_role.rs"]
+mod deploy_role;
+#[path = "common/docker_cloud.rs"]
+mod docker_cloud;
+
+use docker_cloud::{cloud, git, unique, Cloud};
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine;
 use serde_json::Value;
-
-struct Cloud {
-    moto: String,
-    docker_host: String,
-    registry: String,
-    user: String,
-    password: String,
-}
-
-fn cloud() -> Cloud {
-    let path = std::env::var_os("STACKUP_LOCAL_CLOUD_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::repo_root().join(".local-cloud/state.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| {
-        panic!(
-            "{}: {error}; start the local cloud with scripts/local-cloud up",
-            path.display()
-        )
-    });
-    let state: Value = serde_json::from_str(&text).expect("state.json is JSON");
-    let registry = state.get("registry").unwrap_or_else(|| {
-        panic!("{} has no registry: the local cloud predates its Docker engine and registry; run scripts/local-cloud down && scripts/local-cloud up", path.display())
-    });
-    Cloud {
-        // STACKUP_TEST_MOTO_ENDPOINT (a moto launcher of one's own) honoured.
-        moto: common::LocalCloud::load().moto_endpoint(),
-        docker_host: state["docker"]["host"]
-            .as_str()
-            .expect("docker host")
-            .to_string(),
-        registry: registry["address"]
-            .as_str()
-            .expect("registry address")
-            .to_string(),
-        user: registry["user"]
-            .as_str()
-            .expect("registry user")
-            .to_string(),
-        password: std::fs::read_to_string(
-            registry["password_file"].as_str().expect("password file"),
-        )
-        .expect("registry password")
-        .trim()
-        .to_string(),
-    }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
-}
 
 /// A config dir in a git repository with one committed container to build.
 fn project(environment: &str, marker: &str) -> tempfile::TempDir {
@@ -130,14 +79,6 @@ fn registry_manifest(cloud: &Cloud, repository: &str, tag: &str) -> (u16, Option
             .then(|| line[22..].trim().to_string())
     });
     (status, digest)
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("time")
-        .subsec_nanos();
-    format!("{prefix}{:x}{}", nanos, std::process::id())
 }
 
 #[test]
@@ -775,4 +716,70 @@ fn images_are_built_for_the_architecture_of_the_cluster_s_instances() {
         String::from_utf8_lossy(&inspected.stdout).trim(),
         "linux/arm64"
     );
+}
+
+/// The platform's DeployRole (for whoever only deploys: a person, a CI job)
+/// allows every call of `deploy-release --build`, a push included, and of the
+/// `--image` look-up, once the images stack holds the repository: making it
+/// (a container's first build) is the operator's, as create-stack is. The
+/// calls are recorded at a proxy of their own; the role's actions are read
+/// from the template (tests/iam_policies.rs proves them on the application's
+/// repositories only).
+#[test]
+fn the_deploy_role_allows_every_call_of_building_and_checking_images() {
+    let cloud = cloud();
+    let fixture = common::TestStack::new("build-deploy-role", project("local", &unique("role ")));
+    fixture.create_stack();
+    let (code, _, stderr) = deploy(&cloud, &fixture, &["--build"]);
+    assert_eq!(code, Some(0), "the operator's first build: {stderr}");
+
+    // A new commit, built, pushed and deployed through the recording proxy.
+    let sources = fixture.config.path();
+    std::fs::write(sources.join("app/hello.txt"), unique("changed ")).expect("hello");
+    git(sources, &["commit", "-q", "-am", "changed"]);
+    let deployer = common::AwsProxy::start(&cloud.moto, &fixture.proxy.account);
+    let run = |extra: &[&str]| {
+        let output = common::stackup(sources, &deployer.endpoint)
+            .env("DOCKER_HOST", &cloud.docker_host)
+            .env("DOCKER_BUILDKIT", "0")
+            .env_remove("STACKUP_SKIP_IMAGE_CHECK")
+            .args(["deploy-release", "local", "--yes"])
+            .args(extra)
+            .output()
+            .expect("stackup runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (code, stderr) = run(&["--build"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("pushing"), "{stderr}");
+    let image = running_image(&fixture);
+    let (code, stderr) = run(&["--image", &format!("web={image}")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("cannot check"), "{stderr}");
+
+    let used: std::collections::BTreeSet<String> = deployer.actions().into_iter().collect();
+    for path in [
+        "cloudformation:DescribeStacks",
+        "ecr:DescribeRepositories",
+        "ecr:GetAuthorizationToken",
+        "ecr:DescribeImages",
+        "ecs:RegisterTaskDefinition",
+    ] {
+        assert!(used.contains(path), "the commands called {path}: {used:?}");
+    }
+    let allowed = deploy_role::deploy_role_actions();
+    // GetCallerIdentity needs no permission: AWS answers it for any caller.
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|action| action.as_str() != "sts:GetCallerIdentity")
+        .filter(|action| {
+            !allowed
+                .iter()
+                .any(|pattern| deploy_role::allows(pattern, action))
+        })
+        .collect();
+    assert!(missing.is_empty(), "DeployRole does not allow {missing:?}");
 }

@@ -107,7 +107,10 @@ fn missing_credentials_are_named_as_such() {
             .contains("no AWS credentials could be loaded (environment, AWS_PROFILE or --profile"),
         "{stderr}"
     );
-    assert!(stderr.contains("hint: check the credentials"), "{stderr}");
+    assert!(
+        stderr.contains("\n  fix: check the credentials"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("WARN"), "{stderr}");
     assert!(!stderr.contains("ProviderError("), "{stderr}");
     // the error, the sources the chain tried (one line each), the hint

@@ -146,7 +146,7 @@ fn an_https_endpoint_is_reached_over_tls_when_the_trust_store_vouches_for_it() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("invalid peer certificate")
-            && stderr.contains("hint: TLS refused the endpoint")
+            && stderr.contains("\n  fix: TLS refused the endpoint")
             && stderr.contains("SSL_CERT_FILE")
             && !stderr.contains("do not exist"),
         "{stderr}"

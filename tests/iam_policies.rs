@@ -25,6 +25,7 @@ use serde_json::Value;
 use stackup::amis::{Chosen, Role};
 use stackup::aws::cloudformation::ParameterValue;
 use stackup::config::{self, CookieMode, StackConfig};
+use stackup::images;
 use stackup::secret::Secret;
 use stackup::secrets_key;
 use stackup::stacks::platform_layer;
@@ -289,12 +290,13 @@ struct Statement {
     allow: bool,
     actions: Vec<String>,
     resources: Vec<String>,
+    not_resources: Vec<String>,
     conditional: bool,
 }
 
 impl Statement {
     fn from(value: &Value) -> Statement {
-        for unsupported in ["NotAction", "NotResource", "NotPrincipal"] {
+        for unsupported in ["NotAction", "NotPrincipal"] {
             assert!(
                 value.get(unsupported).is_none(),
                 "the evaluator does not know {unsupported}: {value}"
@@ -308,18 +310,27 @@ impl Statement {
             },
             actions: strings(&value["Action"]),
             resources: strings(&value["Resource"]),
+            not_resources: strings(&value["NotResource"]),
             conditional: value.get("Condition").is_some(),
         }
     }
 
+    /// Whether the statement speaks of this request: one of its actions, and
+    /// one of its resources or (NotResource) none of those it sets aside.
     fn applies(&self, action: &str, resource: &str) -> bool {
+        let resource_matches = |patterns: &[String]| {
+            patterns
+                .iter()
+                .any(|pattern| matches(pattern, resource, false))
+        };
         self.actions
             .iter()
             .any(|pattern| matches(pattern, action, true))
-            && self
-                .resources
-                .iter()
-                .any(|pattern| matches(pattern, resource, false))
+            && if self.not_resources.is_empty() {
+                resource_matches(&self.resources)
+            } else {
+                !resource_matches(&self.not_resources)
+            }
     }
 }
 
@@ -331,6 +342,7 @@ fn managed_policy(arn: &str) -> Vec<Statement> {
         allow: true,
         actions: actions.iter().map(|action| action.to_string()).collect(),
         resources: vec!["*".to_string()],
+        not_resources: Vec::new(),
         conditional: false,
     };
     match arn.rsplit('/').next().unwrap_or_default() {
@@ -352,11 +364,24 @@ fn managed_policy(arn: &str) -> Vec<Statement> {
             "ssm:UpdateInstanceAssociationStatus",
             "ssm:UpdateInstanceInformation",
         ])],
-        // ECS, ECR and CloudWatch Logs only.
-        "AmazonEC2ContainerServiceforEC2Role" => {
-            vec![allow(&["ec2:DescribeTags", "ecs:*", "ecr:*", "logs:*"])]
-        }
-        "AmazonECSTaskExecutionRolePolicy" => vec![allow(&["ecr:*", "logs:*"])],
+        // ECS, ECR's pull actions and CloudWatch Logs only.
+        "AmazonEC2ContainerServiceforEC2Role" => vec![allow(&[
+            "ec2:DescribeTags",
+            "ecs:*",
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchGetImage",
+            "logs:*",
+        ])],
+        "AmazonECSTaskExecutionRolePolicy" => vec![allow(&[
+            "ecr:GetAuthorizationToken",
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchGetImage",
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ])],
         "AmazonRDSEnhancedMonitoringRole" => vec![allow(&["logs:*"])],
         other => panic!("the evaluator does not know the managed policy {other}"),
     }
@@ -658,6 +683,7 @@ fn outsider(arn: &str, tags: &[(&str, &str)], actions: &[&str]) -> RoleModel {
             allow: true,
             actions: actions.iter().map(|action| action.to_string()).collect(),
             resources: vec!["*".to_string()],
+            not_resources: Vec::new(),
             conditional: false,
         }],
     }
@@ -1014,4 +1040,160 @@ fn the_key_is_used_only_through_ssm_for_the_applications_parameters() {
         "kms:Encrypt",
         &kms_request(&roles["TaskExecutionRole"], &cookie)
     ));
+}
+
+fn repository_arn(name: &str) -> String {
+    format!("arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}")
+}
+
+/// What `docker push` asks of ECR for one image, besides the login (ECR user
+/// guide, "IAM permissions for pushing an image to an Amazon ECR private
+/// repository").
+const PUSH: &[&str] = &[
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+];
+
+/// What a pull asks of ECR, besides the login (ECS developer guide, "Amazon
+/// ECS task execution IAM role").
+const PULL: &[&str] = &[
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
+];
+
+/// Repositories that are not this application's and environment's: another
+/// application's, another environment's of this one, and names that only
+/// begin like its prefix.
+fn others_repositories() -> Vec<String> {
+    [
+        "other-prod/web",
+        "demo-staging/web",
+        "demo-prodx/web",
+        "demo-prod-eu/web",
+        "demo/web",
+        "web",
+    ]
+    .map(repository_arn)
+    .to_vec()
+}
+
+/// `stackup build` and `deploy-release --build` (the login, the images
+/// stack's repositories, the look-up of what the registry holds, the push)
+/// and the `--image` check (DescribeImages) are allowed to the deploy role on
+/// the images stack's repositories `<app>-<environment>/...` and nowhere
+/// else; no other role of the stack may push.
+#[test]
+fn the_deploy_role_pushes_and_checks_only_the_applications_images() {
+    let (_dir, stack) = stack(&format!("[deploy]\ntrusted_principals = [\"{CI_ROLE}\"]"));
+    let (template, parameters) = rendered(&stack);
+    let roles = roles(&template, &parameters);
+    let deploy = &roles["DeployRole"];
+    let web = repository_arn(&images::repository_name(&stack, "web"));
+    assert_eq!(web, repository_arn("demo-prod/web"));
+    // No resource-level permissions: AWS takes it only on "*".
+    assert!(deploy.may("ecr:GetAuthorizationToken", "*"));
+    let checks = [
+        "ecr:DescribeRepositories",
+        "ecr:DescribeImages",
+        "ecr:GetDownloadUrlForLayer",
+    ];
+    for action in PUSH.iter().chain(&checks) {
+        assert!(
+            deploy.may(action, &web),
+            "DeployRole may not {action} {web}"
+        );
+        for other in others_repositories() {
+            assert!(
+                !deploy.may(action, &other),
+                "DeployRole may {action} {other}"
+            );
+        }
+    }
+    // `build` reads the images stack before it pushes.
+    let images_stack = format!(
+        "arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{}/0b0e7a52",
+        images::stack_name(&stack)
+    );
+    assert!(deploy.may("cloudformation:DescribeStacks", &images_stack));
+    assert!(!deploy.may("cloudformation:CreateChangeSet", &images_stack));
+    let writes = [
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+    ];
+    for (name, role) in roles.iter().filter(|(name, _)| *name != "DeployRole") {
+        for action in writes {
+            assert!(!role.may(action, &web), "{name} may {action} {web}");
+        }
+    }
+}
+
+/// The tasks' images are pulled with the task execution role (the ECS agent
+/// uses it when a task definition names one): from this application's
+/// repositories only, and nothing written to them; the hosts' role pulls from
+/// no other; the task role reaches no repository. Their logs go to this stack's log group only.
+#[test]
+fn tasks_pull_only_their_applications_images() {
+    let (_dir, stack) = stack("");
+    let (template, parameters) = rendered(&stack);
+    let roles = roles(&template, &parameters);
+    let execution = &roles["TaskExecutionRole"];
+    let web = repository_arn(&images::repository_name(&stack, "web"));
+    assert!(execution.may("ecr:GetAuthorizationToken", "*"));
+    for action in PULL {
+        assert!(
+            execution.may(action, &web),
+            "TaskExecutionRole may not {action} {web}"
+        );
+        for other in others_repositories() {
+            assert!(
+                !execution.may(action, &other),
+                "TaskExecutionRole may {action} {other}"
+            );
+        }
+        assert!(
+            !roles["TaskRole"].may(action, &web),
+            "TaskRole may {action}"
+        );
+        // The hosts' managed policy allows every repository; a Deny keeps
+        // them to this application's (the agent pulls with the execution role).
+        let hosts = &roles["EcsHostRole"];
+        assert!(
+            hosts.may(action, &web),
+            "EcsHostRole may not {action} {web}"
+        );
+        for other in others_repositories() {
+            assert!(
+                !hosts.may(action, &other),
+                "EcsHostRole may {action} {other}"
+            );
+        }
+    }
+    for action in PUSH.iter().filter(|action| !PULL.contains(action)) {
+        assert!(
+            !execution.may(action, &web),
+            "TaskExecutionRole may {action} {web}"
+        );
+    }
+    let stream = |group: &str| {
+        format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:log-stream:web/web/0123")
+    };
+    let own = stream(&format!("/stackup/{}", stack.stack_id()));
+    for action in ["logs:CreateLogStream", "logs:PutLogEvents"] {
+        assert!(
+            execution.may(action, &own),
+            "TaskExecutionRole may not {action} {own}"
+        );
+        let other = stream("/stackup/other-prod-v1");
+        assert!(
+            !execution.may(action, &other),
+            "TaskExecutionRole may {action} {other}"
+        );
+    }
 }

@@ -17,14 +17,6 @@ const LONG_FILES: &[(&str, &str)] = &[
         "src/release/templates.rs",
         "every check of a task or service template, in the order validate reports them",
     ),
-    (
-        "src/commands/logs.rs",
-        "still holds log-range slicing and de-duplication that belong in ops/ (issue 18)",
-    ),
-    (
-        "src/commands/status.rs",
-        "still renders from SDK types; its reading belongs in ops/ (issue 18)",
-    ),
 ];
 
 const LIMIT: usize = 600;

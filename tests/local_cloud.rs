@@ -467,3 +467,126 @@ fn dynamic_references_resolve_from_the_stacks_ssm() {
         "{error:?}"
     );
 }
+
+/// One call of KMS's JSON API in the stack's account, through its proxy (no
+/// KMS client is among the dependencies); the answer's JSON.
+fn kms(stack: &TestStack, operation: &str, body: &serde_json::Value) -> serde_json::Value {
+    let output = std::process::Command::new("curl")
+        .args(["-fsS", "-X", "POST", "-H"])
+        .arg(format!("X-Amz-Target: TrentService.{operation}"))
+        .args(["-H", "Content-Type: application/x-amz-json-1.1", "-H"])
+        .arg("Authorization: AWS4-HMAC-SHA256 Credential=AKIDLOCAL/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0")
+        .arg("-d")
+        .arg(body.to_string())
+        .arg(format!("{}/", stack.proxy.endpoint))
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "KMS {operation}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("KMS answers JSON")
+}
+
+fn key_tags(stack: &TestStack, key: &str) -> Vec<(String, String)> {
+    let answer = kms(
+        stack,
+        "ListResourceTags",
+        &serde_json::json!({ "KeyId": key }),
+    );
+    let mut tags: Vec<(String, String)> = answer["Tags"]
+        .as_array()
+        .expect("Tags")
+        .iter()
+        .map(|tag| {
+            (
+                tag["TagKey"].as_str().expect("TagKey").to_string(),
+                tag["TagValue"].as_str().expect("TagValue").to_string(),
+            )
+        })
+        .collect();
+    tags.sort();
+    tags
+}
+
+/// Fix 28: the secrets stack's KMS key carries its template's tags (moto
+/// could not create a key with any), keeps its policy as a JSON document,
+/// and an update of the template changes that same key in place.
+#[test]
+fn a_templates_kms_key_is_tagged_and_updated_in_place() {
+    let stack = TestStack::new("lc-kms-key", common::stack_config_dir(&[]));
+    stack
+        .stackup()
+        .args(["create-stack", "local", "--yes"])
+        .assert()
+        .success();
+    let cloudformation = aws_sdk_cloudformation::Client::new(&stack.sdk());
+    let key_arn = || {
+        let described = block_on(
+            cloudformation
+                .describe_stacks()
+                .stack_name("demo-local-secrets")
+                .send(),
+        )
+        .expect("DescribeStacks");
+        described.stacks()[0]
+            .outputs()
+            .iter()
+            .find(|output| output.output_key() == Some("KeyArn"))
+            .and_then(|output| output.output_value())
+            .expect("KeyArn output")
+            .to_string()
+    };
+    let key = key_arn();
+    assert_eq!(
+        key_tags(&stack, &key),
+        vec![
+            ("Name".to_string(), "demo-local-secrets".to_string()),
+            ("stackup:secrets".to_string(), "demo-local".to_string()),
+        ]
+    );
+    let policy = kms(
+        &stack,
+        "GetKeyPolicy",
+        &serde_json::json!({ "KeyId": key, "PolicyName": "default" }),
+    );
+    let document: serde_json::Value =
+        serde_json::from_str(policy["Policy"].as_str().expect("the policy is a document"))
+            .expect("the policy is JSON");
+    assert_eq!(
+        document["Statement"][0]["Sid"], "AccountAdministersTheKey",
+        "{document}"
+    );
+
+    let mut template: serde_json::Value =
+        serde_json::from_str(stackup::secrets_key::TEMPLATE).expect("template");
+    let properties = &mut template["Resources"]["SecretsKey"]["Properties"];
+    properties["Tags"] = serde_json::json!([{ "Key": "Name", "Value": "renamed" }]);
+    properties["Description"] = serde_json::json!("updated in place");
+    block_on(
+        cloudformation
+            .update_stack()
+            .stack_name("demo-local-secrets")
+            .template_body(template.to_string())
+            .parameters(
+                aws_sdk_cloudformation::types::Parameter::builder()
+                    .parameter_key("SecretsStackId")
+                    .parameter_value("demo-local")
+                    .build(),
+            )
+            .send(),
+    )
+    .expect("UpdateStack");
+    assert_eq!(
+        block_on(common::stack_status(&stack.sdk(), "demo-local-secrets")).as_deref(),
+        Some("UPDATE_COMPLETE")
+    );
+    assert_eq!(key_arn(), key, "the same key, not a replacement");
+    assert_eq!(
+        key_tags(&stack, &key),
+        vec![("Name".to_string(), "renamed".to_string())]
+    );
+    let described = kms(&stack, "DescribeKey", &serde_json::json!({ "KeyId": key }));
+    assert_eq!(described["KeyMetadata"]["Description"], "updated in place");
+}

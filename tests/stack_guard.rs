@@ -208,14 +208,106 @@ fn the_stack_policy_denies_replacing_the_database_to_any_update() {
     let reason = denied
         .and_then(|event| event.resource_status_reason())
         .unwrap_or_default();
-    assert!(
-        reason.contains("Action denied by stack policy")
-            && reason.contains("[Update:Replace] for resource [LogicalResourceId/Database]"),
-        "{reason:?}"
+    // AWS's words: the denying statement's number (from 1) and its own Action
+    // and Resource lists as written (scripts/moto_server.py entry 21).
+    let policy = policy(&fixture, PLATFORM);
+    let (index, deny) = policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .enumerate()
+        .find(|(_, statement)| statement["Effect"] == "Deny")
+        .expect("a Deny statement");
+    let resources: Vec<&str> = deny["Resource"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|resource| resource.as_str())
+        .collect();
+    assert!(resources.len() > 1, "{resources:?}");
+    assert_eq!(
+        reason,
+        format!(
+            "Action denied by stack policy: Statement [#{}] does not allow [Update:Replace] for resource [{}];",
+            index + 1,
+            resources.join(", ")
+        )
     );
     assert_eq!(
         parameter(&fixture, PLATFORM, "DatabaseMasterUsername").as_deref(),
         Some("postgres")
+    );
+}
+
+/// A replacement stackup cannot foresee (a type its create-only table does not
+/// know: an S3 bucket in the operator's own platform template, renamed) is
+/// refused by the stack policy during the update, and stackup says what
+/// happened and how to allow it; with the consent the update goes through.
+#[test]
+fn a_replacement_stackup_did_not_foresee_is_refused_by_the_policy_and_explained() {
+    let config = common::stack_config_dir(&[]);
+    let bucket = format!("guard-{}", common::account_for("guard-unforeseen"));
+    let mut template: serde_json::Value =
+        serde_json::from_str(include_str!("../stacks/platform.json")).expect("platform.json");
+    template["Resources"]["Uploads"] = serde_json::json!({
+        "Type": "AWS::S3::Bucket",
+        "Properties": {"BucketName": format!("{bucket}-a")}
+    });
+    let template_file = config.path().join("own-platform.json");
+    let write_template = |template: &serde_json::Value| {
+        std::fs::write(
+            &template_file,
+            serde_json::to_string_pretty(template).expect("json"),
+        )
+        .expect("write template")
+    };
+    write_template(&template);
+    let stack_file = config.path().join("stacks/local.toml");
+    let text = std::fs::read_to_string(&stack_file).expect("stack file");
+    std::fs::write(
+        &stack_file,
+        format!("{text}\n\n[templates]\nplatform = \"own-platform.json\"\n"),
+    )
+    .expect("write stack file");
+    let fixture = TestStack::new("guard-unforeseen", config);
+    fixture.create_stack();
+
+    template["Resources"]["Uploads"]["Properties"]["BucketName"] =
+        serde_json::json!(format!("{bucket}-b"));
+    write_template(&template);
+    let output = fixture
+        .stackup()
+        .args(["create-stack", "local", "--yes"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    for said in [
+        "demo-local-v1-platform: CloudFormation refused to replace Uploads (AWS::S3::Bucket) because the stack policy stackup keeps on the stack denies replacing what holds state; the update was rolled back",
+        "\n  Uploads: Action denied by stack policy: Statement [#2] does not allow [Update:Replace] for resource [",
+        "\n  fix: or, if you mean it, run `stackup create-stack local --allow-replacement Uploads`",
+    ] {
+        assert!(stderr.contains(said), "{said:?} not in {stderr}");
+    }
+    let config = fixture.sdk();
+    assert_eq!(
+        block_on(common::stack_status(&config, PLATFORM)).as_deref(),
+        Some("UPDATE_ROLLBACK_COMPLETE")
+    );
+
+    fixture
+        .stackup()
+        .args([
+            "create-stack",
+            "local",
+            "--yes",
+            "--allow-replacement",
+            "Uploads",
+        ])
+        .successful_output();
+    assert_eq!(
+        block_on(common::stack_status(&config, PLATFORM)).as_deref(),
+        Some("UPDATE_COMPLETE")
     );
 }
 

@@ -11,12 +11,16 @@ use serde::Serialize;
 use super::errors::{class_of, AwsResultExt, ErrorClass};
 use crate::secret::Secret;
 
+mod stack_status;
+pub use stack_status::StackStatus;
+
 /// A stack as stackup needs to see it.
 #[derive(Clone, Debug, Serialize)]
 pub struct StackInfo {
     pub name: String,
     pub id: String,
-    pub status: String,
+    /// Serialised as AWS writes it.
+    pub status: StackStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     pub outputs: BTreeMap<String, String>,
@@ -36,27 +40,7 @@ pub struct StackInfo {
 impl StackInfo {
     /// Whether CloudFormation is still working on the stack.
     pub fn is_busy(&self) -> bool {
-        self.status.ends_with("_IN_PROGRESS") && self.status != "REVIEW_IN_PROGRESS"
-    }
-}
-
-/// Where a stack's status leaves it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatusKind {
-    InProgress,
-    Succeeded,
-    Failed,
-}
-
-/// Classify a stack status (CloudFormation API reference, `StackStatus`).
-pub fn status_kind(status: &str) -> StatusKind {
-    match status {
-        "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "IMPORT_COMPLETE" | "DELETE_COMPLETE" => {
-            StatusKind::Succeeded
-        }
-        "REVIEW_IN_PROGRESS" => StatusKind::Succeeded,
-        status if status.ends_with("_IN_PROGRESS") => StatusKind::InProgress,
-        _ => StatusKind::Failed,
+        !self.status.is_settled()
     }
 }
 
@@ -142,7 +126,7 @@ impl StackEvent {
     /// update export X as it is in use by Y."; AWS sends no `_FAILED` event).
     pub fn is_turning_back(&self) -> bool {
         self.resource_type == "AWS::CloudFormation::Stack"
-            && self.status.ends_with("ROLLBACK_IN_PROGRESS")
+            && StackStatus::parse(&self.status).is_rolling_back()
             && self
                 .reason
                 .as_deref()
@@ -203,11 +187,13 @@ impl CloudFormation {
         let Some(stack) = output.stacks().first() else {
             return Ok(None);
         };
-        let status = stack
-            .stack_status()
-            .map(|status| status.as_str().to_string())
-            .unwrap_or_default();
-        if status == "DELETE_COMPLETE" {
+        let status = StackStatus::parse(
+            stack
+                .stack_status()
+                .map(|status| status.as_str())
+                .unwrap_or_default(),
+        );
+        if status == StackStatus::DeleteComplete {
             return Ok(None);
         }
         Ok(Some(StackInfo {
@@ -347,10 +333,12 @@ impl CloudFormation {
                 _ => {}
             }
             if tokio::time::Instant::now() >= deadline {
-                anyhow::bail!(
-                    "change set {change_set} was not ready after {}; look at it in the CloudFormation console",
+                return Err(crate::error::Failure::new(format!(
+                    "change set {change_set} was not ready after {}",
                     humantime::format_duration(timeout)
-                );
+                ))
+                .hint("look at it in the CloudFormation console")
+                .into());
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(std::time::Duration::from_secs(5));
@@ -571,19 +559,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_are_classified_as_documented() {
-        assert_eq!(status_kind("CREATE_COMPLETE"), StatusKind::Succeeded);
-        assert_eq!(
-            status_kind("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"),
-            StatusKind::InProgress
-        );
-        assert_eq!(status_kind("ROLLBACK_COMPLETE"), StatusKind::Failed);
-        assert_eq!(status_kind("UPDATE_ROLLBACK_COMPLETE"), StatusKind::Failed);
-        assert_eq!(status_kind("CREATE_FAILED"), StatusKind::Failed);
-        assert_eq!(status_kind("DELETE_IN_PROGRESS"), StatusKind::InProgress);
-    }
-
-    #[test]
     fn no_change_change_sets_are_recognised() {
         assert!(is_no_changes_reason(
             "The submitted information didn't contain changes. Submit different information to create a change set."
@@ -706,5 +681,29 @@ mod aws_shaped_tests {
             panic!("expected a failure, got {outcome:?}");
         };
         assert!(reason.contains("DatabaseMasterPassword"));
+    }
+
+    /// A change set still being made when the wait ends: what happened is
+    /// the message, where to look a hint of its own.
+    #[tokio::test]
+    async fn a_change_set_not_ready_in_time_says_where_to_look_as_a_hint() {
+        let pending = mock!(Client::describe_change_set).then_output(|| {
+            DescribeChangeSetOutput::builder()
+                .status(ChangeSetStatus::CreateInProgress)
+                .build()
+        });
+        let client = mock_client!(aws_sdk_cloudformation, [&pending]);
+        let error = CloudFormation::new(client)
+            .wait_for_change_set("arn:slow", std::time::Duration::ZERO)
+            .await
+            .expect_err("not ready in time");
+        let failure = error
+            .downcast_ref::<crate::error::Failure>()
+            .expect("a failure with hints");
+        assert_eq!(
+            failure.message,
+            "change set arn:slow was not ready after 0s"
+        );
+        assert_eq!(failure.hints, ["look at it in the CloudFormation console"]);
     }
 }

@@ -1,6 +1,8 @@
-//! EC2: availability zones.
+//! EC2: availability zones, instances.
 
-use aws_sdk_ec2::types::Filter;
+use std::time::SystemTime;
+
+use aws_sdk_ec2::types::{Filter, Instance};
 use aws_sdk_ec2::Client;
 
 use super::errors::AwsResultExt;
@@ -53,6 +55,48 @@ pub async fn describe_instances(
         }
     }
     Ok(instances)
+}
+
+/// An EC2 instance as plain values, for callers that only read it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InstanceInfo {
+    pub instance_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub instance_type: Option<String>,
+    /// pending, running, stopping, ...
+    pub state: Option<String>,
+    pub launch_time: Option<SystemTime>,
+}
+
+impl From<&Instance> for InstanceInfo {
+    fn from(instance: &Instance) -> Self {
+        InstanceInfo {
+            instance_id: instance.instance_id().map(str::to_string),
+            availability_zone: instance
+                .placement()
+                .and_then(|placement| placement.availability_zone())
+                .map(str::to_string),
+            instance_type: instance
+                .instance_type()
+                .map(|kind| kind.as_str().to_string()),
+            state: instance
+                .state()
+                .and_then(|state| state.name())
+                .map(|name| name.as_str().to_string()),
+            launch_time: instance
+                .launch_time()
+                .and_then(|time| SystemTime::try_from(*time).ok()),
+        }
+    }
+}
+
+/// [`describe_instances`], as plain values.
+pub async fn instances(
+    client: &Client,
+    instance_ids: &[String],
+) -> anyhow::Result<Vec<InstanceInfo>> {
+    let instances = describe_instances(client, instance_ids).await?;
+    Ok(instances.iter().map(InstanceInfo::from).collect())
 }
 
 async fn describe_instance_ids(

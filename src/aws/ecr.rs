@@ -29,6 +29,17 @@ impl RegistryLogin {
     pub fn registry_host(&self) -> &str {
         registry_host(&self.endpoint)
     }
+
+    /// The `Authorization` header value the registry takes: `Basic` with
+    /// base64 of `user:password` (ECR user guide, "Private registry
+    /// authentication": the token is that base64 already).
+    pub fn basic_authorization(&self) -> Secret {
+        let pair = format!("{}:{}", self.user, self.password.expose());
+        Secret::new(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        ))
+    }
 }
 
 /// `https://host[:port]/` to `host[:port]`.
@@ -189,6 +200,20 @@ mod tests {
         assert!(decode_token("not base64!").is_err());
         let no_colon = base64::engine::general_purpose::STANDARD.encode("AWS");
         assert!(decode_token(&no_colon).is_err());
+    }
+
+    #[test]
+    fn the_basic_authorization_is_the_token_again_and_never_shows() {
+        let token = base64::engine::general_purpose::STANDARD.encode("AWS:pass:word");
+        let (user, password) = decode_token(&token).expect("decodes");
+        let login = RegistryLogin {
+            endpoint: "https://123456789012.dkr.ecr.us-east-1.amazonaws.com".into(),
+            user,
+            password,
+        };
+        let authorization = login.basic_authorization();
+        assert_eq!(authorization.expose(), format!("Basic {token}"));
+        assert!(!format!("{authorization} {authorization:?} {login:?}").contains(&token));
     }
 
     #[test]

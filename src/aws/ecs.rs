@@ -425,10 +425,12 @@ pub async fn delete_service(
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!(
-                "service {service} is still draining after {}s; run delete-stack again later",
+            return Err(crate::error::Failure::new(format!(
+                "service {service} is still draining after {}s",
                 timeout.as_secs()
-            );
+            ))
+            .hint("run delete-stack again later")
+            .into());
         }
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }

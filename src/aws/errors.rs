@@ -16,12 +16,22 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-/// The endpoint every AWS call goes to, when it is not AWS's own: an
-/// unreachable endpoint's hint names it.
-static CUSTOM_ENDPOINT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+use crate::error::Hints;
 
-pub fn set_custom_endpoint(endpoint: String) {
-    let _ = CUSTOM_ENDPOINT.set(endpoint);
+/// Where a run's AWS calls go, as far as a failure's hints need to know:
+/// an unreachable endpoint's hint names it. `Aws::load` decides it; the
+/// command layer gives it to the failure it returns (`noted_with`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Destination {
+    /// Not yet told (an error looked at before it left its command): hints
+    /// that depend on the endpoint are left out.
+    #[default]
+    Unsaid,
+    /// AWS's own endpoints.
+    Aws,
+    /// One endpoint for every call (--endpoint-url, AWS_ENDPOINT_URL or the
+    /// stack file's [local] endpoint_url).
+    Custom(String),
 }
 
 /// The meaning of an AWS error, for decisions.
@@ -112,49 +122,66 @@ pub struct AwsError {
     pub request_id: Option<String>,
     /// For errors without a service response (network, timeout).
     pub detail: Option<String>,
+    pub destination: Destination,
+    /// What the caller knows the operator can do about this failure (a
+    /// missing KMS key: the command that creates it), said before the hints
+    /// of its class.
+    pub extra_hints: Vec<String>,
 }
 
 impl fmt::Display for AwsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.operation)?;
-        match (&self.code, &self.message) {
-            (Some(code), Some(message)) => write!(f, "{code}: {message}")?,
-            (Some(code), None) => write!(f, "{code}")?,
-            (None, Some(message)) => write!(f, "{message}")?,
-            (None, None) => write!(f, "{}", self.detail.as_deref().unwrap_or("unknown error"))?,
-        }
-        match self.class {
-            ErrorClass::AccessDenied => write!(
-                f,
-                "\n  hint: check the credentials (AWS_PROFILE, --profile, `aws sts get-caller-identity`) and their permissions"
-            )?,
-            ErrorClass::Untrusted => write!(
-                f,
-                "\n  hint: TLS refused the endpoint{}: its certificate must chain to a root this machine trusts (the system's store, or SSL_CERT_FILE / SSL_CERT_DIR); behind a TLS-inspecting proxy, add its CA there",
-                CUSTOM_ENDPOINT
-                    .get()
-                    .map(|endpoint| format!(" {endpoint}"))
-                    .unwrap_or_default()
-            )?,
-            ErrorClass::Unreachable => match CUSTOM_ENDPOINT.get() {
-                Some(endpoint) => write!(
-                    f,
-                    "\n  hint: every AWS call goes to {endpoint}: is it up? (it comes from --endpoint-url, AWS_ENDPOINT_URL or the stack file's [local] endpoint_url)"
-                )?,
-                None => write!(
-                    f,
-                    "\n  hint: check the network (a proxy, DNS, a VPN) and the region's endpoints"
-                )?,
-            },
-            _ => {}
-        }
-        Ok(())
+        write!(f, "{}{}", self.message(), Hints(&self.hints()))
     }
 }
 
 impl std::error::Error for AwsError {}
 
 impl AwsError {
+    /// What failed, without the hints: the operation, the AWS error code and
+    /// message (or what happened instead of an answer).
+    pub fn message(&self) -> String {
+        let said = match (&self.code, &self.message) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.clone(),
+            (None, Some(message)) => message.clone(),
+            (None, None) => self
+                .detail
+                .as_deref()
+                .unwrap_or("unknown error")
+                .to_string(),
+        };
+        format!("{}: {said}", self.operation)
+    }
+
+    /// What the operator can do about it: what its caller said
+    /// ([`with_hint`]), then what its class says (and, for the network's
+    /// failures, where the calls went).
+    pub fn hints(&self) -> Vec<String> {
+        let custom = match &self.destination {
+            Destination::Custom(endpoint) => Some(endpoint.as_str()),
+            _ => None,
+        };
+        let hint = match self.class {
+            ErrorClass::AccessDenied => Some("check the credentials (AWS_PROFILE, --profile, `aws sts get-caller-identity`) and their permissions".to_string()),
+            ErrorClass::Untrusted => Some(format!(
+                "TLS refused the endpoint{}: its certificate must chain to a root this machine trusts (the system's store, or SSL_CERT_FILE / SSL_CERT_DIR); behind a TLS-inspecting proxy, add its CA there",
+                custom.map(|endpoint| format!(" {endpoint}")).unwrap_or_default()
+            )),
+            ErrorClass::Unreachable => match &self.destination {
+                Destination::Custom(endpoint) => Some(format!(
+                    "every AWS call goes to {endpoint}: is it up? (it comes from --endpoint-url, AWS_ENDPOINT_URL or the stack file's [local] endpoint_url)"
+                )),
+                Destination::Aws => Some(
+                    "check the network (a proxy, DNS, a VPN) and the region's endpoints".to_string(),
+                ),
+                Destination::Unsaid => None,
+            },
+            _ => None,
+        };
+        self.extra_hints.iter().cloned().chain(hint).collect()
+    }
+
     pub fn from_sdk<E, R>(operation: String, error: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -206,6 +233,8 @@ impl AwsError {
             message,
             request_id,
             detail,
+            destination: Destination::Unsaid,
+            extra_hints: Vec::new(),
         }
     }
 }
@@ -347,6 +376,32 @@ pub fn class_of(error: &anyhow::Error) -> Option<ErrorClass> {
         .map(|aws| aws.class)
 }
 
+/// `error` (from [`AwsResultExt::aws_context`], before any context is added)
+/// with one more thing the operator can do, printed on its own line after
+/// the message as every hint is (ARCHITECTURE.md, "How a failure prints").
+/// An error that holds no [`AwsError`] becomes a [`crate::error::Failure`]
+/// saying its whole chain.
+pub fn with_hint(mut error: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
+    match error.downcast_mut::<AwsError>() {
+        Some(aws) => {
+            aws.extra_hints.push(hint.into());
+            error
+        }
+        None => anyhow::Error::new(crate::error::Failure::new(format!("{error:#}")).hint(hint)),
+    }
+}
+
+/// A command's failure told where the run's calls went, so that the hints
+/// `main` prints for an AWS error in it can name the endpoint.
+pub fn noted_with(mut error: anyhow::Error, destination: Option<&Destination>) -> anyhow::Error {
+    if let (Some(aws), Some(destination)) = (error.downcast_mut::<AwsError>(), destination) {
+        if aws.destination == Destination::Unsaid {
+            aws.destination = destination.clone();
+        }
+    }
+    error
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,6 +455,54 @@ mod tests {
         assert_eq!(classify(None, Some("x")), ErrorClass::Other);
     }
 
+    fn unreachable() -> AwsError {
+        AwsError {
+            operation: "describing stack demo-v1-network".into(),
+            class: ErrorClass::Unreachable,
+            code: None,
+            message: None,
+            request_id: None,
+            detail: Some("Connection refused".into()),
+            destination: Destination::Unsaid,
+            extra_hints: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_endpoint_is_named_once_the_command_says_where_calls_went() {
+        // Looked at inside a command (a warning): no guess at the endpoint.
+        assert!(unreachable().hints().is_empty());
+        assert_eq!(
+            unreachable().to_string(),
+            "describing stack demo-v1-network: Connection refused"
+        );
+        // Leaving the command, through its context, told where calls went.
+        let error = anyhow::Error::new(unreachable()).context("reading the stacks");
+        let custom = Destination::Custom("http://127.0.0.1:9".into());
+        let error = noted_with(error, Some(&custom));
+        let aws = error.downcast_ref::<AwsError>().expect("still an AwsError");
+        assert_eq!(
+            aws.message(),
+            "describing stack demo-v1-network: Connection refused"
+        );
+        assert_eq!(
+            aws.hints(),
+            ["every AWS call goes to http://127.0.0.1:9: is it up? (it comes from --endpoint-url, AWS_ENDPOINT_URL or the stack file's [local] endpoint_url)"]
+        );
+        assert!(aws.to_string().ends_with("\n  fix: every AWS call goes to http://127.0.0.1:9: is it up? (it comes from --endpoint-url, AWS_ENDPOINT_URL or the stack file's [local] endpoint_url)"));
+        let to_aws = noted_with(anyhow::Error::new(unreachable()), Some(&Destination::Aws));
+        assert_eq!(
+            to_aws.downcast_ref::<AwsError>().expect("aws").hints(),
+            ["check the network (a proxy, DNS, a VPN) and the region's endpoints"]
+        );
+        // A destination already said is kept.
+        let kept = noted_with(to_aws, Some(&custom));
+        assert_eq!(
+            kept.downcast_ref::<AwsError>().expect("aws").destination,
+            Destination::Aws
+        );
+    }
+
     #[test]
     fn display_names_the_operation_code_and_message() {
         let error = AwsError {
@@ -409,10 +512,44 @@ mod tests {
             message: Some("Rate exceeded".into()),
             request_id: None,
             detail: None,
+            destination: Destination::Unsaid,
+            extra_hints: Vec::new(),
         };
         assert_eq!(
             error.to_string(),
             "describing stack demo-v1-network: Throttling: Rate exceeded"
+        );
+    }
+
+    /// A caller's hint is the error's, on its own line, before its class's;
+    /// the operation's text stays what was being done.
+    #[test]
+    fn a_hint_from_the_caller_is_said_on_its_own_line_before_the_class_hints() {
+        let error = with_hint(
+            anyhow::Error::new(unreachable()),
+            "run `stackup create-stack demo` first",
+        );
+        let error = noted_with(error, Some(&Destination::Aws));
+        let aws = error.downcast_ref::<AwsError>().expect("still an AwsError");
+        assert_eq!(
+            aws.message(),
+            "describing stack demo-v1-network: Connection refused"
+        );
+        assert_eq!(
+            aws.hints(),
+            [
+                "run `stackup create-stack demo` first",
+                "check the network (a proxy, DNS, a VPN) and the region's endpoints"
+            ]
+        );
+        // Not an AWS error: the hint is kept all the same, the chain said.
+        let other = with_hint(
+            anyhow::anyhow!("no answer").context("deleting the change set"),
+            "delete it by hand",
+        );
+        assert_eq!(
+            other.to_string(),
+            "deleting the change set: no answer\n  fix: delete it by hand"
         );
     }
 }

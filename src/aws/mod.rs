@@ -11,6 +11,7 @@ pub mod cloudwatch;
 pub mod ec2;
 pub mod ecr;
 pub mod ecs;
+pub mod ecs_info;
 pub mod errors;
 mod http;
 pub mod logs;
@@ -38,6 +39,9 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
+    /// Where the calls went, once `Aws::load` has decided it: the command
+    /// layer notes it on the failure it returns (`errors::noted_with`).
+    pub destination: std::sync::OnceLock<errors::Destination>,
 }
 
 /// What is wrong with an endpoint URL (`--endpoint-url`, AWS_ENDPOINT_URL),
@@ -168,9 +172,10 @@ impl Aws {
         let shown = endpoint
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
-        if let Some(shown) = shown {
-            errors::set_custom_endpoint(shown);
-        }
+        let _ = options.destination.set(match shown {
+            Some(shown) => errors::Destination::Custom(shown),
+            None => errors::Destination::Aws,
+        });
         let config = loader.load().await;
         if config.region().is_none() {
             let mut problem = Problem::new("no AWS region is set")

@@ -19,6 +19,8 @@ use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
 
+use crate::secret::Secret;
+
 /// The manifest media types asked for: Docker's image and list, OCI's
 /// manifest and index (without them a registry may answer with the old
 /// schema 1, or 404 for a multi-platform image).
@@ -75,6 +77,77 @@ pub async fn manifest(host: &str, repository: &str, reference: &str) -> Manifest
         _ => first,
     };
     answer_of(host, repository, &response)
+}
+
+/// As [`manifest`], with credentials the registry takes (`Authorization:
+/// Basic`, as ECR's registry takes its login token: ECR user guide, "Private
+/// registry authentication").
+pub async fn manifest_with(
+    host: &str,
+    repository: &str,
+    reference: &str,
+    authorization: &Secret,
+) -> ManifestAnswer {
+    let url = format!(
+        "{}://{host}/v2/{repository}/manifests/{reference}",
+        scheme_for(host)
+    );
+    match send("HEAD", &url, Some(authorization.expose())).await {
+        Ok(response) => answer_of(host, repository, &response),
+        Err(reason) => ManifestAnswer::CannotCheck(format!("{host} cannot be reached ({reason})")),
+    }
+}
+
+/// Give the manifest `digest` of `repository` the tag `tag` too: its bytes
+/// read back and put under the tag (OCI Distribution Specification,
+/// "Pulling manifests", "Pushing manifests"; ECR's registry needs
+/// `ecr:BatchGetImage` and `ecr:PutImage` for them). No layer moves.
+pub async fn add_tag(
+    host: &str,
+    repository: &str,
+    digest: &str,
+    tag: &str,
+    authorization: &Secret,
+) -> Result<(), String> {
+    let base = format!("{}://{host}/v2/{repository}/manifests", scheme_for(host));
+    let read = send(
+        "GET",
+        &format!("{base}/{digest}"),
+        Some(authorization.expose()),
+    )
+    .await?;
+    if !read.status().is_success() {
+        return Err(format!(
+            "reading manifest {digest} of {repository} answered HTTP {}",
+            read.status().as_u16()
+        ));
+    }
+    let media_type = read
+        .headers()
+        .get("content-type")
+        .unwrap_or("application/vnd.docker.distribution.manifest.v2+json")
+        .to_string();
+    let bytes = ByteStream::new(read.into_body())
+        .collect()
+        .await
+        .map_err(|error| error.to_string())?
+        .into_bytes()
+        .to_vec();
+    let written = send_body(
+        "PUT",
+        &format!("{base}/{tag}"),
+        Some(authorization.expose()),
+        Some((&media_type, bytes)),
+    )
+    .await?;
+    if written.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "tagging manifest {digest} of {repository} as {tag} answered HTTP {}",
+            written.status().as_u16()
+        ))
+    }
 }
 
 fn answer_of(host: &str, repository: &str, response: &HttpResponse) -> ManifestAnswer {
@@ -182,6 +255,16 @@ async fn send(
     url: &str,
     authorization: Option<&str>,
 ) -> Result<HttpResponse, String> {
+    send_body(method, url, authorization, None).await
+}
+
+/// A request with `body` (its content type and bytes), if any.
+async fn send_body(
+    method: &str,
+    url: &str,
+    authorization: Option<&str>,
+    body: Option<(&str, Vec<u8>)>,
+) -> Result<HttpResponse, String> {
     let https = url.starts_with("https://");
     let builder = Connector::builder().proxy_config(ProxyConfig::from_env());
     let connector = if https {
@@ -191,7 +274,16 @@ async fn send(
     } else {
         builder.build_http()
     };
-    let mut request = HttpRequest::new(SdkBody::empty());
+    let (content_type, bytes) = match body {
+        Some((content_type, bytes)) => (Some(content_type), SdkBody::from(bytes)),
+        None => (None, SdkBody::empty()),
+    };
+    let mut request = HttpRequest::new(bytes);
+    if let Some(content_type) = content_type {
+        request
+            .headers_mut()
+            .insert("content-type", content_type.to_string());
+    }
     request
         .set_method(method)
         .map_err(|error| error.to_string())?;

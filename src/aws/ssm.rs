@@ -5,7 +5,10 @@ use aws_sdk_ssm::Client;
 
 use aws_sdk_ssm::config::retry::RetryConfig;
 
-use super::errors::{class_of, AwsResultExt, ErrorClass};
+use aws_sdk_ssm::operation::put_parameter::PutParameterError;
+use aws_smithy_runtime_api::client::result::SdkError;
+
+use super::errors::{class_of, with_hint, AwsError, AwsResultExt, ErrorClass};
 use super::once::{at_most_once, attempt, Attempt};
 use crate::secret::Secret;
 
@@ -129,17 +132,30 @@ pub async fn create_secret(
                 .as_service_error()
                 .is_some_and(|error| error.is_invalid_key_id()) =>
         {
-            Err(error).aws_context(|| missing_key(name, key_id))
+            Err(missing_key(&error, name, key_id))
         }
         Err(error) => Err(error).aws_context(|| format!("creating SSM parameter {name}")),
     }
 }
 
-/// What to do when the stack's key is not there: a stack created before
-/// stackup encrypted with its own key (create-stack makes the key first).
-fn missing_key(name: &str, key_id: &str) -> String {
-    format!(
-        "storing SSM parameter {name}: the KMS key {key_id} does not exist in this account and region; run `stackup create-stack` for this stack first, which creates it"
+/// The failure of a put that names a KMS key that is not there
+/// (PutParameter's `InvalidKeyId`, SSM API reference), and what to do: a
+/// stack created before stackup encrypted with its own key (create-stack
+/// makes the key first).
+fn missing_key<R: std::fmt::Debug + 'static>(
+    error: &SdkError<PutParameterError, R>,
+    name: &str,
+    key_id: &str,
+) -> anyhow::Error {
+    let failed = AwsError::from_sdk(
+        format!(
+            "storing SSM parameter {name}: the KMS key {key_id} does not exist in this account and region"
+        ),
+        error,
+    );
+    with_hint(
+        anyhow::Error::new(failed),
+        "run `stackup create-stack` for this stack first, which creates it",
     )
 }
 
@@ -169,7 +185,7 @@ pub async fn put_secret(
                 .as_service_error()
                 .is_some_and(|error| error.is_invalid_key_id()) =>
         {
-            Err(error).aws_context(|| missing_key(name, key_id))
+            Err(missing_key(&error, name, key_id))
         }
         Err(error) => Err(error).aws_context(|| format!("storing SSM parameter {name}")),
     }
@@ -278,5 +294,59 @@ pub async fn history(client: &Client, name: &str) -> anyhow::Result<Vec<(i64, St
             values.sort_by_key(|(version, _)| *version);
             return Ok(values);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ssm::types::error::InvalidKeyId;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    /// PutParameter's answer for a key that does not exist (SSM API
+    /// reference, PutParameter: `InvalidKeyId`, HTTP 400).
+    fn invalid_key_id() -> SdkError<PutParameterError, Response> {
+        let meta = ErrorMetadata::builder()
+            .code("InvalidKeyId")
+            .message("Invalid keyId alias/demo-local-secrets")
+            .build();
+        SdkError::service_error(
+            PutParameterError::InvalidKeyId(
+                InvalidKeyId::builder()
+                    .message("Invalid keyId alias/demo-local-secrets")
+                    .meta(meta)
+                    .build(),
+            ),
+            Response::new(
+                StatusCode::try_from(400).expect("a status"),
+                SdkBody::empty(),
+            ),
+        )
+    }
+
+    /// What went wrong is the message; what to do is a hint of its own,
+    /// printed on its own line.
+    #[test]
+    fn a_missing_key_says_what_creates_it_as_a_hint() {
+        let error = missing_key(
+            &invalid_key_id(),
+            "/stackup/demo-local-v1/database/master-password",
+            "alias/demo-local-secrets",
+        );
+        let aws = error.downcast_ref::<AwsError>().expect("an AWS error");
+        assert_eq!(
+            aws.message(),
+            "storing SSM parameter /stackup/demo-local-v1/database/master-password: the KMS key alias/demo-local-secrets does not exist in this account and region: InvalidKeyId: Invalid keyId alias/demo-local-secrets"
+        );
+        assert_eq!(
+            aws.hints(),
+            ["run `stackup create-stack` for this stack first, which creates it"]
+        );
+        assert!(error.to_string().ends_with(
+            "\n  fix: run `stackup create-stack` for this stack first, which creates it"
+        ));
     }
 }

@@ -47,7 +47,7 @@ pub async fn run(context: &Context, args: &BuildArgs) -> anyhow::Result<()> {
     let built = build_and_push(printer, &aws, &stack, &plan, &again).await?;
     let pushed = built.iter().filter(|image| image.pushed).count();
     printer.success(format!(
-        "{} image(s) built, {pushed} pushed, {} already in the registry",
+        "{} image(s) ready, {pushed} pushed, {} already in the registry",
         built.len(),
         built.len() - pushed
     ));
@@ -70,6 +70,7 @@ pub async fn run(context: &Context, args: &BuildArgs) -> anyhow::Result<()> {
             .iter()
             .map(|image| format!("{}={}", image.container, image.pinned()))
             .collect();
-        printer.data(&lines.join("\n"))
+        // One line per image, each ending in a newline, as every command's data.
+        printer.data(&format!("{}\n", lines.join("\n")))
     }
 }

@@ -6,7 +6,9 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::ClusterArgs;
+use crate::error::Failure;
 use crate::ops::cluster::{survey, NodeReport, ServiceCluster};
+use crate::ui::table;
 use crate::{ops, validation};
 
 /// `--output json`.
@@ -49,11 +51,15 @@ pub async fn run(context: &Context, args: &ClusterArgs) -> anyhow::Result<()> {
             )
         })
         .collect();
-    anyhow::bail!(
-        "the cluster is not whole ({}); `stackup logs {} --since 10m` shows what the nodes said",
-        not_whole.join("; "),
+    Err(Failure::new(format!(
+        "the cluster is not whole ({})",
+        not_whole.join("; ")
+    ))
+    .hint(format!(
+        "see what the nodes said with `stackup logs {} --since 10m`",
         stack.name
-    )
+    ))
+    .into())
 }
 
 fn render_text(clusters: &[ServiceCluster]) -> String {
@@ -81,30 +87,55 @@ fn render_text(clusters: &[ServiceCluster]) -> String {
     text
 }
 
-/// Rows in columns padded to their widest cell.
-fn table(rows: &[Vec<String>], indent: &str) -> String {
-    let mut widths: Vec<usize> = Vec::new();
-    for row in rows {
-        for (index, cell) in row.iter().enumerate() {
-            let width = cell.chars().count();
-            match widths.get_mut(index) {
-                Some(widest) => *widest = (*widest).max(width),
-                None => widths.push(width),
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::cluster_verdict::Verdict;
+
+    fn node(task: &str, name: &str, connected: &[&str], error: Option<&str>) -> NodeReport {
+        NodeReport {
+            service: "web".into(),
+            task: task.into(),
+            node: name.into(),
+            connected: connected.iter().map(|node| node.to_string()).collect(),
+            error: error.map(str::to_string),
         }
     }
-    let mut text = String::new();
-    for row in rows {
-        let mut line = indent.to_string();
-        for (index, cell) in row.iter().enumerate() {
-            if index + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[index]));
-            }
-        }
-        text.push_str(line.trim_end());
-        text.push('\n');
+
+    /// The text as `cluster` has always printed it: a verdict line, then the
+    /// nodes in columns as wide as their widest cell, no line padded.
+    #[test]
+    fn text_lists_each_service_verdict_then_its_nodes_in_columns() {
+        let clusters = [
+            ServiceCluster {
+                service: "web".into(),
+                nodes: vec![
+                    node("0a1b", "web@10.0.1.5", &["web@10.0.2.17"], None),
+                    node("ffee99", "web@10.0.2.17", &[], Some("timed out")),
+                    node("c3", "web@10.0.3.4", &[], None),
+                ],
+                verdict: Verdict::Missing {
+                    missing: vec!["web@10.0.2.17".into()],
+                    groups: vec![vec!["web@10.0.1.5".into()], vec!["web@10.0.3.4".into()]],
+                },
+            },
+            ServiceCluster {
+                service: "worker".into(),
+                nodes: Vec::new(),
+                verdict: Verdict::Missing {
+                    missing: Vec::new(),
+                    groups: Vec::new(),
+                },
+            },
+        ];
+        assert_eq!(
+            render_text(&clusters),
+            "web: nodes missing: web@10.0.2.17; the others form [web@10.0.1.5] [web@10.0.3.4]\n\
+             \x20 TASK    NODE           CONNECTED TO\n\
+             \x20 0a1b    web@10.0.1.5   web@10.0.2.17\n\
+             \x20 ffee99  web@10.0.2.17  (did not answer: timed out)\n\
+             \x20 c3      web@10.0.3.4   (none)\n\
+             worker: no running node\n"
+        );
     }
-    text
 }

@@ -67,11 +67,15 @@ pub async fn run(context: &Context, args: &ConsoleArgs) -> anyhow::Result<()> {
     let tasks =
         ecs::service_tasks(&ecs_client, &cluster, &service.name, DesiredStatus::Running).await?;
     if tasks.is_empty() {
-        anyhow::bail!(
-            "service {} has no running task; deploy it with `stackup deploy-release {}`",
-            service.name,
+        return Err(crate::error::Failure::new(format!(
+            "service {} has no running task",
+            service.name
+        ))
+        .hint(format!(
+            "deploy it with `stackup deploy-release {}`",
             stack.name
-        );
+        ))
+        .into());
     }
     let task = choose_task(&tasks, args.task.as_deref(), &service, args.eval.is_some()).await?;
     let task_arn = task.task_arn().unwrap_or_default().to_string();

@@ -6,12 +6,12 @@ use serde::Serialize;
 
 use super::Context;
 use crate::amis;
-use crate::aws::cloudformation::{status_kind, CloudFormation, StackInfo, StatusKind};
+use crate::aws::cloudformation::{CloudFormation, StackInfo, StackStatus};
 use crate::aws::{ec2, ssm, Aws};
 use crate::cli::CreateStackArgs;
 use crate::config::StackConfig;
 use crate::engine_upgrade;
-use crate::error::{InputError, Problem};
+use crate::error::{Failure, InputError, Problem};
 use crate::ops::apply_stack::{apply_layer, LayerResult};
 use crate::ops::secrets_key_stack;
 use crate::ops::stack_guard::{self};
@@ -103,6 +103,11 @@ pub async fn run(context: &Context, args: &CreateStackArgs) -> anyhow::Result<()
             &stack,
             &guards[1].replacements,
             current[1].as_ref().map(|platform| &platform.outputs),
+        ),
+        hosts_replaced: crate::host_roll::roll_note(
+            &platform.template.body,
+            current[1].as_ref().map(|platform| &platform.parameters),
+            &platform.displayed_parameters(),
         ),
         stacks: [&network, &platform]
             .iter()
@@ -311,16 +316,28 @@ async fn check_upstream(
 ) -> anyhow::Result<()> {
     for (name, upstream) in &stack.upstream {
         match cloudformation.describe(upstream).await? {
-            Some(info) if status_kind(&info.status) == StatusKind::Succeeded => {}
-            Some(info) => anyhow::bail!(
-                "upstream stack {upstream} ([upstream] {name} in {}) is {}; wait until it settles, then run create-stack again",
-                stack.file.display(),
-                info.status
-            ),
-            None => anyhow::bail!(
-                "upstream stack {upstream} ([upstream] {name} in {}) does not exist in this account and region; create it first, or correct the name",
-                stack.file.display()
-            ),
+            // Settled, and not after a failure: complete, or held for review.
+            Some(info) if info.status.is_settled() && !info.status.is_failed() => {}
+            Some(info) => {
+                return Err(Failure::new(format!(
+                    "upstream stack {upstream} ([upstream] {name} in {}) is {}",
+                    stack.file.display(),
+                    info.status
+                ))
+                .hint(format!(
+                    "wait until it settles, then run `stackup create-stack {}` again",
+                    stack.name
+                ))
+                .into())
+            }
+            None => {
+                return Err(Failure::new(format!(
+                    "upstream stack {upstream} ([upstream] {name} in {}) does not exist in this account and region",
+                    stack.file.display()
+                ))
+                .hint("create it first, or correct the name")
+                .into())
+            }
         }
     }
     Ok(())
@@ -329,8 +346,8 @@ async fn check_upstream(
 fn planned_action(current: Option<&StackInfo>) -> String {
     match current {
         None => "create".to_string(),
-        Some(stack) if stack.status == "REVIEW_IN_PROGRESS" => "create".to_string(),
-        Some(stack) if stack.status == "ROLLBACK_COMPLETE" => {
+        Some(stack) if stack.status == StackStatus::ReviewInProgress => "create".to_string(),
+        Some(stack) if stack.status == StackStatus::RollbackComplete => {
             "replace the failed stack (ROLLBACK_COMPLETE)".to_string()
         }
         Some(stack) if stack.is_busy() => {
@@ -391,6 +408,9 @@ fn plan_text(summary: &PlanSummary, password_note: &str, dry_run: bool) -> Strin
     }
     if let Some(note) = &summary.bastion_replaced {
         text.push_str(&format!("  bastion: {note}\n"));
+    }
+    if let Some(note) = &summary.hosts_replaced {
+        text.push_str(&format!("  hosts: {note}\n"));
     }
     if let Some(upgrade) = &summary.engine_upgrade {
         text.push_str(&format!("  database: {}\n", upgrade.describe()));

@@ -8,6 +8,7 @@ use crate::aws::cloudformation::{CloudFormation, StackInfo};
 use crate::aws::Aws;
 use crate::cli::StackArgs;
 use crate::config;
+use crate::error::Failure;
 use crate::ops::ids::{client_token, timestamp};
 use crate::ops::stack_events::{describe_failures, existing_events, follow};
 use crate::ui::confirm;
@@ -55,11 +56,13 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
         }
     }
     if !dependents.is_empty() {
-        anyhow::bail!(
-            "refusing to delete {}: other stacks depend on it:\n  {}\nDelete those stacks (or remove their imports) first",
+        return Err(Failure::new(format!(
+            "refusing to delete {}: other stacks depend on it:\n  {}",
             stack.stack_id(),
             dependents.join("\n  ")
-        );
+        ))
+        .hint("delete those stacks (or remove their imports) first")
+        .into());
     }
     if let Some(platform) = existing.iter().find(|info| info.name == names[0]) {
         if platform
@@ -68,12 +71,17 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
             .map(String::as_str)
             == Some("true")
         {
-            anyhow::bail!(
-                "refusing to delete {}: its database has deletion protection on. Set `deletion_protection = false` in [database] of {}, run `stackup create-stack {}`, then delete-stack again",
-                platform.name,
+            return Err(Failure::new(format!(
+                "refusing to delete {}: its database has deletion protection on",
+                platform.name
+            ))
+            .hint(format!(
+                "set `deletion_protection = false` in [database] of {}, run `stackup create-stack {}`, then run `stackup delete-stack {}` again",
                 stack.file.display(),
+                stack.name,
                 stack.name
-            );
+            ))
+            .into());
         }
     }
 
@@ -161,13 +169,17 @@ pub async fn run(context: &Context, args: &StackArgs) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|reason| format!(": {reason}"))
                 .unwrap_or_default();
-            anyhow::bail!(
-                "{} is {} and was not deleted{reason}{}\nFix what blocks it, then run `stackup delete-stack {}` again",
+            return Err(crate::error::Failure::new(format!(
+                "{} is {} and was not deleted{reason}{}",
                 left.name,
                 left.status,
-                describe_failures(&followed.failures),
+                describe_failures(&followed.failures)
+            ))
+            .hint(format!(
+                "fix what blocks it, then run `stackup delete-stack {}` again",
                 stack.name
-            );
+            ))
+            .into());
         }
         printer.success(format!("{} deleted", info.name));
         deleted.push(info.name.clone());

@@ -38,6 +38,7 @@ impl Context {
                 profile: global.profile.clone(),
                 region: global.region.clone(),
                 endpoint_url: global.endpoint_url.clone(),
+                destination: Default::default(),
             },
             global: global.clone(),
         }
@@ -46,7 +47,7 @@ impl Context {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let context = Context::new(&cli.global);
-    match cli.command {
+    let outcome = match cli.command {
         Command::Validate(args) => validate::run(&context, &args),
         Command::Build(args) => build::run(&context, &args).await,
         Command::CreateStack(args) => create_stack::run(&context, &args).await,
@@ -60,5 +61,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Console(args) => console::run(&context, &args).await,
         Command::Cluster(args) => cluster::run(&context, &args).await,
         Command::Completions(args) => completions::run(&context, &args),
-    }
+    };
+    outcome.map_err(|error| crate::aws::errors::noted_with(error, context.aws.destination.get()))
 }

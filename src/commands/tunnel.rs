@@ -9,7 +9,7 @@ use crate::aws::Aws;
 use crate::cli::TunnelArgs;
 use crate::config::SslMode;
 use crate::db::route::{Route, Tunnel};
-use crate::error::{InputError, Problem};
+use crate::error::{Failure, InputError, Problem};
 use crate::validation;
 
 #[derive(Serialize)]
@@ -42,11 +42,11 @@ pub async fn run(context: &Context, args: &TunnelArgs) -> anyhow::Result<()> {
         .describe(&stack.platform_stack_name())
         .await?
         .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the platform stack {} does not exist; run `stackup create-stack {}` first",
-                stack.platform_stack_name(),
-                stack.name
-            )
+            Failure::new(format!(
+                "the platform stack {} does not exist",
+                stack.platform_stack_name()
+            ))
+            .hint(format!("run `stackup create-stack {}` first", stack.name))
         })?;
     let route = Route::resolve(&stack, &platform.outputs)?;
     let local = listener.local_addr()?;

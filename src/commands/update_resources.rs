@@ -7,7 +7,7 @@ use crate::aws::{ssm, Aws};
 use crate::cli::UpdateResourcesArgs;
 use crate::db::postgres::Login;
 use crate::db::route::{Route, Tunnel};
-use crate::error::{InputError, Problem};
+use crate::error::{Failure, InputError, Problem};
 use crate::ops::update_database::{provision, read_wanted, sanity_check};
 use crate::validation;
 
@@ -40,20 +40,25 @@ pub async fn run(context: &Context, args: &UpdateResourcesArgs) -> anyhow::Resul
         .describe(&stack.platform_stack_name())
         .await?
         .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the platform stack {} does not exist; run `stackup create-stack {}` first",
-                stack.platform_stack_name(),
-                stack.name
-            )
+            Failure::new(format!(
+                "the platform stack {} does not exist",
+                stack.platform_stack_name()
+            ))
+            .hint(format!("run `stackup create-stack {}` first", stack.name))
         })?;
     let ssm_client = aws.ssm();
     let master_parameter = stack.master_password_parameter();
-    let master_password = ssm::get_secret(&ssm_client, &master_parameter).await?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "the database master password {master_parameter} is missing from SSM; run `stackup create-stack {}` to create it",
-            stack.name
-        )
-    })?;
+    let master_password = ssm::get_secret(&ssm_client, &master_parameter)
+        .await?
+        .ok_or_else(|| {
+            Failure::new(format!(
+                "the database master password {master_parameter} is missing from SSM"
+            ))
+            .hint(format!(
+                "run `stackup create-stack {}` to create it",
+                stack.name
+            ))
+        })?;
     let route = Route::resolve(&stack, &platform.outputs)?;
     printer.info(format!(
         "connecting to {}:{} through {}",

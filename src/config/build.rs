@@ -8,12 +8,20 @@
 //! target = "release"            # optional: a stage of a multi-stage Dockerfile
 //! args = { MIX_ENV = "prod" }   # optional: --build-arg
 //! ```
+//!
+//! or, from a Compose file's service (`config/compose.rs`):
+//!
+//! ```toml
+//! [services.web.build.web]
+//! compose_service = "web"       # its build: in [build] compose
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::compose::{read_compose_build, Compose};
 use super::reader::TableReader;
 use super::{is_resource_name, resolve_path};
 
@@ -34,7 +42,11 @@ const EXAMPLE: &str = "[services.web.build.web]\ncontext = \".\"";
 
 /// Every `[services.<service>.build.<container>]` of one service; `None` when
 /// one of them has a problem (reported).
-pub fn read_builds(service: &TableReader, config_dir: &Path) -> Option<Vec<ImageBuild>> {
+pub fn read_builds(
+    service: &TableReader,
+    config_dir: &Path,
+    compose: &Compose,
+) -> Option<Vec<ImageBuild>> {
     let Some(table) = service.table("build") else {
         return (!service.has("build")).then(Vec::new);
     };
@@ -54,8 +66,14 @@ pub fn read_builds(service: &TableReader, config_dir: &Path) -> Option<Vec<Image
             ok = false;
             continue;
         }
-        match read_build(&build, &container.value, config_dir) {
-            Some(found) => builds.push(found),
+        let found = if build.has("compose_service") || build.is_set_aside("compose_service") {
+            read_compose_build(&build, &container.value, config_dir, compose)
+        } else {
+            read_build(&build, &container.value, config_dir).map(Some)
+        };
+        match found {
+            Some(Some(found)) => builds.push(found),
+            Some(None) => {}
             None => ok = false,
         }
         build.finish();
@@ -108,9 +126,9 @@ fn read_build(table: &TableReader, container: &str, config_dir: &Path) -> Option
     };
     let args = match table.table("args") {
         Some(args) => {
-            let entries = args.named_strings("\"prod\"");
-            args.finish();
-            entries
+            // Every entry is an arg: no key is unknown (and `finish` would
+            // call each one so, as `named_strings` cannot mark them read).
+            args.named_strings("\"prod\"")
                 .into_iter()
                 .map(|(name, value)| (name.value, value.value))
                 .collect()

@@ -3,13 +3,18 @@
 //!
 //! On the EC2 launch type these fields reach past the container: a privileged
 //! container, added capabilities or host devices are root on the ECS host;
-//! a host path volume reads and writes the host's files; the host's network,
-//! PID or IPC namespace lets the task see the host's processes and, with host
-//! networking, the instance role's credentials from IMDS, which
-//! `ECS_AWSVPC_BLOCK_IMDS` only blocks for `awsvpc` tasks ("Amazon ECS task
-//! definition parameters"; "Amazon ECS container agent configuration"; the ECS
-//! best practices on task and container security). validate and deploy-release
-//! refuse them unless the service's table allows the field, with a reason.
+//! a host path volume reads and writes the host's files, and so does a Docker
+//! volume whose driver options have the host's Docker mount a path, a device
+//! or a network file system (the local driver takes options "similar to the
+//! linux mount command", `o=bind` and `device=/path` among them: `docker
+//! volume create`), or whose driver is a plugin running on the host; the
+//! host's network, PID or IPC namespace lets the task see the host's processes
+//! and, with host networking, the instance role's credentials from IMDS,
+//! which `ECS_AWSVPC_BLOCK_IMDS` only blocks for `awsvpc` tasks ("Amazon ECS
+//! task definition parameters"; "Amazon ECS container agent configuration";
+//! the ECS best practices on task and container security). validate and
+//! deploy-release refuse them unless the service's table allows the field,
+//! with a reason.
 
 use serde::Serialize;
 
@@ -26,6 +31,9 @@ pub enum HostAccess {
     Devices,
     /// `volumes[].host.sourcePath`: a bind mount of a host path.
     HostPathVolume,
+    /// `volumes[].dockerVolumeConfiguration` with a driver other than
+    /// `local`, or with driver options.
+    DockerVolumeDriver,
     /// `networkMode: "host"`.
     HostNetwork,
     /// `pidMode: "host"`.
@@ -40,6 +48,7 @@ impl HostAccess {
         HostAccess::Capabilities,
         HostAccess::Devices,
         HostAccess::HostPathVolume,
+        HostAccess::DockerVolumeDriver,
         HostAccess::HostNetwork,
         HostAccess::HostPid,
         HostAccess::HostIpc,
@@ -52,6 +61,7 @@ impl HostAccess {
             HostAccess::Capabilities => "linuxParameters.capabilities.add",
             HostAccess::Devices => "linuxParameters.devices",
             HostAccess::HostPathVolume => "volumes.host.sourcePath",
+            HostAccess::DockerVolumeDriver => "volumes.dockerVolumeConfiguration",
             HostAccess::HostNetwork => "networkMode",
             HostAccess::HostPid => "pidMode",
             HostAccess::HostIpc => "ipcMode",
@@ -65,6 +75,7 @@ impl HostAccess {
             HostAccess::Capabilities => "adds Linux capabilities beyond Docker's default set, which reach the ECS host's kernel",
             HostAccess::Devices => "exposes devices of the ECS host to the container",
             HostAccess::HostPathVolume => "mounts a path of the ECS host into the task, to read and write the host's files",
+            HostAccess::DockerVolumeDriver => "has the ECS host's Docker mount what the driver and its options say (with the local driver, o=bind and device=/path bind-mount a host path; another driver is a plugin running on the host)",
             HostAccess::HostNetwork => "puts the task on the ECS host's network, where it reaches the instance metadata service and the host role's credentials",
             HostAccess::HostPid => "shares the ECS host's process namespace: the task sees and can signal every process on the host",
             HostAccess::HostIpc => "shares the ECS host's IPC namespace (shared memory, semaphores, message queues)",

@@ -369,6 +369,12 @@ impl<'d, 'i> TableReader<'d, 'i> {
         Some(tables)
     }
 
+    /// Whether the key was read as absent because it had a problem in the
+    /// first reading (see [`Diagnostics::setting_aside`]).
+    pub fn is_set_aside(&self, key: &str) -> bool {
+        self.diagnostics.is_set_aside(&self.key_path(key))
+    }
+
     /// Whether the key is present at all (and mark it known).
     pub fn has(&self, key: &'static str) -> bool {
         self.raw(key).is_some()

@@ -5,6 +5,7 @@ use super::*;
 pub(super) fn read_services(
     root: &TableReader,
     config_dir: &Path,
+    compose: &compose::Compose,
 ) -> Option<BTreeMap<String, ServiceConfig>> {
     let Some(table) = root.table("services") else {
         return if root.has("services") {
@@ -26,7 +27,7 @@ pub(super) fn read_services(
             ok = false;
             continue;
         }
-        match read_service(&service, &name.value, config_dir) {
+        match read_service(&service, &name.value, config_dir, compose) {
             Some(config) => {
                 services.insert(name.value, config);
             }
@@ -41,6 +42,7 @@ pub(super) fn read_service(
     table: &TableReader,
     name: &str,
     config_dir: &Path,
+    compose: &compose::Compose,
 ) -> Option<ServiceConfig> {
     let default_task = format!("task-defs/{name}.json");
     let default_service = format!("task-defs/{name}-service.json");
@@ -104,7 +106,7 @@ pub(super) fn read_service(
         Some(found) => check_console_command(table, "eval_command", &found),
     };
     let allow_host_access = host_access::read_allowances(table);
-    let builds = build::read_builds(table, config_dir);
+    let builds = build::read_builds(table, config_dir, compose);
     Some(ServiceConfig {
         name: name.to_string(),
         task_definition: task_definition?,

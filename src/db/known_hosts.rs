@@ -6,6 +6,13 @@
 //! as `HashKnownHosts` writes them), `*`/`?` wildcards and `!` negation. A key
 //! listed under `@revoked` is refused for every host. `@cert-authority` lines
 //! are not used (host certificates are not supported) and never accept a key.
+//!
+//! The `ssh-key` crate's `known_hosts` module (which russh already brings in)
+//! was weighed as a replacement and falls short: it splits a line on single
+//! spaces only, so tab-separated or double-spaced lines (both valid for OpenSSH)
+//! fail to parse, and it only parses: it matches no host against wildcards,
+//! negations or hashed names. The test `the_ssh_key_crate_falls_short` keeps
+//! this true; when it fails, the crate has caught up.
 
 use std::path::Path;
 
@@ -257,5 +264,28 @@ mod tests {
         );
         assert!(glob("10.0.?.*", "10.0.1.25"));
         assert!(!glob("10.0.?.*", "10.0.12.25"));
+    }
+
+    #[test]
+    fn the_ssh_key_crate_falls_short() {
+        use russh::keys::ssh_key::known_hosts::Entry;
+        let tabbed = format!("[127.0.0.1]:2222\tssh-ed25519 {KEY}");
+        let double_spaced = format!("bastion  ssh-ed25519 {KEY}");
+        assert!(
+            tabbed.parse::<Entry>().is_err(),
+            "ssh-key now reads tab-separated lines"
+        );
+        assert!(
+            double_spaced.parse::<Entry>().is_err(),
+            "ssh-key now reads double-spaced lines"
+        );
+        assert_eq!(
+            check(&tabbed, "127.0.0.1", 2222, "ssh-ed25519", KEY),
+            Verdict::Known
+        );
+        assert_eq!(
+            check(&double_spaced, "bastion", 22, "ssh-ed25519", KEY),
+            Verdict::Known
+        );
     }
 }

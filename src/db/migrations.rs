@@ -14,7 +14,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
-use crate::error::{InputError, Problem};
+use crate::error::{Failure, InputError, Problem};
 
 /// The advisory lock every stackup migration takes ("stackup" in ASCII).
 pub const LOCK_KEY: i64 = 0x0073_7461_636b_7570;
@@ -282,10 +282,12 @@ pub async fn lock(
             notify();
         }
         if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!(
-                "another operator has held the migration lock for {}; try again when their update-resources has finished",
+            return Err(Failure::new(format!(
+                "another operator has held the migration lock for {}",
                 humantime::format_duration(timeout)
-            );
+            ))
+            .hint("try again when their update-resources has finished")
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -305,12 +307,17 @@ pub async fn apply(client: &mut Client, migration: &Migration) -> anyhow::Result
         .batch_execute(&migration.sql)
         .await
         .map_err(|error| {
-            anyhow::anyhow!(
-                "migration {} failed and was rolled back: {}\n  fix: correct {} and run update-resources again; the migrations before it stay applied",
-                migration.file_name,
-                describe(&error),
-                migration.file_name
+            failed(
+                format!(
+                    "migration {} failed and was rolled back",
+                    migration.file_name
+                ),
+                &error,
             )
+            .hint(format!(
+                "correct {} and run update-resources again; the migrations before it stay applied",
+                migration.file_name
+            ))
         })?;
     transaction
         .execute(
@@ -333,12 +340,10 @@ pub async fn revert(client: &mut Client, migration: &Migration) -> anyhow::Resul
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("{} has no down file", migration.file_name))?;
     let transaction = client.transaction().await?;
-    transaction.batch_execute(sql).await.map_err(|error| {
-        anyhow::anyhow!(
-            "{file_name} failed and was rolled back: {}",
-            describe(&error)
-        )
-    })?;
+    transaction
+        .batch_execute(sql)
+        .await
+        .map_err(|error| failed(format!("{file_name} failed and was rolled back"), &error))?;
     transaction
         .execute(
             "DELETE FROM schema_migrations WHERE version = $1",
@@ -361,10 +366,13 @@ pub async fn seeds_checksum(client: &Client) -> anyhow::Result<Option<String>> {
 pub async fn seed(client: &mut Client, file_name: &str, sql: &str) -> anyhow::Result<()> {
     let transaction = client.transaction().await?;
     transaction.batch_execute(sql).await.map_err(|error| {
-        anyhow::anyhow!(
-            "seeds {file_name} failed and were rolled back: {}\n  fix: correct {file_name} and run update-resources again",
-            describe(&error)
+        failed(
+            format!("seeds {file_name} failed and were rolled back"),
+            &error,
         )
+        .hint(format!(
+            "correct {file_name} and run update-resources again"
+        ))
     })?;
     transaction
         .execute(
@@ -377,7 +385,7 @@ pub async fn seed(client: &mut Client, file_name: &str, sql: &str) -> anyhow::Re
     Ok(())
 }
 
-/// A database error with PostgreSQL's message, detail and position.
+/// A database error with PostgreSQL's message and detail.
 pub fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => {
@@ -385,12 +393,19 @@ pub fn describe(error: &tokio_postgres::Error) -> String {
             if let Some(detail) = db.detail() {
                 text.push_str(&format!(" ({detail})"));
             }
-            if let Some(hint) = db.hint() {
-                text.push_str(&format!("; hint: {hint}"));
-            }
             text
         }
         None => error.to_string(),
+    }
+}
+
+/// What failed, with PostgreSQL's error and, as the failure's first hint, the
+/// HINT the server gave with it (its own advice on what to change).
+fn failed(what: String, error: &tokio_postgres::Error) -> Failure {
+    let failure = Failure::new(format!("{what}: {}", describe(error)));
+    match error.as_db_error().and_then(|db| db.hint()) {
+        Some(hint) => failure.hint(hint),
+        None => failure,
     }
 }
 

@@ -90,10 +90,12 @@ fn explain_connect_error(
         .map(|db| db.message().to_string())
         .unwrap_or_else(|| format!("{text} ({error:?})"));
     if text.contains("TLS") || text.contains("tls") || format!("{error:?}").contains("Tls") {
-        return anyhow::anyhow!(
-            "refusing to talk to PostgreSQL at {} without working TLS: {detail}. stackup never sends credentials in clear; check sslmode and ca_file in [database]",
+        return crate::error::Failure::new(format!(
+            "refusing to talk to PostgreSQL at {} without working TLS: {detail}. stackup never sends credentials in clear",
             tls.server_name
-        );
+        ))
+        .hint("check sslmode and ca_file in [database]")
+        .into();
     }
     anyhow::anyhow!(
         "PostgreSQL refused {} on database {}: {detail}",

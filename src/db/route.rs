@@ -34,11 +34,11 @@ impl Route {
                 .filter(|value| !value.is_empty())
                 .cloned()
                 .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the platform stack {} has no output {key}; run `stackup create-stack {}`",
-                        stack.platform_stack_name(),
-                        stack.name
-                    )
+                    crate::error::Failure::new(format!(
+                        "the platform stack {} has no output {key}",
+                        stack.platform_stack_name()
+                    ))
+                    .hint(format!("run `stackup create-stack {}`", stack.name))
                 })
         };
         let (bastion_host, bastion_port) = match &local.bastion {

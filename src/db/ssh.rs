@@ -15,6 +15,8 @@ use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::ChannelStream;
 
+use crate::error::Failure;
+
 use super::known_hosts::{self, Verdict};
 
 /// Limits on every network wait.
@@ -151,10 +153,12 @@ impl SshSession {
             .open_channel(&target.host, target.port)
             .await?
             .map_err(|error| {
-                anyhow::anyhow!(
-                    "the bastion could not reach the host {}:{}: {error}; check that the host is running and that its security group admits SSH from the bastion",
-                    target.host,
-                    target.port
+                anyhow::Error::new(
+                    Failure::new(format!(
+                        "the bastion could not reach the host {}:{}: {error}",
+                        target.host, target.port
+                    ))
+                    .hint("check that the host is running and that its security group admits SSH from the bastion"),
                 )
             })?;
         Self::establish(target, "host", |verifier| {
@@ -200,12 +204,20 @@ impl SshSession {
             refusal: refusal.clone(),
         };
         let handle = match tokio::time::timeout(CONNECT_TIMEOUT, connect(verifier)).await {
-            Err(_) => anyhow::bail!(
-                "SSH to {target} did not answer within {}s; check the address, the security group (bastion_ingress) and your network",
-                CONNECT_TIMEOUT.as_secs()
-            ),
+            Err(_) => {
+                return Err(Failure::new(format!(
+                    "SSH to {target} did not answer within {}s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+                .hint("check the address, the security group (bastion_ingress) and your network")
+                .into())
+            }
             Ok(Err(error)) => {
-                if let Some(message) = refusal.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+                if let Some(message) = refusal
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .take()
+                {
                     return Err(HostKeyRefused { message }.into());
                 }
                 let group = if role == "bastion" {
@@ -213,9 +225,13 @@ impl SshSession {
                 } else {
                     "its security group"
                 };
-                anyhow::bail!(
-                    "cannot reach the {role} {target} over SSH: {error}; check the address, that the {role} is running, {group} and your network"
-                );
+                return Err(Failure::new(format!(
+                    "cannot reach the {role} {target} over SSH: {error}"
+                ))
+                .hint(format!(
+                    "check the address, that the {role} is running, {group} and your network"
+                ))
+                .into());
             }
             Ok(Ok(handle)) => handle,
         };
@@ -239,10 +255,13 @@ impl SshSession {
 
     async fn authenticate_with_file(&mut self, path: &Path) -> anyhow::Result<()> {
         let key = russh::keys::load_secret_key(path, None).map_err(|error| {
-            anyhow::anyhow!(
-                "cannot use the SSH key {}: {error}. If it has a passphrase, add it to your agent (`ssh-add {}`) and remove `identity` from [ssh] so stackup uses the agent",
-                path.display(),
-                path.display()
+            anyhow::Error::new(
+                Failure::new(format!("cannot use the SSH key {}: {error}", path.display())).hint(
+                    format!(
+                        "if it has a passphrase, add it to your agent (`ssh-add {}`) and remove `identity` from [ssh] so stackup uses the agent",
+                        path.display()
+                    ),
+                ),
             )
         })?;
         let hash = self.rsa_hash(key.algorithm().is_rsa()).await?;
@@ -254,19 +273,26 @@ impl SshSession {
             )
             .await?;
         if !result.success() {
-            anyhow::bail!(
-                "the bastion refused the key {} for user {}: check [ssh] user and that the key's public half is in the user's authorized_keys",
+            return Err(Failure::new(format!(
+                "the bastion refused the key {} for user {}",
                 path.display(),
                 self.target.user
-            );
+            ))
+            .hint(
+                "check [ssh] user and that the key's public half is in the user's authorized_keys",
+            )
+            .into());
         }
         Ok(())
     }
 
     async fn authenticate_with_agent(&mut self) -> anyhow::Result<()> {
         let mut agent = russh::keys::agent::client::AgentClient::connect_env().await.map_err(|error| {
-            anyhow::anyhow!(
-                "no SSH key: [ssh] has no `identity` and the SSH agent is not reachable ({error}); start an agent with your key (`ssh-add`) or set identity = \"~/.ssh/id_ed25519\""
+            anyhow::Error::new(
+                Failure::new(format!(
+                    "no SSH key: [ssh] has no `identity` and the SSH agent is not reachable ({error})"
+                ))
+                .hint("start an agent with your key (`ssh-add`) or set identity = \"~/.ssh/id_ed25519\""),
             )
         })?;
         let identities = agent.request_identities().await?;
@@ -285,10 +311,12 @@ impl SshSession {
                 }
             }
         }
-        anyhow::bail!(
-            "the bastion accepted none of the SSH agent's keys for user {}; add the right key with `ssh-add`, or set identity in [ssh]",
+        Err(Failure::new(format!(
+            "the bastion accepted none of the SSH agent's keys for user {}",
             self.target.user
-        )
+        ))
+        .hint("add the right key with `ssh-add`, or set identity in [ssh]")
+        .into())
     }
 
     async fn rsa_hash(&self, is_rsa: bool) -> anyhow::Result<Option<HashAlg>> {
@@ -305,8 +333,11 @@ impl SshSession {
         port: u16,
     ) -> anyhow::Result<ChannelStream<client::Msg>> {
         let channel = self.open_channel(host, port).await?.map_err(|error| {
-            anyhow::anyhow!(
-                "the bastion could not reach {host}:{port}: {error}; check that the database security group admits the bastion"
+            anyhow::Error::new(
+                Failure::new(format!(
+                    "the bastion could not reach {host}:{port}: {error}"
+                ))
+                .hint("check that the database security group admits the bastion"),
             )
         })?;
         Ok(channel)

@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::aws::cloudformation::{
-    status_kind, ChangeSetOutcome, ChangeSetRequest, CloudFormation, ResourceChangeInfo, StackInfo,
-    StatusKind,
+    ChangeSetOutcome, ChangeSetRequest, CloudFormation, ResourceChangeInfo, StackEvent, StackInfo,
+    StackStatus,
 };
+use crate::aws::errors::with_hint;
 use crate::aws::ssm;
+use crate::error::Failure;
 use crate::ops::ids::{client_token, timestamp};
 use crate::ops::stack_events::{describe_failures, existing_events, follow};
 use crate::ops::stack_guard::{self, LayerGuard};
@@ -23,7 +25,7 @@ use crate::ui::{confirm, Printer};
 pub struct LayerResult {
     pub layer: &'static str,
     pub name: String,
-    pub status: String,
+    pub status: StackStatus,
     /// created, updated or unchanged.
     pub result: &'static str,
     pub outputs: BTreeMap<String, String>,
@@ -88,16 +90,23 @@ pub async fn apply_layer(
             .await?
             .stack;
     }
-    match current.as_ref().map(|stack| stack.status.as_str()) {
-        Some("ROLLBACK_COMPLETE" | "ROLLBACK_FAILED") => {
-            let status = current.as_ref().map(|stack| stack.status.clone()).unwrap_or_default();
+    match current.as_ref().map(|stack| &stack.status) {
+        Some(status @ (StackStatus::RollbackComplete | StackStatus::RollbackFailed)) => {
             printer.warn(format!("{name} failed to create earlier ({status}) and must be deleted before it can be created again"));
-            if !confirm(&format!("Delete the failed stack {name} and create it again"), yes).await? {
+            if !confirm(
+                &format!("Delete the failed stack {name} and create it again"),
+                yes,
+            )
+            .await?
+            {
                 anyhow::bail!("cancelled: {name} was left as it is ({status})");
             }
             let mut seen = existing_events(cloudformation, name).await?;
             cloudformation
-                .delete_stack(name, &client_token("delete", &format!("{name}-{}", timestamp())))
+                .delete_stack(
+                    name,
+                    &client_token("delete", &format!("{name}-{}", timestamp())),
+                )
                 .await?;
             let followed = follow(printer, cloudformation, name, &mut seen, resume).await?;
             if let Some(stack) = followed.stack {
@@ -109,17 +118,16 @@ pub async fn apply_layer(
             }
             current = None;
         }
-        Some("UPDATE_ROLLBACK_FAILED") => anyhow::bail!(
-            "{name} is UPDATE_ROLLBACK_FAILED: CloudFormation could not roll back an update. Fix the resource it names, run `aws cloudformation continue-update-rollback --stack-name {name}`, then run create-stack again"
-        ),
-        Some("DELETE_FAILED") => anyhow::bail!(
-            "{name} is DELETE_FAILED: run `stackup delete-stack` again after fixing what blocked it"
-        ),
-        _ => {}
+        Some(status) => {
+            if let Some(stuck) = stuck(name, status, stack_file) {
+                return Err(stuck.into());
+            }
+        }
+        None => {}
     }
     let create = current
         .as_ref()
-        .is_none_or(|stack| stack.status == "REVIEW_IN_PROGRESS");
+        .is_none_or(|stack| stack.status == StackStatus::ReviewInProgress);
 
     // The template reads the master password from SSM with a dynamic
     // reference, which CloudFormation resolves from the change set on
@@ -137,7 +145,13 @@ pub async fn apply_layer(
             )
             .await?;
             if stored != password {
-                anyhow::bail!("{parameter} was created by someone else meanwhile; run create-stack again to use it");
+                return Err(Failure::new(format!(
+                    "{parameter} was created by someone else meanwhile"
+                ))
+                .hint(format!(
+                    "run `stackup create-stack {stack_file}` again to use it"
+                ))
+                .into());
             }
             Some(parameter)
         }
@@ -229,35 +243,83 @@ pub async fn apply_layer(
             verb.to_lowercase()
         );
     };
-    if stack.status != "ROLLBACK_COMPLETE" {
+    let status = stack.status;
+    if status != StackStatus::RollbackComplete {
         stack_guard::after_settled(cloudformation, name, guard).await?;
     }
-    match status_kind(&stack.status) {
-        StatusKind::Succeeded => {
-            printer.success(format!("{name}: {}", stack.status));
-            Ok(LayerResult {
-                layer: layer.layer.name(),
-                name: name.clone(),
-                status: stack.status,
-                result: if create { "created" } else { "updated" },
-                outputs: stack.outputs,
-            })
-        }
-        _ => {
-            let next = match stack.status.as_str() {
-                "ROLLBACK_COMPLETE" => format!(
-                    "creation failed and was rolled back. Fix the cause, then run `stackup create-stack {stack_file}` again: the failed stack will be replaced"
-                ),
-                "UPDATE_ROLLBACK_COMPLETE" => "the update failed and was rolled back: the stack is as it was before. Fix the cause and run create-stack again".to_string(),
-                other => format!("the stack is {other}; look at its events with `stackup status`"),
-            };
-            anyhow::bail!(
-                "{name} is {}: {next}{}",
-                stack.status,
-                describe_failures(&followed.failures)
-            )
-        }
+    // Followed until it settled: failed, rolled back, or done.
+    if !status.is_failed() {
+        printer.success(format!("{name}: {status}"));
+        return Ok(LayerResult {
+            layer: layer.layer.name(),
+            name: name.clone(),
+            status,
+            result: if create { "created" } else { "updated" },
+            outputs: stack.outputs,
+        });
     }
+    // An update the stack policy refused: what it would have replaced, and
+    // how to allow it (ops/policy_denial.rs).
+    if let Some(denied) = crate::ops::policy_denial::explain(name, stack_file, &followed.failures) {
+        return Err(denied.into());
+    }
+    Err(settled_failure(name, &status, stack_file, &followed.failures).into())
+}
+
+/// A stack in a state only the operator can get it out of, and how: after
+/// fixing what failed, ContinueUpdateRollback takes an update that could not
+/// roll back to UPDATE_ROLLBACK_COMPLETE (CloudFormation API reference,
+/// ContinueUpdateRollback); a stack whose deletion failed is deleted again.
+fn stuck(name: &str, status: &StackStatus, stack_file: &str) -> Option<Failure> {
+    match status {
+        StackStatus::UpdateRollbackFailed => Some(
+            Failure::new(format!(
+                "{name} is UPDATE_ROLLBACK_FAILED: CloudFormation could not roll back an update"
+            ))
+            .hint(format!(
+                "fix the resource it names, then run `aws cloudformation continue-update-rollback --stack-name {name}`"
+            ))
+            .hint(format!("then run `stackup create-stack {stack_file}` again")),
+        ),
+        StackStatus::DeleteFailed => Some(
+            Failure::new(format!("{name} is DELETE_FAILED"))
+                .hint(format!(
+                    "fix what blocked the deletion, then run `stackup delete-stack {stack_file}` again"
+                )),
+        ),
+        _ => None,
+    }
+}
+
+/// A create or update that settled without doing what it was asked to:
+/// what happened (with the resources that failed), and what to do next.
+fn settled_failure(
+    name: &str,
+    status: &StackStatus,
+    stack_file: &str,
+    failures: &[StackEvent],
+) -> Failure {
+    let (what, next) = match status {
+        StackStatus::RollbackComplete => (
+            ": creation failed and was rolled back",
+            format!(
+                "fix the cause, then run `stackup create-stack {stack_file}` again: the failed stack will be replaced"
+            ),
+        ),
+        StackStatus::UpdateRollbackComplete => (
+            ": the update failed and was rolled back: the stack is as it was before",
+            format!("fix the cause, then run `stackup create-stack {stack_file}` again"),
+        ),
+        _ => (
+            "",
+            format!("look at its events with `stackup status {stack_file}`"),
+        ),
+    };
+    Failure::new(format!(
+        "{name} is {status}{what}{}",
+        describe_failures(failures)
+    ))
+    .hint(next)
 }
 
 /// How long the stack created only to show a change set may take to go.
@@ -277,21 +339,22 @@ async fn discard_review(
         .delete_change_set(change_set)
         .await
         .map_err(|error| {
-            error.context(format!(
-                "{name} was not changed, but its change set could not be deleted; delete it with \
-                 `aws cloudformation delete-change-set --change-set-name {change_set}`"
+            with_hint(
+                error,
+                format!(
+                    "delete it with `aws cloudformation delete-change-set --change-set-name {change_set}`"
+                ),
+            )
+            .context(format!(
+                "{name} was not changed, but its change set could not be deleted"
             ))
         })?;
-    let leftover = |what: &str| {
-        format!(
-            "{name} was not changed, but {what}; delete it with `aws cloudformation delete-stack --stack-name {name}`"
-        )
-    };
+    let delete_it = format!("delete it with `aws cloudformation delete-stack --stack-name {name}`");
     if !create {
         return Ok(());
     }
     match cloudformation.describe(name).await? {
-        Some(stack) if stack.status == "REVIEW_IN_PROGRESS" => {}
+        Some(stack) if stack.status == StackStatus::ReviewInProgress => {}
         _ => return Ok(()),
     }
     printer.info(format!(
@@ -303,14 +366,25 @@ async fn discard_review(
             &client_token("discard", &format!("{name}-{}", timestamp())),
         )
         .await
-        .map_err(|error| error.context(leftover("it stays in REVIEW_IN_PROGRESS")))?;
+        .map_err(|error| {
+            with_hint(error, delete_it.clone()).context(format!(
+                "{name} was not changed, but it stays in REVIEW_IN_PROGRESS"
+            ))
+        })?;
     let started = std::time::Instant::now();
     loop {
         let Some(stack) = cloudformation.describe(name).await? else {
             return Ok(());
         };
-        if stack.status == "DELETE_FAILED" || started.elapsed() > REVIEW_STACK_DELETE_LIMIT {
-            anyhow::bail!(leftover(&format!("it is still {}", stack.status)));
+        if stack.status == StackStatus::DeleteFailed
+            || started.elapsed() > REVIEW_STACK_DELETE_LIMIT
+        {
+            return Err(Failure::new(format!(
+                "{name} was not changed, but it is still {}",
+                stack.status
+            ))
+            .hint(delete_it)
+            .into());
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
@@ -322,12 +396,99 @@ fn unreachable_stack(name: &str) -> StackInfo {
     StackInfo {
         name: name.to_string(),
         id: String::new(),
-        status: "UNKNOWN".into(),
+        status: StackStatus::Other("UNKNOWN".into()),
         status_reason: None,
         outputs: BTreeMap::new(),
         created: None,
         parameters: BTreeMap::new(),
         tags: BTreeMap::new(),
         termination_protection: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(logical_id: &str, reason: &str) -> StackEvent {
+        StackEvent {
+            id: "e1".into(),
+            timestamp: "2026-12-07T23:00:00Z".into(),
+            logical_id: logical_id.into(),
+            resource_type: "AWS::EC2::Subnet".into(),
+            status: "CREATE_FAILED".into(),
+            reason: Some(reason.into()),
+        }
+    }
+
+    /// What happened is the message (with the failed resources); what to do
+    /// is a hint of its own, never glued into the sentence.
+    #[test]
+    fn a_failed_creation_says_what_failed_then_what_to_do() {
+        let failure = settled_failure(
+            "demo-v1-network",
+            &StackStatus::RollbackComplete,
+            "demo",
+            &[failed("PublicSubnet1", "The CIDR is invalid")],
+        );
+        assert_eq!(
+            failure.message,
+            "demo-v1-network is ROLLBACK_COMPLETE: creation failed and was rolled back\n\
+             failed resources:\n  PublicSubnet1 (AWS::EC2::Subnet) CREATE_FAILED: The CIDR is invalid"
+        );
+        assert_eq!(
+            failure.hints,
+            ["fix the cause, then run `stackup create-stack demo` again: the failed stack will be replaced"]
+        );
+
+        let update = settled_failure(
+            "demo-v1-platform",
+            &StackStatus::UpdateRollbackComplete,
+            "demo",
+            &[],
+        );
+        assert_eq!(
+            update.message,
+            "demo-v1-platform is UPDATE_ROLLBACK_COMPLETE: the update failed and was rolled back: the stack is as it was before"
+        );
+        assert_eq!(
+            update.hints,
+            ["fix the cause, then run `stackup create-stack demo` again"]
+        );
+
+        let other = settled_failure("demo-v1-platform", &StackStatus::UpdateFailed, "demo", &[]);
+        assert_eq!(other.message, "demo-v1-platform is UPDATE_FAILED");
+        assert_eq!(
+            other.hints,
+            ["look at its events with `stackup status demo`"]
+        );
+    }
+
+    #[test]
+    fn a_stack_only_the_operator_can_free_says_how_as_hints() {
+        let rollback = stuck(
+            "demo-v1-platform",
+            &StackStatus::UpdateRollbackFailed,
+            "demo",
+        )
+        .expect("stuck");
+        assert_eq!(
+            rollback.message,
+            "demo-v1-platform is UPDATE_ROLLBACK_FAILED: CloudFormation could not roll back an update"
+        );
+        assert_eq!(
+            rollback.hints,
+            [
+                "fix the resource it names, then run `aws cloudformation continue-update-rollback --stack-name demo-v1-platform`",
+                "then run `stackup create-stack demo` again"
+            ]
+        );
+        let delete = stuck("demo-v1-platform", &StackStatus::DeleteFailed, "demo").expect("stuck");
+        assert_eq!(delete.message, "demo-v1-platform is DELETE_FAILED");
+        assert_eq!(
+            delete.hints,
+            ["fix what blocked the deletion, then run `stackup delete-stack demo` again"]
+        );
+        assert!(stuck("demo-v1-platform", &StackStatus::UpdateComplete, "demo").is_none());
     }
 }

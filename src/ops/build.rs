@@ -10,16 +10,16 @@
 //! command line. An image whose tag already holds the same image in the
 //! registry (its manifest's config digest is the local image id) is not
 //! pushed again: ECR tags are immutable, and the same source builds the
-//! same image.
+//! same image. One whose build inputs the registry has already is not even
+//! built (`build_reuse`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::amis::{architecture_of, Architecture};
@@ -28,9 +28,16 @@ use crate::aws::ecr::{self, RegistryLogin};
 use crate::aws::Aws;
 use crate::config::build::ImageBuild;
 use crate::config::{ServiceConfig, StackConfig};
-use crate::error::{InputError, Problem};
+use crate::error::{Failure, InputError, Problem};
 use crate::images;
-use crate::ui::{stderr_line, Printer};
+use crate::ops::build_reuse;
+use crate::ui::Printer;
+
+mod docker;
+use docker::{
+    docker_answers, docker_build, docker_login, docker_push, pushed_digest,
+    registry_digest_if_same, tempfile_dir,
+};
 
 /// One image built (and pushed, unless the registry had it).
 #[derive(Clone, Debug, Serialize)]
@@ -101,9 +108,11 @@ async fn git_tag(config_dir: &Path, allow_dirty: bool) -> Result<(String, bool),
         command.stdin(Stdio::null());
         command
     };
-    let head = git(&["rev-parse", "--verify", "HEAD"])
-        .output()
-        .await
+    // Both at once: each is a process start, and neither needs the other.
+    let mut rev_parse = git(&["rev-parse", "--verify", "HEAD"]);
+    let mut status = git(&["status", "--porcelain", "--untracked-files=all"]);
+    let (head, status) = tokio::join!(rev_parse.output(), status.output());
+    let head = head
         .ok()
         .filter(|output| output.status.success())
         .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
@@ -117,12 +126,9 @@ async fn git_tag(config_dir: &Path, allow_dirty: bool) -> Result<(String, bool),
                 .fix("run `git init` and commit the sources, or run stackup from the repository (--config-dir)"),
             )
         })?;
-    let status = git(&["status", "--porcelain", "--untracked-files=all"])
-        .output()
-        .await
-        .map_err(|error| {
-            InputError::one(Problem::new(format!("cannot run git status: {error}")))
-        })?;
+    let status = status.map_err(|error| {
+        InputError::one(Problem::new(format!("cannot run git status: {error}")))
+    })?;
     let changes = String::from_utf8_lossy(&status.stdout).to_string();
     let short = head[..12].to_string();
     if changes.trim().is_empty() {
@@ -176,21 +182,26 @@ pub async fn build_and_push(
     again: &str,
 ) -> anyhow::Result<Vec<BuiltImage>> {
     let again = format!("run `{again}` again");
-    // The engine is asked while ECR is: the two are independent.
+    // ECR is asked while the build inputs are hashed (`build_reuse`); the
+    // engine only when an image is to be built.
     let repositories = images::repository_names(stack);
     let cloudformation = CloudFormation::new(aws.cloudformation());
     let ecr_client = aws.ecr();
-    let (engine, registry) = tokio::join!(docker_answers(), async {
-        crate::ops::images_stack::ensure(printer, &cloudformation, stack, &repositories).await?;
-        let uris = ecr::repository_uris(&ecr_client, &repositories).await?;
-        let login = ecr::registry_login(&ecr_client).await?;
-        anyhow::Ok((uris, login))
-    });
-    engine.map_err(|reason| {
-        anyhow::anyhow!(
-            "no Docker engine answers ({reason}); start one (or set DOCKER_HOST), then {again}"
+    let (registry, inputs_tags) = tokio::join!(
+        async {
+            let uris = async {
+                crate::ops::images_stack::ensure(printer, &cloudformation, stack, &repositories)
+                    .await?;
+                ecr::repository_uris(&ecr_client, &repositories).await
+            };
+            tokio::try_join!(uris, ecr::registry_login(&ecr_client))
+        },
+        futures_util::future::join_all(
+            plan.items
+                .iter()
+                .map(|(_, build)| build_reuse::inputs_tag_of(stack, build, platform_of(stack)))
         )
-    })?;
+    );
     let (uris, login) = registry?;
 
     // The login goes on while the images build: only their look-up in the
@@ -201,6 +212,8 @@ pub async fn build_and_push(
         printer,
         stack,
         docker_config: &docker_config.0,
+        engine: docker_answers().boxed().shared(),
+        login: &login,
         logged_in,
         registry: &login.endpoint,
         insecure: login.endpoint.starts_with("http://"),
@@ -208,29 +221,35 @@ pub async fn build_and_push(
         tag: &plan.tag,
         again: &again,
     };
-    let mut items: Vec<(&String, &ImageBuild, String)> = Vec::new();
-    for (service, build) in &plan.items {
+    let mut items: Vec<(&String, &ImageBuild, String, Option<String>)> = Vec::new();
+    for ((service, build), inputs_tag) in plan.items.iter().zip(inputs_tags) {
         // Two services running one container of the same build share its
         // image (validate refuses two different builds of one repository).
         if items
             .iter()
-            .any(|(_, seen, _)| seen.container == build.container)
+            .any(|(_, seen, _, _)| seen.container == build.container)
         {
             continue;
         }
         let repository = images::repository_name(stack, &build.container);
         let uri = uris.get(&repository).ok_or_else(|| {
-            anyhow::anyhow!(
-                "ECR repository {repository} does not exist after updating stack {}; {again}",
+            Failure::new(format!(
+                "ECR repository {repository} does not exist after updating stack {}",
                 images::stack_name(stack)
-            )
+            ))
+            .hint(again.as_str())
         })?;
-        items.push((service, build, uri.clone()));
+        items.push((service, build, uri.clone(), inputs_tag));
     }
     futures_util::stream::iter(items)
-        .map(|(service, build, uri)| {
+        .map(|(service, build, uri, inputs_tag)| {
             let context = &context;
-            async move { context.build_and_push_one(service, build, &uri).await }
+            async move {
+                let inputs_tag = inputs_tag.as_deref();
+                context
+                    .build_and_push_one(service, build, &uri, inputs_tag)
+                    .await
+            }
         })
         .buffered(CONCURRENT_IMAGES)
         .try_collect()
@@ -242,6 +261,9 @@ struct ImageContext<'a> {
     printer: &'a Printer,
     stack: &'a StackConfig,
     docker_config: &'a Path,
+    /// `docker version`, awaited by each image to build (not by one reused).
+    engine: Shared<BoxFuture<'a, Result<(), String>>>,
+    login: &'a RegistryLogin,
     /// `docker login` into `docker_config`, awaited by each image once built.
     logged_in: Shared<BoxFuture<'a, Result<(), String>>>,
     /// The registry's endpoint, as ECR's login gives it.
@@ -259,9 +281,29 @@ impl ImageContext<'_> {
         service: &str,
         build: &ImageBuild,
         uri: &str,
+        inputs_tag: Option<&str>,
     ) -> anyhow::Result<BuiltImage> {
         let again = self.again;
         let image = format!("{uri}:{}", self.tag);
+        let built = |digest: String, pushed| BuiltImage {
+            service: service.to_string(),
+            container: build.container.clone(),
+            image: image.clone(),
+            digest,
+            pushed,
+        };
+        if let Some(reuse) = build_reuse::reusable(self.login, uri, self.tag, inputs_tag).await {
+            self.printer.info(format!(
+                "{}: {image} {}: not built, not pushed",
+                build.container,
+                reuse.said()
+            ));
+            return Ok(built(reuse.digest().to_string(), false));
+        }
+        self.engine.clone().await.map_err(|reason| {
+            Failure::new(format!("no Docker engine answers ({reason})"))
+                .hint(format!("start one (or set DOCKER_HOST), then {again}"))
+        })?;
         self.printer.info(format!(
             "{}: building {image} ({})",
             build.container, self.platform
@@ -269,16 +311,18 @@ impl ImageContext<'_> {
         let image_id = docker_build(self.stack, build, &image, self.platform)
             .await
             .map_err(|reason| {
-                anyhow::anyhow!(
-                    "building the image of container {} failed: {reason}; nothing was deployed; fix it, then {again}",
+                Failure::new(format!(
+                    "building the image of container {} failed: {reason}; nothing was deployed",
                     build.container
-                )
+                ))
+                .hint(format!("fix it, then {again}"))
             })?;
         self.logged_in.clone().await.map_err(|reason| {
-            anyhow::anyhow!(
-                "docker login at {} failed: {reason}; {again}",
+            Failure::new(format!(
+                "docker login at {} failed: {reason}",
                 self.registry
-            )
+            ))
+            .hint(again)
         })?;
         if let Some(digest) =
             registry_digest_if_same(self.docker_config, &image, &image_id, self.insecure).await
@@ -287,31 +331,29 @@ impl ImageContext<'_> {
                 "{}: {image} already holds this image: not pushed",
                 build.container
             ));
-            return Ok(BuiltImage {
-                service: service.to_string(),
-                container: build.container.clone(),
-                image,
-                digest,
-                pushed: false,
-            });
+            build_reuse::remember(self.printer, self.login, uri, inputs_tag, &digest).await;
+            return Ok(built(digest, false));
         }
         self.printer
             .info(format!("{}: pushing {image}", build.container));
         docker_push(self.docker_config, &image, &build.container)
             .await
-            .map_err(|reason| anyhow::anyhow!("pushing {image} failed: {reason}; nothing was deployed; {again} (the layers pushed already are kept)"))?;
+            .map_err(|reason| {
+                Failure::new(format!(
+                    "pushing {image} failed: {reason}; nothing was deployed"
+                ))
+                .hint(format!("{again} (the layers pushed already are kept)"))
+            })?;
         let digest = pushed_digest(uri, &image).await.ok_or_else(|| {
-            anyhow::anyhow!("docker pushed {image} but reports no digest for it; {again}")
+            Failure::new(format!(
+                "docker pushed {image} but reports no digest for it"
+            ))
+            .hint(again)
         })?;
         self.printer
             .info(format!("{}: pushed {image} ({digest})", build.container));
-        Ok(BuiltImage {
-            service: service.to_string(),
-            container: build.container.clone(),
-            image,
-            digest,
-            pushed: true,
-        })
+        build_reuse::remember(self.printer, self.login, uri, inputs_tag, &digest).await;
+        Ok(built(digest, true))
     }
 }
 
@@ -325,260 +367,9 @@ pub fn platform_of(stack: &StackConfig) -> &'static str {
     }
 }
 
-/// A folder removed when dropped, for DOCKER_CONFIG.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempfile_dir() -> anyhow::Result<TempDir> {
-    let path = std::env::temp_dir().join(format!(
-        "stackup-docker-{}-{}",
-        std::process::id(),
-        crate::secret::Secret::generate(8)
-            .expose()
-            .to_ascii_lowercase()
-    ));
-    std::fs::create_dir(&path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(TempDir(path))
-}
-
-fn docker() -> Command {
-    let mut command = Command::new("docker");
-    command.stdin(Stdio::null());
-    command
-}
-
-fn failure(output: &std::process::Output) -> String {
-    let text = String::from_utf8_lossy(&output.stderr);
-    let last: Vec<&str> = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .collect();
-    let tail = last[last.len().saturating_sub(3)..].join(" / ");
-    format!("{} ({})", output.status, tail.trim())
-}
-
-async fn docker_answers() -> Result<(), String> {
-    let output = docker()
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .await
-        .map_err(|error| format!("cannot run docker: {error}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(failure(&output))
-    }
-}
-
-async fn docker_login(config: &Path, login: &RegistryLogin) -> Result<(), String> {
-    let mut child = docker()
-        .env("DOCKER_CONFIG", config)
-        .args([
-            "login",
-            "--username",
-            &login.user,
-            "--password-stdin",
-            &login.endpoint,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("cannot run docker: {error}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        use tokio::io::AsyncWriteExt;
-        stdin
-            .write_all(login.password.expose().as_bytes())
-            .await
-            .map_err(|error| error.to_string())?;
-    }
-    let output = child
-        .wait_with_output()
-        .await
-        .map_err(|error| error.to_string())?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(failure(&output))
-    }
-}
-
-/// `docker build`; returns the image id (`sha256:...`).
-async fn docker_build(
-    stack: &StackConfig,
-    build: &ImageBuild,
-    image: &str,
-    platform: &str,
-) -> Result<String, String> {
-    let id_file = std::env::temp_dir().join(format!(
-        "stackup-iid-{}-{}",
-        std::process::id(),
-        crate::secret::Secret::generate(8).expose()
-    ));
-    let mut command = docker();
-    command
-        .arg("build")
-        .arg("--quiet")
-        .arg("--iidfile")
-        .arg(&id_file)
-        .arg("--file")
-        .arg(stack.resolve(&build.dockerfile))
-        .arg("--tag")
-        .arg(image)
-        .arg("--platform")
-        .arg(platform);
-    if let Some(target) = &build.target {
-        command.arg("--target").arg(target);
-    }
-    for (name, value) in &build.args {
-        command.arg("--build-arg").arg(format!("{name}={value}"));
-    }
-    command.arg(stack.resolve(&build.context));
-    let output = command
-        .output()
-        .await
-        .map_err(|error| format!("cannot run docker: {error}"))?;
-    let id = std::fs::read_to_string(&id_file).unwrap_or_default();
-    let _ = std::fs::remove_file(&id_file);
-    if !output.status.success() {
-        return Err(failure(&output));
-    }
-    let id = id.trim().to_string();
-    if id.starts_with("sha256:") {
-        Ok(id)
-    } else {
-        Err("docker build wrote no image id".to_string())
-    }
-}
-
-/// The manifest digest of `image` in the registry when its config is
-/// `image_id` (the same image), else `None` (absent, another image, or the
-/// registry could not say: then the push decides).
-async fn registry_digest_if_same(
-    config: &Path,
-    image: &str,
-    image_id: &str,
-    insecure: bool,
-) -> Option<String> {
-    let mut command = docker();
-    command
-        .env("DOCKER_CONFIG", config)
-        .env("DOCKER_CLI_EXPERIMENTAL", "enabled")
-        .args(["manifest", "inspect", "--verbose"]);
-    if insecure {
-        command.arg("--insecure");
-    }
-    let output = command.arg(image).output().await.ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-    manifest_digest_if_config(&answer, image_id)
-}
-
-/// From `docker manifest inspect --verbose` of one image: its descriptor's
-/// digest when the manifest's config digest is `image_id`.
-fn manifest_digest_if_config(answer: &serde_json::Value, image_id: &str) -> Option<String> {
-    let config_digest = answer
-        .pointer("/SchemaV2Manifest/config/digest")
-        .or_else(|| answer.pointer("/OCIManifest/config/digest"))?
-        .as_str()?;
-    if config_digest != image_id {
-        return None;
-    }
-    answer
-        .pointer("/Descriptor/digest")?
-        .as_str()
-        .map(str::to_string)
-}
-
-/// `docker push`, its progress lines on stderr prefixed with the container.
-async fn docker_push(config: &Path, image: &str, container: &str) -> Result<(), String> {
-    let mut child = docker()
-        .env("DOCKER_CONFIG", config)
-        .args(["push", image])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("cannot run docker: {error}"))?;
-    if let Some(stdout) = child.stdout.take() {
-        let mut lines = BufReader::new(stdout).lines();
-        // Without a terminal docker prints its retry countdown one line a
-        // second: the first line of each countdown is enough.
-        let mut counting_down = std::collections::HashSet::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let layer = line.split(':').next().unwrap_or_default().to_string();
-            if line.contains(": Retrying in ") {
-                if !counting_down.insert(layer) {
-                    continue;
-                }
-            } else {
-                counting_down.remove(&layer);
-            }
-            stderr_line(format_args!("  {container}: {line}"));
-        }
-    }
-    let output = child
-        .wait_with_output()
-        .await
-        .map_err(|error| error.to_string())?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(failure(&output))
-    }
-}
-
-/// The digest the registry gave `image` when it was pushed (docker records
-/// it as `<repository>@sha256:...` in the image's RepoDigests).
-async fn pushed_digest(repository: &str, image: &str) -> Option<String> {
-    let output = docker()
-        .args([
-            "image",
-            "inspect",
-            "--format",
-            "{{json .RepoDigests}}",
-            image,
-        ])
-        .output()
-        .await
-        .ok()?;
-    let digests: Vec<String> = serde_json::from_slice(&output.stdout).ok()?;
-    digests.iter().find_map(|entry| {
-        entry
-            .strip_prefix(repository)
-            .and_then(|rest| rest.strip_prefix('@'))
-            .map(str::to_string)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn same_image_is_recognised_by_its_config_digest() {
-        let answer = serde_json::json!({
-            "Ref": "127.0.0.1:5050/demo-local/web:abc",
-            "Descriptor": {"digest": "sha256:manifest"},
-            "SchemaV2Manifest": {"config": {"digest": "sha256:config"}}
-        });
-        assert_eq!(
-            manifest_digest_if_config(&answer, "sha256:config").as_deref(),
-            Some("sha256:manifest")
-        );
-        assert_eq!(manifest_digest_if_config(&answer, "sha256:other"), None);
-    }
 
     #[test]
     fn pinned_reference_replaces_the_tag() {

@@ -5,9 +5,7 @@ use crate::secret::Secret;
 
 /// The time now as `20261207T181500`, for names that sort by time.
 pub fn timestamp() -> String {
-    let now = std::time::SystemTime::now();
-    humantime::format_rfc3339_seconds(now)
-        .to_string()
+    crate::rfc3339::seconds(std::time::SystemTime::now())
         .replace(['-', ':'], "")
         .trim_end_matches('Z')
         .to_string()

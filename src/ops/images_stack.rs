@@ -1,19 +1,14 @@
 //! Making sure the images stack (`images.rs`) holds a repository for every
-//! container the stack file builds, through a change set as create-stack does
-//! (CloudFormation user guide, "Update stacks using change sets"), followed
-//! until it settles. `build` calls it: repositories appear when a container
-//! is first built, and a stack version never owns them.
+//! container the stack file builds (created or updated as `app_stack` does).
+//! `build` calls it: repositories appear when a container is first built,
+//! and a stack version never owns them.
 
-use std::collections::HashSet;
-
-use crate::aws::cloudformation::{ChangeSetOutcome, ChangeSetRequest, CloudFormation};
+use crate::aws::cloudformation::{CloudFormation, StackStatus};
 use crate::config::StackConfig;
+use crate::error::Failure;
 use crate::images;
-use crate::ops::ids::{client_token, timestamp};
-use crate::ops::stack_events::{existing_events, follow};
+use crate::ops::app_stack::{runs_parameters, AppStack, Applied};
 use crate::ui::Printer;
-
-const CHANGE_SET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Create or update the images stack so that it holds `repositories`.
 /// Returns whether anything changed.
@@ -24,83 +19,95 @@ pub async fn ensure(
     repositories: &[String],
 ) -> anyhow::Result<bool> {
     let stack_name = images::stack_name(stack);
-    let parameters = images::parameters(stack, repositories)?;
+    let resume_hint = format!("run `stackup build {}` again", stack.name);
+    let wanted = AppStack {
+        name: &stack_name,
+        template_body: images::TEMPLATE,
+        parameters: images::parameters(stack, repositories)?,
+        tags: images::tags(stack),
+        token_purpose: "images",
+        resume_hint: &resume_hint,
+        after_failure: None,
+    };
     let existing = cloudformation.describe(&stack_name).await?;
     if let Some(info) = &existing {
         if info.is_busy() {
-            anyhow::bail!(
-                "stack {stack_name} is {}: wait until it settles, then run `stackup build {}` again",
-                info.status,
-                stack.name
+            return Err(
+                Failure::new(format!("stack {stack_name} is {}", info.status))
+                    .hint(format!(
+                        "wait until it settles, then run `stackup build {}` again",
+                        stack.name
+                    ))
+                    .into(),
             );
         }
-        let wanted: Vec<(String, String)> = parameters
-            .iter()
-            .map(|(key, value)| (key.clone(), plain_text(value)))
-            .collect();
-        let same = wanted
-            .iter()
-            .all(|(key, value)| info.parameters.get(key) == Some(value))
-            && info.status.ends_with("_COMPLETE")
-            && !info.status.contains("ROLLBACK");
-        if same {
+        if runs_parameters(info, &wanted.parameters) && info.status.is_complete() {
             return Ok(false);
         }
     }
-    let create = existing.is_none()
-        || existing
-            .as_ref()
-            .is_some_and(|info| info.status == "REVIEW_IN_PROGRESS");
-    let change_set_name = format!("stackup-{}", timestamp());
-    let request = ChangeSetRequest {
-        stack_name: stack_name.clone(),
-        change_set_name: change_set_name.clone(),
-        create,
-        template_body: images::TEMPLATE.to_string(),
-        parameters,
-        tags: images::tags(stack),
-        client_token: client_token("images", &change_set_name),
-    };
+    let create = existing
+        .as_ref()
+        .is_none_or(|info| info.status == StackStatus::ReviewInProgress);
     printer.info(format!(
         "{stack_name}: {} the ECR repositories {}",
         if create { "creating" } else { "updating" },
         repositories.join(", ")
     ));
-    let change_set = cloudformation.create_change_set(&request).await?;
-    match cloudformation
-        .wait_for_change_set(&change_set, CHANGE_SET_TIMEOUT)
-        .await?
-    {
-        ChangeSetOutcome::NoChanges => {
-            cloudformation.delete_change_set(&change_set).await?;
-            return Ok(false);
-        }
-        ChangeSetOutcome::Failed(reason) => {
-            anyhow::bail!("the change set of {stack_name} failed: {reason}")
-        }
-        ChangeSetOutcome::Ready(_) => {}
-    }
-    let mut seen: HashSet<String> = existing_events(cloudformation, &stack_name).await?;
-    cloudformation
-        .execute_change_set(&change_set, &client_token("images-exec", &change_set_name))
-        .await?;
-    let followed = follow(
-        printer,
-        cloudformation,
-        &stack_name,
-        &mut seen,
-        &format!("run `stackup build {}` again", stack.name),
-    )
-    .await?;
-    if let Err(ended) = followed.completed() {
-        anyhow::bail!("stack {stack_name} {ended}");
-    }
-    Ok(true)
+    let applied = wanted.apply(printer, cloudformation, create).await?;
+    Ok(matches!(applied, Applied::Completed(_)))
 }
 
-fn plain_text(value: &crate::aws::cloudformation::ParameterValue) -> String {
-    match value {
-        crate::aws::cloudformation::ParameterValue::Plain(text) => text.clone(),
-        crate::aws::cloudformation::ParameterValue::Secret(secret) => secret.expose().to_string(),
+/// Against DescribeStacks shaped like AWS's answer (CloudFormation API
+/// reference, "Stack"): a stack CloudFormation is still working on.
+#[cfg(test)]
+mod aws_shaped_tests {
+    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+    use aws_sdk_cloudformation::types::{Stack, StackStatus as SdkStackStatus};
+    use aws_sdk_cloudformation::Client;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    use super::*;
+    use crate::ui::OutputFormat;
+
+    /// A busy images stack is left alone: what it is doing is the message,
+    /// what to do a hint of its own; no change set is asked for.
+    #[tokio::test]
+    async fn a_busy_images_stack_says_to_wait_as_a_hint() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let stack = crate::config::load(dir, "local").expect("stacks/local.toml");
+        let name = images::stack_name(&stack);
+        let described = mock!(Client::describe_stacks).then_output(move || {
+            DescribeStacksOutput::builder()
+                .stacks(
+                    Stack::builder()
+                        .stack_name(name.clone())
+                        .stack_id("id")
+                        .stack_status(SdkStackStatus::UpdateInProgress)
+                        .build(),
+                )
+                .build()
+        });
+        let client = mock_client!(aws_sdk_cloudformation, [&described]);
+        let printer = Printer::new(OutputFormat::Text, true, true, 0);
+        let error = ensure(
+            &printer,
+            &CloudFormation::new(client),
+            &stack,
+            &["demo/web".to_string()],
+        )
+        .await
+        .expect_err("a busy stack is not changed");
+        let failure = error
+            .downcast_ref::<Failure>()
+            .expect("a failure with hints");
+        assert_eq!(
+            failure.message,
+            format!("stack {} is UPDATE_IN_PROGRESS", images::stack_name(&stack))
+        );
+        assert_eq!(
+            failure.hints,
+            ["wait until it settles, then run `stackup build local` again"]
+        );
+        assert_eq!(described.num_calls(), 1);
     }
 }

@@ -3,21 +3,26 @@
 //! renders what they report; operations call `aws/`, `release/`, `db/` and
 //! print progress through `ui/`. No operation imports a command.
 
+pub mod app_stack;
 pub mod apply_stack;
 pub mod build;
+pub mod build_reuse;
 pub mod cluster;
 pub mod deploy;
 pub mod ids;
 pub mod image_check;
 pub mod images_stack;
+pub mod logs;
 pub mod node_names;
 pub mod node_shell;
+pub mod policy_denial;
 pub mod rollback;
 pub mod rollout_wait;
 pub mod secrets_key_stack;
 pub mod stack_events;
 pub mod stack_guard;
 pub mod stack_outputs;
+pub mod status;
 pub mod update_database;
 
 use crate::config::{ServiceConfig, StackConfig};

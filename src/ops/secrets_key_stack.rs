@@ -1,21 +1,15 @@
 //! Making sure the secrets stack (`secrets_key.rs`: the KMS key that encrypts
 //! the application's SecureStrings) exists and runs the current template,
 //! before create-stack writes the master password that the platform stack
-//! reads. Through a change set (CloudFormation user guide, "Update stacks
-//! using change sets"), confirmed, followed until it settles.
+//! reads. Confirmed, then created or updated as `app_stack` does.
 
-use std::collections::HashSet;
-
-use crate::aws::cloudformation::{
-    ChangeSetOutcome, ChangeSetRequest, CloudFormation, ParameterValue, StackInfo,
-};
+use crate::aws::cloudformation::{CloudFormation, StackInfo, StackStatus};
 use crate::config::StackConfig;
-use crate::ops::ids::{client_token, timestamp};
+use crate::error::Failure;
+use crate::ops::app_stack::{runs_parameters, AppStack, Applied};
 use crate::ops::stack_events::{existing_events, follow};
 use crate::secrets_key;
 use crate::ui::{confirm, Printer};
-
-const CHANGE_SET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What the secrets stack needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +18,7 @@ pub enum Action {
     /// Its template or parameters differ from this stackup's.
     Update,
     /// CloudFormation is working on it: followed to its end first.
-    Follow(String),
+    Follow(StackStatus),
     Unchanged,
 }
 
@@ -70,26 +64,28 @@ fn decide(stack: &StackConfig, existing: Option<&StackInfo>) -> anyhow::Result<A
     let Some(info) = existing else {
         return Ok(Action::Create);
     };
-    match info.status.as_str() {
-        "REVIEW_IN_PROGRESS" => return Ok(Action::Create),
-        "ROLLBACK_COMPLETE" | "ROLLBACK_FAILED" | "DELETE_FAILED" | "UPDATE_ROLLBACK_FAILED" => {
-            anyhow::bail!(
-                "stack {} is {}: look at its events (`aws cloudformation describe-stack-events --stack-name {}`), fix the cause, delete it with `aws cloudformation delete-stack --stack-name {}` (its key is retained), then run create-stack again",
-                info.name,
-                info.status,
-                info.name,
-                info.name
-            )
+    match &info.status {
+        StackStatus::ReviewInProgress => return Ok(Action::Create),
+        StackStatus::RollbackComplete
+        | StackStatus::RollbackFailed
+        | StackStatus::DeleteFailed
+        | StackStatus::UpdateRollbackFailed => {
+            return Err(Failure::new(format!("stack {} is {}", info.name, info.status))
+                .hint(format!(
+                    "look at its events (`aws cloudformation describe-stack-events --stack-name {}`) and fix the cause",
+                    info.name
+                ))
+                .hint(format!(
+                    "delete it with `aws cloudformation delete-stack --stack-name {}` (its key is retained)",
+                    info.name
+                ))
+                .hint(format!("then run `stackup create-stack {}` again", stack.name))
+                .into())
         }
-        _ if info.is_busy() => return Ok(Action::Follow(info.status.clone())),
+        status if !status.is_settled() => return Ok(Action::Follow(status.clone())),
         _ => {}
     }
-    let same_parameters = secrets_key::parameters(stack)
-        .iter()
-        .all(|(key, value)| match value {
-            ParameterValue::Plain(text) => info.parameters.get(key) == Some(text),
-            ParameterValue::Secret(_) => false,
-        });
+    let same_parameters = runs_parameters(info, &secrets_key::parameters(stack));
     let same_template =
         info.tags.get(secrets_key::TEMPLATE_TAG) == Some(&secrets_key::template_sha256());
     Ok(if same_parameters && same_template {
@@ -121,7 +117,16 @@ pub async fn apply(
     }
     let create = match plan.action {
         Action::Unchanged => return Ok(()),
-        Action::Follow(status) => anyhow::bail!("{name} is still {status}; {resume}"),
+        Action::Follow(status) => {
+            return Err(Failure::new(format!(
+                "{name} is still {status}; nothing else was started"
+            ))
+            .hint(format!(
+                "run `stackup create-stack {}` again to follow it to its end and continue",
+                stack.name
+            ))
+            .into())
+        }
         Action::Create => true,
         Action::Update => false,
     };
@@ -140,46 +145,22 @@ pub async fn apply(
             verb.to_lowercase()
         );
     }
-    let change_set_name = format!("stackup-{}", timestamp());
-    let request = ChangeSetRequest {
-        stack_name: name.clone(),
-        change_set_name: change_set_name.clone(),
-        create,
-        template_body: secrets_key::TEMPLATE.to_string(),
+    let wanted = AppStack {
+        name: &name,
+        template_body: secrets_key::TEMPLATE,
         parameters: secrets_key::parameters(stack),
         tags: secrets_key::tags(stack),
-        client_token: client_token("secrets", &change_set_name),
+        token_purpose: "secrets",
+        resume_hint: &resume,
+        after_failure: Some("the stack's secrets have no key, so nothing else was started"),
     };
-    let change_set = cloudformation.create_change_set(&request).await?;
-    match cloudformation
-        .wait_for_change_set(&change_set, CHANGE_SET_TIMEOUT)
-        .await?
-    {
-        ChangeSetOutcome::NoChanges => {
-            cloudformation.delete_change_set(&change_set).await?;
-            return Ok(());
-        }
-        ChangeSetOutcome::Failed(reason) => {
-            let _ = cloudformation.delete_change_set(&change_set).await;
-            anyhow::bail!("CloudFormation refused the change set for {name}: {reason}")
-        }
-        ChangeSetOutcome::Ready(_) => {}
+    match wanted.apply(printer, cloudformation, create).await? {
+        Applied::NoChanges => {}
+        Applied::Completed(settled) => printer.success(format!(
+            "{name}: {} (KMS key {})",
+            settled.status, plan.key_alias
+        )),
     }
-    let mut seen: HashSet<String> = if create {
-        HashSet::new()
-    } else {
-        existing_events(cloudformation, &name).await?
-    };
-    cloudformation
-        .execute_change_set(&change_set, &client_token("secrets-exec", &change_set_name))
-        .await?;
-    let followed = follow(printer, cloudformation, &name, &mut seen, &resume).await?;
-    let status = followed.completed().map_err(|ended| {
-        anyhow::anyhow!(
-            "stack {name} {ended}\nthe stack's secrets have no key, so nothing else was started"
-        )
-    })?;
-    printer.success(format!("{name}: {status} (KMS key {})", plan.key_alias));
     Ok(())
 }
 
@@ -242,7 +223,7 @@ mod tests {
         );
         assert_eq!(
             decided(Some(existing("UPDATE_IN_PROGRESS", &current, &id))),
-            Action::Follow("UPDATE_IN_PROGRESS".into())
+            Action::Follow(StackStatus::UpdateInProgress)
         );
         let failed = decide(&stack, Some(&existing("ROLLBACK_COMPLETE", &current, &id)))
             .expect_err("a failed creation is refused");
@@ -251,6 +232,32 @@ mod tests {
                 .to_string()
                 .contains("aws cloudformation delete-stack --stack-name demo-local-secrets"),
             "{failed}"
+        );
+    }
+
+    /// A failed secrets stack: its state is the message, each step out of it
+    /// a hint of its own.
+    #[test]
+    fn a_failed_secrets_stack_says_each_step_as_a_hint() {
+        let stack = stack();
+        let current = secrets_key::template_sha256();
+        let id = secrets_key::secrets_stack_id(&stack);
+        let error = decide(&stack, Some(&existing("ROLLBACK_COMPLETE", &current, &id)))
+            .expect_err("a failed creation is refused");
+        let failure = error
+            .downcast_ref::<Failure>()
+            .expect("a failure with hints");
+        assert_eq!(
+            failure.message,
+            "stack demo-local-secrets is ROLLBACK_COMPLETE"
+        );
+        assert_eq!(
+            failure.hints,
+            [
+                "look at its events (`aws cloudformation describe-stack-events --stack-name demo-local-secrets`) and fix the cause",
+                "delete it with `aws cloudformation delete-stack --stack-name demo-local-secrets` (its key is retained)",
+                "then run `stackup create-stack local` again",
+            ]
         );
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::aws::cloudformation::{status_kind, CloudFormation, StackEvent, StackInfo, StatusKind};
+use crate::aws::cloudformation::{CloudFormation, StackEvent, StackInfo, StackStatus};
 use crate::ui::{Printer, Progress};
 
 /// How long a stack may take: RDS alone takes 10-20 minutes to create.
@@ -21,20 +21,26 @@ impl Followed {
     /// The status a change set left the stack in when it created or updated
     /// it; otherwise how it ended ("ended STATUS", with the failed
     /// resources' events), for the caller's message.
-    pub fn completed(&self) -> Result<String, String> {
-        let status = self
-            .stack
-            .as_ref()
-            .map_or_else(|| "deleted".to_string(), |info| info.status.clone());
-        if status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE" {
+    pub fn completed(&self) -> Result<StackStatus, String> {
+        let Some(stack) = &self.stack else {
+            return Err(format!("ended deleted{}", self.failures_text()));
+        };
+        let status = stack.status.clone();
+        if matches!(
+            status,
+            StackStatus::CreateComplete | StackStatus::UpdateComplete
+        ) {
             return Ok(status);
         }
-        let failures = if self.failures.is_empty() {
+        Err(format!("ended {status}{}", self.failures_text()))
+    }
+
+    fn failures_text(&self) -> String {
+        if self.failures.is_empty() {
             String::new()
         } else {
             format!(":\n{}", describe_failures(&self.failures))
-        };
-        Err(format!("ended {status}{failures}"))
+        }
     }
 }
 
@@ -106,7 +112,7 @@ pub async fn follow(
             });
         };
         // A settled status is the caller's to say (once, as its result).
-        if status_kind(&stack.status) != StatusKind::InProgress {
+        if stack.status.is_settled() {
             progress.finish();
             return Ok(Followed {
                 stack: Some(stack),
@@ -316,8 +322,11 @@ mod aws_shaped_tests {
             .expect("follows");
 
         let stack = followed.stack.expect("the stack is still there");
-        assert_eq!(stack.status, "ROLLBACK_COMPLETE");
-        assert_eq!(status_kind(&stack.status), StatusKind::Failed);
+        assert_eq!(
+            stack.status,
+            crate::aws::cloudformation::StackStatus::RollbackComplete
+        );
+        assert!(stack.status.is_failed());
         assert_eq!(followed.failures.len(), 1);
         assert_eq!(followed.failures[0].logical_id, "PublicSubnet1");
         assert_eq!(seen.len(), 7, "every event was seen exactly once");

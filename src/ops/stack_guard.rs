@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::aws::cloudformation::{CloudFormation, StackInfo};
+use crate::aws::cloudformation::{CloudFormation, StackInfo, StackStatus};
 use crate::config::StackConfig;
 use crate::error::Problem;
 use crate::replacement::{self, Replacement};
@@ -56,7 +56,8 @@ pub async fn plan(
         .filter(|logical_id| protected.contains(logical_id))
         .cloned()
         .collect();
-    let Some(current) = current.filter(|stack| stack.status != "REVIEW_IN_PROGRESS") else {
+    let Some(current) = current.filter(|stack| stack.status != StackStatus::ReviewInProgress)
+    else {
         return Ok(LayerGuard {
             protected,
             allowed,

@@ -28,9 +28,9 @@ pub async fn stack_outputs_for(
 ) -> anyhow::Result<(BTreeMap<String, String>, history::Life)> {
     let cloudformation = CloudFormation::new(aws.cloudformation());
     let missing = |name: &str| {
-        anyhow::anyhow!(
-            "stack {name} does not exist; run `stackup create-stack {}` first",
-            stack.name
+        anyhow::Error::new(
+            crate::error::Failure::new(format!("stack {name} does not exist"))
+                .hint(format!("run `stackup create-stack {}` first", stack.name)),
         )
     };
     let network_name = stack.network_stack_name();

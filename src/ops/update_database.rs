@@ -472,9 +472,11 @@ pub async fn guarded<T>(
         Ok(()) => "it was cancelled on the server, so its transaction was rolled back".to_string(),
         Err(error) => format!("cancelling it on the server failed ({error:#}); PostgreSQL rolls its transaction back when it notices the lost connection"),
     };
-    anyhow::bail!(
-        "{reason} during {what}: {cancelled}. schema_migrations lists only what was committed; run update-resources again to continue"
-    )
+    Err(crate::error::Failure::new(format!(
+        "{reason} during {what}: {cancelled}. schema_migrations lists only what was committed"
+    ))
+    .hint("run update-resources again to continue")
+    .into())
 }
 
 pub fn check_database_settings(stack: &StackConfig, state: &DatabaseState) -> anyhow::Result<()> {

@@ -433,6 +433,30 @@ pub struct Volume {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<HostVolume>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_volume_configuration: Option<DockerVolume>,
+}
+
+/// A Docker volume (ECS API reference, DockerVolumeConfiguration). A driver
+/// other than `local`, or driver options, make the host's Docker mount what
+/// they say (`release::host_access`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DockerVolume {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub autoprovision: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub driver_opts: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -1097,6 +1121,23 @@ impl TaskDefinition {
                             .set_source_path(host.source_path.clone())
                             .build()
                     }))
+                    .set_docker_volume_configuration(
+                        volume.docker_volume_configuration.as_ref().map(|docker| {
+                            ecs::DockerVolumeConfiguration::builder()
+                                .set_scope(docker.scope.as_deref().map(ecs::Scope::from))
+                                .set_autoprovision(docker.autoprovision)
+                                .set_driver(docker.driver.clone())
+                                .set_driver_opts(
+                                    (!docker.driver_opts.is_empty())
+                                        .then(|| docker.driver_opts.clone().into_iter().collect()),
+                                )
+                                .set_labels(
+                                    (!docker.labels.is_empty())
+                                        .then(|| docker.labels.clone().into_iter().collect()),
+                                )
+                                .build()
+                        }),
+                    )
                     .build(),
             );
         }
@@ -1178,6 +1219,25 @@ impl TaskDefinition {
                     host: volume.host().map(|host| HostVolume {
                         source_path: host.source_path().map(str::to_string),
                     }),
+                    docker_volume_configuration: volume.docker_volume_configuration().map(
+                        |docker| DockerVolume {
+                            scope: docker.scope().map(|scope| scope.as_str().to_string()),
+                            autoprovision: docker.autoprovision(),
+                            driver: docker.driver().map(str::to_string),
+                            driver_opts: docker
+                                .driver_opts()
+                                .cloned()
+                                .unwrap_or_default()
+                                .into_iter()
+                                .collect(),
+                            labels: docker
+                                .labels()
+                                .cloned()
+                                .unwrap_or_default()
+                                .into_iter()
+                                .collect(),
+                        },
+                    ),
                 })
                 .collect(),
             placement_constraints: definition

@@ -40,14 +40,13 @@ impl Life {
         match (&record.stack, self.created) {
             (Some(stack), _) => *stack == self.stack_id,
             (None, None) => true,
-            (None, Some(created)) => humantime::parse_rfc3339(&record.time).is_ok_and(|time| {
+            (None, Some(created)) => crate::rfc3339::parse(&record.time).is_some_and(|time| {
                 // Records carry whole seconds.
                 let created = created
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|since| since.as_secs())
                     .unwrap_or_default();
-                time.duration_since(std::time::UNIX_EPOCH)
-                    .is_ok_and(|since| since.as_secs() >= created)
+                u64::try_from(time.as_second()).is_ok_and(|since| since >= created)
             }),
         }
     }
@@ -61,7 +60,7 @@ impl Life {
 
 /// The time a record is written, as records carry it (RFC 3339, seconds).
 pub fn record_time() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    crate::rfc3339::seconds(std::time::SystemTime::now())
 }
 
 /// A release's images as said to a person: `web=demo:1.4.2, worker=...`.

@@ -54,6 +54,25 @@ fn non_empty_list(value: &Value) -> bool {
     }
 }
 
+/// Whether a Docker volume's configuration has the host's Docker mount
+/// something of the host: any driver options (the local driver passes them to
+/// mount(8): `o=bind` with `device=/path` bind-mounts a host path, `device`
+/// alone mounts a host device or a network file system from the host's
+/// network), or a driver other than `local` (a volume plugin, running on the
+/// host, that mounts what it will). A placeholder counts as the worst.
+fn reaches_the_host(docker: &Value) -> bool {
+    let driver = docker.get("driver").filter(|driver| !driver.is_null());
+    let other_driver = driver.is_some_and(|driver| driver.as_str() != Some("local"));
+    let options = docker
+        .get("driverOpts")
+        .is_some_and(|options| match options {
+            Value::Object(map) => !map.is_empty(),
+            Value::Null => false,
+            _ => true,
+        });
+    other_driver || options
+}
+
 /// Every use of a host-level field in a task definition template.
 pub fn uses(template: &Value) -> Vec<HostUse> {
     let containers: Vec<&Value> = template
@@ -94,38 +113,51 @@ pub fn uses(template: &Value) -> Vec<HostUse> {
 
     let volumes = template.get("volumes").and_then(Value::as_array);
     for (index, volume) in volumes.into_iter().flatten().enumerate() {
-        let Some(source_path) = volume
-            .get("host")
-            .and_then(|host| host.get("sourcePath"))
-            .filter(|path| !path.is_null())
-        else {
-            continue;
-        };
         let name = volume
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let mounting: Vec<String> = containers
-            .iter()
-            .filter(|container| {
-                container
-                    .get("mountPoints")
-                    .and_then(Value::as_array)
-                    .is_some_and(|mounts| {
-                        mounts.iter().any(|mount| {
-                            mount.get("sourceVolume").and_then(Value::as_str) == Some(name)
+        let mounting = || -> Vec<String> {
+            containers
+                .iter()
+                .filter(|container| {
+                    container
+                        .get("mountPoints")
+                        .and_then(Value::as_array)
+                        .is_some_and(|mounts| {
+                            mounts.iter().any(|mount| {
+                                mount.get("sourceVolume").and_then(Value::as_str) == Some(name)
+                            })
                         })
-                    })
-            })
-            .map(|container| name_of(container))
-            .collect();
-        found.push(HostUse {
-            access: HostAccess::HostPathVolume,
-            containers: mounting,
-            volume: Some(name.to_string()),
-            pointer: format!("/volumes/{index}/host/sourcePath"),
-            value: shown(source_path),
-        });
+                })
+                .map(|container| name_of(container))
+                .collect()
+        };
+        if let Some(source_path) = volume
+            .get("host")
+            .and_then(|host| host.get("sourcePath"))
+            .filter(|path| !path.is_null())
+        {
+            found.push(HostUse {
+                access: HostAccess::HostPathVolume,
+                containers: mounting(),
+                volume: Some(name.to_string()),
+                pointer: format!("/volumes/{index}/host/sourcePath"),
+                value: shown(source_path),
+            });
+        }
+        if let Some(docker) = volume
+            .get("dockerVolumeConfiguration")
+            .filter(|docker| reaches_the_host(docker))
+        {
+            found.push(HostUse {
+                access: HostAccess::DockerVolumeDriver,
+                containers: mounting(),
+                volume: Some(name.to_string()),
+                pointer: format!("/volumes/{index}/dockerVolumeConfiguration"),
+                value: shown(docker),
+            });
+        }
     }
 
     for (index, container) in containers.iter().enumerate() {
@@ -404,6 +436,46 @@ mod tests {
             ]
         );
         assert!(super::warnings(&[], &template).is_empty());
+    }
+
+    #[test]
+    fn a_docker_volume_reaches_the_host_through_driver_options_or_another_driver() {
+        let template = json!({
+            "volumes": [
+                {"name": "cache", "dockerVolumeConfiguration": {"scope": "task", "driver": "local",
+                                                                "labels": {"app": "demo"}}},
+                {"name": "shared", "dockerVolumeConfiguration": {"scope": "shared", "autoprovision": true}},
+                {"name": "etc", "dockerVolumeConfiguration": {"driver": "local",
+                    "driverOpts": {"type": "none", "o": "bind", "device": "/etc"}}},
+                {"name": "plugin", "dockerVolumeConfiguration": {"driver": "rexray/ebs"}},
+                {"name": "later", "dockerVolumeConfiguration": {"driver": "{{stack.VolumeDriver}}"}}
+            ],
+            "containerDefinitions": [
+                {"name": "web", "image": "x",
+                 "mountPoints": [{"sourceVolume": "etc", "containerPath": "/host-etc"},
+                                 {"sourceVolume": "cache", "containerPath": "/cache"}]}
+            ]
+        });
+        assert_eq!(
+            accesses(template),
+            vec![
+                (
+                    HostAccess::DockerVolumeDriver,
+                    "/volumes/2/dockerVolumeConfiguration".into(),
+                    vec!["web".into()]
+                ),
+                (
+                    HostAccess::DockerVolumeDriver,
+                    "/volumes/3/dockerVolumeConfiguration".into(),
+                    Vec::new()
+                ),
+                (
+                    HostAccess::DockerVolumeDriver,
+                    "/volumes/4/dockerVolumeConfiguration".into(),
+                    Vec::new()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -254,29 +254,67 @@ fn resolve_file(
         Ok(value) => value,
         Err(missing) => {
             for name in missing {
-                let fix = if let Some(container) = name.strip_prefix("image.") {
-                    format!("pass --image {container}=IMAGE (a new container, or no revision runs yet: there is no running image to keep)")
-                } else if let Some(output) = name.strip_prefix("stack.") {
-                    format!("the stack has no output {output}: run `stackup create-stack`, or correct the name")
-                } else if name == "service.registry_arn" || name == "service.dns_name" {
-                    "the platform stack has no Cloud Map service for this service yet (a stack created before service discovery, or a service added since): run `stackup create-stack` first".to_string()
-                } else {
-                    "use a placeholder stackup knows (see the README)".to_string()
-                };
-                problems.push(
-                    Problem::new(format!("placeholder {{{{{name}}}}} has no value"))
-                        .in_file(file)
-                        .fix(fix),
-                );
+                problems.push(unresolved(&name).in_file(file));
             }
             template.clone()
         }
     }
 }
 
+/// A placeholder with no value: why, where stackup can tell, and the fix.
+fn unresolved(name: &str) -> Problem {
+    let placeholder = format!("placeholder {{{{{name}}}}} has no value");
+    if let Some(container) = name.strip_prefix("image.") {
+        Problem::new(placeholder).fix(format!("pass --image {container}=IMAGE (a new container, or no revision runs yet: there is no running image to keep)"))
+    } else if let Some(output) = name.strip_prefix("stack.") {
+        Problem::new(format!("{placeholder}: the stack has no output {output}"))
+            .fix("run `stackup create-stack`, or correct the name")
+    } else if name == "service.registry_arn" || name == "service.dns_name" {
+        Problem::new(format!(
+            "{placeholder}: the platform stack has no Cloud Map service for this service yet (a stack created before service discovery, or a service added since)"
+        ))
+        .fix("run `stackup create-stack` first")
+    } else {
+        Problem::new(placeholder).fix("use a placeholder stackup knows (see the README)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Why a placeholder has no value is said with the problem; the fix
+    /// line holds only what to do.
+    #[test]
+    fn an_unresolved_placeholder_says_why_then_the_fix() {
+        let output = unresolved("stack.QueueUrl");
+        assert_eq!(
+            output.message,
+            "placeholder {{stack.QueueUrl}} has no value: the stack has no output QueueUrl"
+        );
+        assert_eq!(
+            output.fix.as_deref(),
+            Some("run `stackup create-stack`, or correct the name")
+        );
+        let discovery = unresolved("service.dns_name");
+        assert!(
+            discovery
+                .message
+                .starts_with("placeholder {{service.dns_name}} has no value: the platform stack has no Cloud Map service for this service yet"),
+            "{}",
+            discovery.message
+        );
+        assert_eq!(
+            discovery.fix.as_deref(),
+            Some("run `stackup create-stack` first")
+        );
+        let image = unresolved("image.web");
+        assert_eq!(image.message, "placeholder {{image.web}} has no value");
+        assert!(image
+            .fix
+            .as_deref()
+            .is_some_and(|fix| fix.starts_with("pass --image web=IMAGE")));
+    }
 
     #[test]
     fn a_reordered_template_hashes_the_same() {

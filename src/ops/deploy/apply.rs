@@ -232,7 +232,7 @@ async fn deploy_service(
             .desired_count
             .filter(|desired| Some(*desired) != plan.current_desired);
         if unfinished.is_none() || desired.is_some() || !plan.service_changes.is_empty() {
-            let again = plan.failed_rollout.is_some();
+            let again = plan.failed_rollout.is_some() || plan.moves_capacity();
             ecs::update_service(&client, &definition, desired, again).await?;
             printer.success(format!("{name}: updated service {service_name}"));
         }

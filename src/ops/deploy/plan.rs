@@ -312,6 +312,22 @@ impl Planned {
             && desired != self.current_desired
     }
 
+    /// The template moves the running service to another capacity provider
+    /// strategy (from a launch type too), which ECS takes only in a new
+    /// deployment (API reference UpdateService: "When switching from launch
+    /// type to capacity provider strategy on an existing service, or making a
+    /// change to a capacity provider strategy ..., you must force a new
+    /// deployment").
+    pub fn moves_capacity(&self) -> bool {
+        self.service_changes.iter().any(|change| {
+            let (diff::Change::Added(path, _)
+            | diff::Change::Removed(path, _)
+            | diff::Change::Changed(path, _, _)) = change;
+            path.trim_start_matches('/')
+                .starts_with("capacityProviderStrategy")
+        })
+    }
+
     /// This release changes the service: a first deploy, a new revision, new
     /// settings or a new desired count.
     pub fn changes_service(&self) -> bool {
