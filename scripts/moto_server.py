@@ -317,6 +317,14 @@ against the region's exports and publishes the stack's outputs and exports once 
    the key, keeps its policy as a JSON document, and updates all five in place.  Fix
    (scripts/kms_keys.py, whose docstring says how): that.
 
+29. Template body size (CloudFormation user guide "CloudFormation quotas": "Template body size in
+   a request", 51,200 bytes; a larger template goes through TemplateURL).  moto takes a
+   TemplateBody of any size.  AWS refuses CreateStack, UpdateStack, CreateChangeSet and
+   ValidateTemplate with a longer one: ValidationError "1 validation error detected: Value
+   '<body>' at 'templateBody' failed to satisfy constraint: Member must have length less than
+   or equal to 51200".  Fix: that, before moto reads the request (the value is shortened to
+   its first 64 characters here: AWS echoes all of it).
+
 usage: moto_server.py -H 127.0.0.1 -p PORT
 """
 import re
@@ -448,6 +456,24 @@ def _validate_different_update(self, incoming_params, stack_body, old_stack):
 
 
 CloudFormationResponse._validate_different_update = _validate_different_update
+
+
+TEMPLATE_BODY_LIMIT = 51200  # entry 29
+
+
+def _template_body_within_limit(handler):
+    def checked(self):
+        body = self._get_param("TemplateBody")
+        if body is not None and len(body.encode()) > TEMPLATE_BODY_LIMIT:
+            raise ValidationError(message=(
+                f"1 validation error detected: Value '{body[:64]}...' at 'templateBody' failed to "
+                f"satisfy constraint: Member must have length less than or equal to {TEMPLATE_BODY_LIMIT}"))
+        return handler(self)
+    return checked
+
+
+for _action in ("create_stack", "update_stack", "create_change_set", "validate_template"):
+    setattr(CloudFormationResponse, _action, _template_body_within_limit(getattr(CloudFormationResponse, _action)))
 
 
 def _change_set_arn(self):

@@ -24,7 +24,7 @@ pub const TEMPLATE: &str = include_str!("../stacks/secrets.json");
 
 /// The stack tag that records which template the secrets stack runs, so that
 /// a changed key policy is applied and an unchanged one costs no change set.
-pub const TEMPLATE_TAG: &str = "stackup:template-sha256";
+pub use crate::stacks::TEMPLATE_TAG;
 
 /// `<app>-<environment>`: what the key is for (no version).
 pub fn secrets_stack_id(stack: &StackConfig) -> String {

@@ -203,12 +203,15 @@ pub struct LayerSummary {
     pub replaces: Vec<crate::replacement::Replacement>,
 }
 
+/// The tag holding the SHA-256 of the template a stack was last applied with.
+pub const TEMPLATE_TAG: &str = "stackup:template-sha256";
+
 fn tags(stack: &StackConfig, template: &Template) -> BTreeMap<String, String> {
     let mut tags = stack.tags.clone();
     tags.insert("stackup:app".into(), stack.app.clone());
     tags.insert("stackup:environment".into(), stack.environment.clone());
     tags.insert("stackup:version".into(), stack.version.to_string());
-    tags.insert("stackup:template-sha256".into(), template.sha256());
+    tags.insert(TEMPLATE_TAG.into(), template.sha256());
     tags
 }
 

@@ -149,6 +149,11 @@ pub struct Template {
     pub body: Value,
 }
 
+/// The most bytes of TemplateBody CloudFormation takes in one request
+/// (CloudFormation quotas, "Template body size in a request"); stackup sends
+/// templates as compact JSON and has no S3 bucket to send a larger one through.
+pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
+
 /// A template parameter as declared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParameterInfo {
@@ -262,6 +267,15 @@ impl Template {
             ));
             return problems;
         };
+        let sent = self.body.to_string().len();
+        if sent > TEMPLATE_BODY_LIMIT {
+            problems.push(problem(
+                format!(
+                    "is {sent} bytes as sent (compact JSON); CloudFormation takes at most {TEMPLATE_BODY_LIMIT} bytes of TemplateBody in a request (CloudFormation quotas, \"Template body size in a request\")"
+                ),
+                "make it smaller: move resources into a stack of their own (stackup creates stacks in order, and a later one can import an earlier one's exports), or shorten descriptions and metadata",
+            ));
+        }
         let parameters = self.parameters();
         let conditions: BTreeSet<String> = section(&self.body, "Conditions")
             .map(|conditions| conditions.keys().cloned().collect())
@@ -493,6 +507,52 @@ mod tests {
         assert!(messages
             .iter()
             .any(|m| m.contains("parameter Mystery has no Default")));
+    }
+
+    #[test]
+    fn a_template_over_cloudformations_body_limit_is_refused_before_any_call() {
+        let padding = "x".repeat(TEMPLATE_BODY_LIMIT);
+        let problems = template(json!({
+            "Description": padding,
+            "Resources": {"Vpc": {"Type": "AWS::EC2::VPC"}}
+        }))
+        .check(&[]);
+        let size = |problems: &[Problem]| {
+            problems
+                .iter()
+                .filter(|problem| problem.message.contains("bytes as sent (compact JSON)"))
+                .map(|problem| problem.message.clone())
+                .collect::<Vec<_>>()
+        };
+        let said = size(&problems);
+        assert_eq!(said.len(), 1, "{problems:#?}");
+        assert!(said[0].contains("at most 51200 bytes"), "{said:?}");
+        // The limit is on what is sent, the compact form: a file over it
+        // only by its indentation is fine.
+        let resources: serde_json::Map<String, Value> = (0..1400)
+            .map(|index| (format!("Vpc{index:04}"), json!({"Type": "AWS::EC2::VPC"})))
+            .collect();
+        let body = json!({ "Resources": resources });
+        let indented = serde_json::to_string_pretty(&body).expect("JSON");
+        assert!(indented.len() > TEMPLATE_BODY_LIMIT);
+        let under = Template::parse(Layer::Network, Some("t.json".into()), indented).expect("JSON");
+        assert_eq!(size(&under.check(&[])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_built_in_templates_leave_room_under_the_body_limit() {
+        for (name, text) in [("network", BUILTIN_NETWORK), ("platform", BUILTIN_PLATFORM)] {
+            let sent = serde_json::from_str::<Value>(text)
+                .expect("valid JSON")
+                .to_string()
+                .len();
+            // A tenth of the limit kept free, so that the next resource added
+            // is not the one that makes create-stack fail on AWS.
+            assert!(
+                sent < TEMPLATE_BODY_LIMIT * 9 / 10,
+                "the built-in {name} template is {sent} bytes as sent; the limit is {TEMPLATE_BODY_LIMIT}"
+            );
+        }
     }
 
     #[test]

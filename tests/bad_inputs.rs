@@ -509,7 +509,7 @@ fn cases() -> Vec<Case> {
         case("deploy-no-stack", MissingStack, Empty, DEPLOY, 1,
             &["stack demo-local-v1-network does not exist\n  fix: run `stackup create-stack local` first"]),
         case("status-no-stack", MissingStack, Empty, &["status", "local"], 1,
-            &["demo-local-v1-network and demo-local-v1-platform do not exist yet in us-east-1", "run `stackup create-stack local`"]),
+            &["demo-local-v1-network and demo-local-v1-platform do not exist yet in us-east-1\n  fix: run `stackup create-stack local` to create them"]),
         case("logs-no-stack", MissingStack, Empty, &["logs", "local"], 1,
             &["stack demo-local-v1-platform does not exist\n  fix: run `stackup create-stack local` first"]),
         case("tunnel-no-stack", MissingStack, Empty, &["tunnel", "local", "--local-port", "0"], 1,

@@ -1127,3 +1127,68 @@ fn a_stack_grows_from_two_zones_to_three() {
         report["stacks"][0]["outputs"]["PrivateSubnetIds"]
     );
 }
+
+/// CloudFormation takes at most 51,200 bytes of TemplateBody (quotas); the
+/// local cloud refuses more as AWS does (scripts/moto_server.py, entry 29),
+/// so a template that grows past it fails here before it fails on AWS.
+#[tokio::test]
+async fn a_template_body_over_cloudformations_limit_is_refused() {
+    let fixture = fixture("body-limit", &[]);
+    let config = common::sdk_config(&fixture.proxy.endpoint).await;
+    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+    let body = |size: usize| {
+        let padding = 51_200 - 64;
+        let template = serde_json::json!({
+            "Description": "x".repeat(padding),
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}
+        })
+        .to_string();
+        let wanted = size - (template.len() - padding);
+        serde_json::json!({
+            "Description": "x".repeat(wanted),
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}
+        })
+        .to_string()
+    };
+    let refused = cloudformation
+        .create_change_set()
+        .stack_name("body-limit-over")
+        .change_set_name("over")
+        .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+        .template_body(body(51_201))
+        .send()
+        .await
+        .expect_err("51,201 bytes are refused");
+    let message = format!(
+        "{}",
+        aws_sdk_cloudformation::error::DisplayErrorContext(&refused)
+    );
+    assert!(
+        message.contains("at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to 51200"),
+        "{message}"
+    );
+    let described = cloudformation
+        .describe_stacks()
+        .stack_name("body-limit-over")
+        .send()
+        .await;
+    assert!(described.is_err(), "no stack was made: {described:?}");
+
+    let exact = body(51_200);
+    assert_eq!(exact.len(), 51_200);
+    cloudformation
+        .create_change_set()
+        .stack_name("body-limit-exact")
+        .change_set_name("exact")
+        .change_set_type(aws_sdk_cloudformation::types::ChangeSetType::Create)
+        .template_body(exact)
+        .send()
+        .await
+        .expect("51,200 bytes are taken");
+    cloudformation
+        .delete_stack()
+        .stack_name("body-limit-exact")
+        .send()
+        .await
+        .expect("clean up");
+}

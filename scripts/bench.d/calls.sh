@@ -9,13 +9,16 @@
 # The floors, command by command (what the job cannot do without; measured 2026-11-22
 # with the stack of stacks/local.toml: 2 layers, 17 exports, one service):
 #   validate          0: it reads files only.
-#   create-stack      11 with nothing to change: the master password (ssm GetParameter,
+#   create-stack      13 with nothing to change: the master password (ssm GetParameter,
 #                     a template parameter), the zone names (ec2 DescribeAvailabilityZones),
 #                     the secrets stack's DescribeStacks (its template tag says its key
 #                     policy is current: no change set),
 #                     then per stack DescribeStacks (exists? outputs for the next layer),
 #                     CreateChangeSet, DescribeChangeSet (it says "no changes") and
-#                     DeleteChangeSet (a failed change set is left behind otherwise): 4 x 2.
+#                     DeleteChangeSet (a failed change set is left behind otherwise) and
+#                     GetStackPolicy (a stack made before stackup set policies gets one):
+#                     5 x 2. The template the stack runs (GetTemplate, for predicting
+#                     replacements) is not read when its template tag says it is this one.
 #   update-resources  3 with nothing to do: DescribeStacks of the platform (database,
 #                     bastion), the master and application passwords (ssm GetParameter x2);
 #                     the rest happens in PostgreSQL through the tunnel.
@@ -131,7 +134,7 @@ bench_calls() {
     >>"$CALLS_DIR/setup.log" 2>&1 || die "deploy-release failed; see $CALLS_DIR/setup.log"
   local side sides="" floor_json
   for side in "${CALLS_SIDES[@]}"; do start_proxy "$side"; done
-  floor_json='{"validate": 0, "create-stack": 11, "update-resources": 3, "deploy-release": 8,
+  floor_json='{"validate": 0, "create-stack": 13, "update-resources": 3, "deploy-release": 8,
                "rollback": 14, "status": 10, "logs": 2, "tunnel": 1, "delete-stack": 27}'
   for side in "${CALLS_SIDES[@]}"; do
     sides+="${sides:+, }{\"name\": \"$side\", \"command\": \"stackup $side local$(calls_args "$side")\"}"
@@ -157,5 +160,5 @@ calls_args() {
 }
 
 calls_floor_why() {
-  printf '%s' "validate 0 (files only); create-stack 11 with nothing to change (the master password, the zone names, the secrets stack's DescribeStacks, per stack DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet); update-resources 3 (DescribeStacks, two passwords); deploy-release 8 (DescribeStacks, GetCallerIdentity, DescribeServices, DescribeTaskDefinition, the cookie, RegisterTaskDefinition, UpdateService, the record); rollback 10 + the polls of the rollout (the secrets of the revision gone back to; the record twice: started before the wait, then the result) (the local cloud's ECS model takes one step per DescribeServices: 4 for this service); status 10 (both layers' state and events, DescribeServices, ListTasks, DescribeTasks, the running revision's DescribeTaskDefinition, ListContainerInstances, GetMetricData); logs 2; tunnel 1; delete-stack 27 (the service: 3; ListExports and ListImports for each of 17 exports, to refuse before anything is deleted; per stack DescribeStacks, DeleteStack, DescribeStacks); following stack events is extra, for the person watching. The reasoning is in scripts/bench.d/calls.sh"
+  printf '%s' "validate 0 (files only); create-stack 13 with nothing to change (the master password, the zone names, the secrets stack's DescribeStacks, per stack DescribeStacks, CreateChangeSet, DescribeChangeSet, DeleteChangeSet, GetStackPolicy); update-resources 3 (DescribeStacks, two passwords); deploy-release 8 (DescribeStacks, GetCallerIdentity, DescribeServices, DescribeTaskDefinition, the cookie, RegisterTaskDefinition, UpdateService, the record); rollback 10 + the polls of the rollout (the secrets of the revision gone back to; the record twice: started before the wait, then the result) (the local cloud's ECS model takes one step per DescribeServices: 4 for this service); status 10 (both layers' state and events, DescribeServices, ListTasks, DescribeTasks, the running revision's DescribeTaskDefinition, ListContainerInstances, GetMetricData); logs 2; tunnel 1; delete-stack 27 (the service: 3; ListExports and ListImports for each of 17 exports, to refuse before anything is deleted; per stack DescribeStacks, DeleteStack, DescribeStacks); following stack events is extra, for the person watching. The reasoning is in scripts/bench.d/calls.sh"
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The aws CLI side of the create-stack comparison: what a user of the aws CLI runs
-# to do what `stackup create-stack local --yes` does. It reads the database master
-# password from SSM, then deploys the network stack and then the platform stack
-# (which imports the network's exports) with `aws cloudformation deploy`, each
-# through a change set that it waits for and executes.
+# to do what `stackup create-stack local --yes` does. It deploys the network stack,
+# reads its subnet lists, then deploys the platform stack (which takes them as
+# parameters and imports the network's other exports) with `aws cloudformation
+# deploy`, each through a change set that it waits for and executes.
 #
 # usage: cfn-deploy.sh ENDPOINT_URL DIR
 # DIR holds what a user would have written down once: the stack names, the SSM
@@ -23,16 +23,31 @@ mapfile -t network_tags <"$dir/network.tags"
 mapfile -t platform_parameters <"$dir/platform.parameters"
 mapfile -t platform_tags <"$dir/platform.tags"
 
-password=$(aws ssm get-parameter --with-decryption --name "$password_parameter" \
-  --query Parameter.Value --output text)
+# TemplateBody takes at most 51,200 bytes (CloudFormation quotas) and the platform
+# template is larger as written: a user of the aws CLI sends it compacted, as
+# stackup does, rather than through an S3 bucket.
+for template in network platform; do
+  python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1])), open(sys.argv[2], "w"), separators=(",", ":"))' \
+    "$root/stacks/$template.json" "$dir/$template.compact.json"
+done
+
+# The platform reads the master password itself, a dynamic reference to its SSM
+# parameter (user guide "Get values stored in other services using dynamic
+# references"): nothing to read or pass here.
 
 aws cloudformation deploy --stack-name "$network_stack" \
-  --template-file "$root/stacks/network.json" \
+  --template-file "$dir/network.compact.json" \
   --parameter-overrides "${network_parameters[@]}" \
   --tags "${network_tags[@]}" --no-fail-on-empty-changeset
 
+# The platform takes the subnet lists as parameters, the network stack's outputs of
+# the same names (an import could never change, so a stack could not grow a zone).
+mapfile -t network_outputs < <(aws cloudformation describe-stacks --stack-name "$network_stack" \
+  --query "Stacks[0].Outputs[?contains(['PublicSubnetIds','PrivateSubnetIds','DataSubnetIds'], OutputKey)].[OutputKey,OutputValue]" \
+  --output text | awk -F '\t' '{ print $1 "=" $2 }')
+
 aws cloudformation deploy --stack-name "$platform_stack" \
-  --template-file "$root/stacks/platform.json" \
+  --template-file "$dir/platform.compact.json" \
   --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM \
-  --parameter-overrides "${platform_parameters[@]}" "DatabaseMasterPassword=$password" \
+  --parameter-overrides "${platform_parameters[@]}" "${network_outputs[@]}" \
   --tags "${platform_tags[@]}" --no-fail-on-empty-changeset

@@ -101,6 +101,9 @@ deploy_stack_setup() {
 print("".join(secrets.choice(a) for _ in range(40)))' >"$dir/master-password"
   moto reset
   moto put-secret "$MASTER_PARAMETER" "$dir/master-password"
+  # The web template's secret (update-resources writes it; deploy-release refuses
+  # a task definition whose parameters do not exist): any value will do here.
+  moto put-secret "$APP_PARAMETER" "$dir/master-password"
   "$STACKUP" --endpoint-url "$MOTO" create-stack "$STACK" --yes >"$dir/create-stack.log" 2>&1 ||
     die "create-stack failed; see $dir/create-stack.log"
   DEPLOY_CLUSTER=$(ecs_bench outputs "$STACK_ID-platform" | sed -n 's/^ClusterName=//p')

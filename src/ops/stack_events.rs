@@ -121,11 +121,13 @@ pub async fn follow(
         }
         progress.set_message(format!("{stack_name}: {}", stack.status));
         if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!(
-                "{stack_name} is still {} after {}; CloudFormation carries on. {resume_hint}",
+            return Err(crate::error::Failure::new(format!(
+                "{stack_name} is still {} after {}; CloudFormation carries on",
                 stack.status,
                 humantime::format_duration(STACK_TIMEOUT)
-            );
+            ))
+            .hint(resume_hint)
+            .into());
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

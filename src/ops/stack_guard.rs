@@ -17,7 +17,7 @@ use crate::aws::cloudformation::{CloudFormation, StackInfo, StackStatus};
 use crate::config::StackConfig;
 use crate::error::Problem;
 use crate::replacement::{self, Replacement};
-use crate::stacks::LayerPlan;
+use crate::stacks::{LayerPlan, TEMPLATE_TAG};
 
 /// One stack's guard for this run.
 #[derive(Clone, Debug, Default)]
@@ -64,12 +64,20 @@ pub async fn plan(
             replacements: Vec::new(),
         });
     };
-    // The template the stack runs; without one, the parameters alone are compared.
-    let running: Value = cloudformation
-        .template(&current.name)
-        .await?
-        .and_then(|body| serde_json::from_str(&body).ok())
-        .unwrap_or_else(|| layer.template.body.clone());
+    // The template the stack runs; without one, the parameters alone are
+    // compared. Its `stackup:template-sha256` tag saying it is this template
+    // (CloudFormation rolls tags back with the template) spares the
+    // GetTemplate: the stack policy guards whatever a prediction misses.
+    let same_template = current.tags.get(TEMPLATE_TAG) == Some(&layer.template.sha256());
+    let running: Value = if same_template {
+        layer.template.body.clone()
+    } else {
+        cloudformation
+            .template(&current.name)
+            .await?
+            .and_then(|body| serde_json::from_str(&body).ok())
+            .unwrap_or_else(|| layer.template.body.clone())
+    };
     let new_parameters: BTreeMap<String, String> = layer.displayed_parameters();
     let replacements = replacement::predict(
         &running,

@@ -46,7 +46,9 @@ pub async fn gather(
                 .map(|(_, name)| name.as_str())
                 .collect();
             let why = report::missing_stacks(&missing, aws.region(), &stack.name);
-            anyhow::bail!("{}", why.unwrap_or_default());
+            return Err(why
+                .unwrap_or_else(|| crate::error::Failure::new("the stacks do not exist"))
+                .into());
         }
     };
     let cluster = platform.outputs.get("ClusterName").cloned();

@@ -12,6 +12,7 @@ use crate::aws::cloudwatch::Datapoint;
 use crate::aws::ec2::InstanceInfo;
 use crate::aws::ecs_info::{ContainerInstanceInfo, DeploymentInfo, ServiceInfo, TaskInfo};
 use crate::config::ServiceConfig;
+use crate::error::Failure;
 use crate::ops::node_names::Naming;
 use crate::release::history;
 use crate::release::node_name::{node_name, task_id};
@@ -195,7 +196,7 @@ fn rfc3339(time: SystemTime) -> String {
 
 /// Why `status` cannot report yet: the stacks not created (`missing`), with
 /// the command that creates them; `None` when none is missing.
-pub fn missing_stacks(missing: &[&str], region: &str, stack: &str) -> Option<String> {
+pub fn missing_stacks(missing: &[&str], region: &str, stack: &str) -> Option<Failure> {
     let (what, them) = match missing {
         [] => return None,
         [one] => (format!("stack {one} does not exist yet"), "it"),
@@ -204,9 +205,9 @@ pub fn missing_stacks(missing: &[&str], region: &str, stack: &str) -> Option<Str
             "them",
         ),
     };
-    Some(format!(
-        "{what} in {region}: run `stackup create-stack {stack}` to create {them}"
-    ))
+    Some(Failure::new(format!("{what} in {region}")).hint(format!(
+        "run `stackup create-stack {stack}` to create {them}"
+    )))
 }
 
 /// The last [`RECENT_EVENTS`] of events listed oldest first.
@@ -716,10 +717,10 @@ mod tests {
     fn stacks_not_created_are_named_with_the_command_that_creates_them() {
         assert_eq!(missing_stacks(&[], "eu-west-1", "prod"), None);
         assert_eq!(
-            missing_stacks(&["demo-prod-v1-platform"], "eu-west-1", "prod").as_deref(),
+            missing_stacks(&["demo-prod-v1-platform"], "eu-west-1", "prod"),
             Some(
-                "stack demo-prod-v1-platform does not exist yet in eu-west-1: \
-                 run `stackup create-stack prod` to create it"
+                Failure::new("stack demo-prod-v1-platform does not exist yet in eu-west-1")
+                    .hint("run `stackup create-stack prod` to create it")
             )
         );
         assert_eq!(
@@ -727,11 +728,13 @@ mod tests {
                 &["demo-prod-v1-network", "demo-prod-v1-platform"],
                 "eu-west-1",
                 "prod"
-            )
-            .as_deref(),
+            ),
             Some(
-                "stacks demo-prod-v1-network and demo-prod-v1-platform do not exist yet in \
-                 eu-west-1: run `stackup create-stack prod` to create them"
+                Failure::new(
+                    "stacks demo-prod-v1-network and demo-prod-v1-platform do not exist yet in \
+                     eu-west-1"
+                )
+                .hint("run `stackup create-stack prod` to create them")
             )
         );
     }
