@@ -131,53 +131,15 @@ fn the_local_cloud_refuses_a_major_upgrade_without_the_flag() {
         common::stack_config_dir(&[(ENGINE, "engine_version = \"15\"")]),
     );
     fixture.create_stack();
-    let config = fixture.sdk();
-    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
-    let described =
-        block_on(cloudformation.describe_stacks().stack_name(PLATFORM).send()).expect("describe");
-    let parameters: Vec<aws_sdk_cloudformation::types::Parameter> = described.stacks()[0]
-        .parameters()
-        .iter()
-        .map(|parameter| {
-            let key = parameter.parameter_key().unwrap_or_default();
-            let builder = aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key);
-            match key {
-                "DatabaseEngineVersion" => builder.parameter_value("16").build(),
-                "DatabaseParameterFamily" => builder.parameter_value("postgres16").build(),
-                _ => builder.use_previous_value(true).build(),
-            }
-        })
-        .collect();
-    block_on(
-        cloudformation
-            .update_stack()
-            .stack_name(PLATFORM)
-            .use_previous_template(true)
-            .set_parameters(Some(parameters))
-            .send(),
-    )
-    .expect("UpdateStack is accepted; the update itself fails");
-    assert_eq!(
-        block_on(common::stack_status(&config, PLATFORM)).as_deref(),
-        Some("UPDATE_ROLLBACK_COMPLETE")
-    );
-    let events = block_on(
-        cloudformation
-            .describe_stack_events()
-            .stack_name(PLATFORM)
-            .send(),
-    )
-    .expect("events");
-    let reason = events
-        .stack_events()
-        .iter()
-        .find(|event| {
-            event.logical_resource_id() == Some("Database")
-                && event.resource_status().map(|status| status.as_str()) == Some("UPDATE_FAILED")
-        })
-        .and_then(|event| event.resource_status_reason())
-        .unwrap_or_default()
-        .to_string();
+    let reason = block_on(common::update_rolled_back(
+        &fixture.sdk(),
+        PLATFORM,
+        &[
+            ("DatabaseEngineVersion", "16"),
+            ("DatabaseParameterFamily", "postgres16"),
+        ],
+        "Database",
+    ));
     assert_eq!(
         reason,
         "The AllowMajorVersionUpgrade flag must be present when upgrading to a new major version."

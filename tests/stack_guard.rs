@@ -164,50 +164,12 @@ fn replacing_the_database_needs_consent() {
 fn the_stack_policy_denies_replacing_the_database_to_any_update() {
     let fixture = fixture("guard-policy");
     fixture.create_stack();
-    let config = fixture.sdk();
-    let cloudformation = aws_sdk_cloudformation::Client::new(&config);
-    let described =
-        block_on(cloudformation.describe_stacks().stack_name(PLATFORM).send()).expect("describe");
-    let parameters: Vec<aws_sdk_cloudformation::types::Parameter> = described.stacks()[0]
-        .parameters()
-        .iter()
-        .map(|parameter| {
-            let key = parameter.parameter_key().unwrap_or_default();
-            let builder = aws_sdk_cloudformation::types::Parameter::builder().parameter_key(key);
-            if key == "DatabaseMasterUsername" {
-                builder.parameter_value("someone_else").build()
-            } else {
-                builder.use_previous_value(true).build()
-            }
-        })
-        .collect();
-    block_on(
-        cloudformation
-            .update_stack()
-            .stack_name(PLATFORM)
-            .use_previous_template(true)
-            .set_parameters(Some(parameters))
-            .send(),
-    )
-    .expect("UpdateStack is accepted; the update itself fails");
-    assert_eq!(
-        block_on(common::stack_status(&config, PLATFORM)).as_deref(),
-        Some("UPDATE_ROLLBACK_COMPLETE")
-    );
-    let events = block_on(
-        cloudformation
-            .describe_stack_events()
-            .stack_name(PLATFORM)
-            .send(),
-    )
-    .expect("events");
-    let denied = events.stack_events().iter().find(|event| {
-        event.logical_resource_id() == Some("Database")
-            && event.resource_status().map(|status| status.as_str()) == Some("UPDATE_FAILED")
-    });
-    let reason = denied
-        .and_then(|event| event.resource_status_reason())
-        .unwrap_or_default();
+    let reason = block_on(common::update_rolled_back(
+        &fixture.sdk(),
+        PLATFORM,
+        &[("DatabaseMasterUsername", "someone_else")],
+        "Database",
+    ));
     // AWS's words: the denying statement's number (from 1) and its own Action
     // and Resource lists as written (scripts/moto_server.py entry 21).
     let policy = policy(&fixture, PLATFORM);

@@ -447,6 +447,65 @@ pub async fn stack_status(config: &aws_config::SdkConfig, name: &str) -> Option<
         })
 }
 
+/// An UpdateStack of `stack` outside stackup (its template, `changed`
+/// parameters set, the others kept) that CloudFormation accepts and then
+/// rolls back: the reason its resource `failing` gives (UPDATE_FAILED).
+pub async fn update_rolled_back(
+    config: &aws_config::SdkConfig,
+    stack: &str,
+    changed: &[(&str, &str)],
+    failing: &str,
+) -> String {
+    use aws_sdk_cloudformation::types::Parameter;
+    let cloudformation = aws_sdk_cloudformation::Client::new(config);
+    let described = cloudformation
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .expect("describe");
+    let parameters: Vec<Parameter> = described.stacks()[0]
+        .parameters()
+        .iter()
+        .map(|parameter| {
+            let key = parameter.parameter_key().unwrap_or_default();
+            let builder = Parameter::builder().parameter_key(key);
+            match changed.iter().find(|(name, _)| *name == key) {
+                Some((_, value)) => builder.parameter_value(*value).build(),
+                None => builder.use_previous_value(true).build(),
+            }
+        })
+        .collect();
+    cloudformation
+        .update_stack()
+        .stack_name(stack)
+        .use_previous_template(true)
+        .set_parameters(Some(parameters))
+        .send()
+        .await
+        .expect("UpdateStack is accepted; the update itself fails");
+    assert_eq!(
+        stack_status(config, stack).await.as_deref(),
+        Some("UPDATE_ROLLBACK_COMPLETE")
+    );
+    let events = cloudformation
+        .describe_stack_events()
+        .stack_name(stack)
+        .send()
+        .await
+        .expect("events");
+    events
+        .stack_events()
+        .iter()
+        .find(|event| {
+            event.logical_resource_id() == Some(failing)
+                && event.resource_status().map(|status| status.as_str()) == Some("UPDATE_FAILED")
+        })
+        .and_then(|event| event.resource_status_reason())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Whether the CloudFormation stack `name` is gone: not described, or only as deleted.
 pub async fn stack_is_gone(config: &aws_config::SdkConfig, name: &str) -> bool {
     matches!(
